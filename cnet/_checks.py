@@ -1,0 +1,141 @@
+"""Checking at the Python boundary.
+
+Every public method passes its arguments through these functions before it
+touches a parameter.  Each returns the argument in the form the kernels take
+(plain numbers, C-contiguous arrays) or raises ``TypeError``/``ValueError``
+with a message naming the argument, the example's index and what was expected.
+After this the kernels trust their input.
+"""
+import math
+import numbers
+
+import numpy as np
+
+_NUMERIC_KINDS = "biuf"  # bool, signed and unsigned integers, floats
+
+
+def sizes(value):
+    """The layer widths as a list of ints: at least two layers, each at least one wide."""
+    try:
+        widths = list(value)
+    except TypeError:
+        raise TypeError("sizes must be a list of layer widths such as [784, 30, 10], "
+                        "got {!r}".format(value)) from None
+    if len(widths) < 2:
+        raise ValueError("sizes must name at least two layers (input and output), "
+                         "got {!r}".format(value))
+    for i, w in enumerate(widths):
+        if isinstance(w, bool) or not isinstance(w, numbers.Integral):
+            raise TypeError("sizes[{}] must be an integer width, got {!r}".format(i, w))
+        if w < 1:
+            raise ValueError("sizes[{}] must be at least 1, got {}".format(i, w))
+    return [int(w) for w in widths]
+
+
+def integer(name, value, minimum):
+    """``value`` as an int, checked to be at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError("{} must be an integer, got {!r}".format(name, value))
+    if value < minimum:
+        raise ValueError("{} must be at least {}, got {}".format(name, minimum, value))
+    return int(value)
+
+
+def real(name, value, positive=True):
+    """``value`` as a finite float, checked to be > 0 (``positive``) or ≥ 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError("{} must be a real number, got {!r}".format(name, value))
+    value = float(value)
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise ValueError("{} must be a finite number {} 0, got {!r}".format(
+            name, ">" if positive else ">=", value))
+    return value
+
+
+def as_list(name, data):
+    """``data`` itself if it is a list, else its items in a new list."""
+    if isinstance(data, list):
+        return data
+    try:
+        return list(data)
+    except TypeError:
+        raise TypeError("{} must be a list of (x, y) pairs, got {}".format(
+            name, type(data).__name__)) from None
+
+
+def array(where, value, shape):
+    """``value`` as a numeric ndarray of exactly ``shape`` (no copy when it already is one)."""
+    if not isinstance(value, np.ndarray):
+        try:
+            value = np.asarray(value)
+        except (ValueError, TypeError):
+            raise ValueError("{} is ragged or not an array; expected an array of shape {}".format(
+                where, shape)) from None
+    if value.dtype.kind not in _NUMERIC_KINDS:
+        raise TypeError("{} has dtype {}; expected a numeric array of shape {}".format(
+            where, value.dtype, shape))
+    if value.shape != shape:
+        raise ValueError("{} has shape {}; expected {}".format(where, value.shape, shape))
+    return value
+
+
+def finite(where, value):
+    """``value`` unchanged, after checking that it holds no NaN or infinity."""
+    if value.dtype.kind == "f" and not np.isfinite(value).all():
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(value))[0])
+        raise ValueError("{} contains {} at index {}; values must be finite".format(
+            where, value[bad], bad))
+    return value
+
+
+def examples(name, data, n_in, n_out, labels):
+    """The examples of ``data`` stacked for the kernels.
+
+    ``data`` is a list of (x, y) pairs with x of shape (n_in, 1).  Returns
+    ``(X, T)``: X is (len(data), n_in), float32 if every x is float32, else
+    float64; T is (len(data), n_out) float64 holding the y columns when
+    ``labels`` is False, or the (len(data),) integer labels when it is True.
+    """
+    xs, ys = [], []
+    x_shape, y_shape = (n_in, 1), (n_out, 1)
+    for k, pair in enumerate(data):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError("{}[{}] must be an (x, y) pair, got {}".format(
+                name, k, type(pair).__name__))
+        x, y = pair
+        xs.append(array("{}[{}][0] (the input x)".format(name, k), x, x_shape))
+        if labels:
+            if isinstance(y, bool) or not isinstance(y, numbers.Integral):
+                raise TypeError("{}[{}][1] must be an integer label in 0..{}, got {}".format(
+                    name, k, n_out - 1, _describe(y)))
+            if not 0 <= y < n_out:
+                raise ValueError("{}[{}][1] is label {}; expected an integer in 0..{}".format(
+                    name, k, y, n_out - 1))
+        else:
+            y = array("{}[{}][1] (the desired output y)".format(name, k), y, y_shape)
+        ys.append(y)
+    if not xs:
+        X = np.empty((0, n_in))
+    else:
+        X = np.array(xs).reshape(len(xs), n_in)
+        if X.dtype != np.float32:
+            X = X.astype(np.float64, copy=False)
+    _finite_rows(name, 0, X)
+    if labels:
+        return X, np.array(ys, dtype=np.intp).reshape(len(ys))
+    T = np.array(ys, dtype=np.float64).reshape(len(ys), n_out)
+    _finite_rows(name, 1, T)
+    return X, T
+
+
+def _finite_rows(name, part, M):
+    if M.size and not np.isfinite(M).all():
+        k = int(np.flatnonzero(~np.isfinite(M).all(axis=1))[0])
+        raise ValueError("{}[{}][{}] contains NaN or infinity; {} must be finite".format(
+            name, k, part, "inputs" if part == 0 else "desired outputs"))
+
+
+def _describe(value):
+    if isinstance(value, np.ndarray):
+        return "an array of shape {}".format(value.shape)
+    return repr(value)

@@ -1,0 +1,207 @@
+"""The one engine behind ``network.Network`` and ``network2.Network``.
+
+It owns the parameters the user sees (``sizes``, ``weights``, ``biases``,
+``cost``), checks every argument once (``cnet._checks``), draws the
+initialisation and the shuffles from the same random sources as the book's
+code, and runs all arithmetic through one kernel interface
+(``cnet._kernels``): the compiled kernels, or the pure-NumPy ones.
+
+Parameters are read from ``self.weights``/``self.biases`` at the start of every
+call, so whatever the user assigned there is honoured, and written back as new
+float64 arrays when the call's work is done; a call that raises has changed
+nothing.
+"""
+import json
+import os
+import random
+import tempfile
+import warnings
+
+import numpy as np
+
+from cnet import _checks, _kernels
+from cnet._kernels import numpy_kernels
+
+_warned_costs = set()
+
+
+class Engine:
+    """A feedforward sigmoid network trained by mini-batch SGD (see the subclasses)."""
+
+    def __init__(self, sizes, cost, seed=None, backend=None):
+        self.sizes = _checks.sizes(sizes)
+        self.num_layers = len(self.sizes)
+        self.cost = cost
+        self.seed = seed
+        self._rng = None if seed is None else np.random.default_rng(seed)
+        self._kernels = _kernels.get(backend)
+        self.backend = self._kernels.NAME
+
+    # ------------------------------------------------------ random draws
+    def _randn(self, *shape):
+        """Standard normals of ``shape`` from ``np.random`` (or the seed's Generator)."""
+        if self._rng is None:
+            return np.random.randn(*shape)
+        return self._rng.standard_normal(shape)
+
+    def _permutation(self, n):
+        """The permutation that ``random.shuffle`` (or the seed's Generator) applies to
+        a list of ``n`` items: shuffling ``data`` equals ``[data[i] for i in perm]``."""
+        perm = list(range(n))
+        if self._rng is None:
+            random.shuffle(perm)
+        else:
+            self._rng.shuffle(perm)
+        return perm
+
+    # ------------------------------------------------------ the boundary
+    def _params(self):
+        """Checked float64 copies of the weights and biases, as two lists."""
+        n_layers = len(self.sizes) - 1
+        for name in ("weights", "biases"):
+            value = getattr(self, name, None)
+            if not isinstance(value, (list, tuple)) or len(value) != n_layers:
+                raise ValueError("net.{} must be a list of {} arrays for sizes {}".format(
+                    name, n_layers, self.sizes))
+        weights, biases = [], []
+        for l, (x, y) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
+            w = _checks.array("net.weights[{}]".format(l), self.weights[l], (y, x))
+            b = _checks.array("net.biases[{}]".format(l), self.biases[l], (y, 1))
+            weights.append(_checks.finite("net.weights[{}]".format(l), np.array(w, np.float64)))
+            biases.append(_checks.finite("net.biases[{}]".format(l), np.array(b, np.float64)))
+        return weights, biases
+
+    def _publish(self, weights, biases):
+        self.weights = [w.copy() for w in weights]
+        self.biases = [b.copy() for b in biases]
+
+    def _kernels_for_cost(self):
+        """The kernel module that computes ``self.cost``: the chosen backend's, or
+        NumPy's for a cost class the compiled kernels do not know."""
+        cost = self.cost
+        if not (callable(getattr(cost, "fn", None)) and callable(getattr(cost, "delta", None))):
+            raise TypeError("cost must be a class with static methods fn(a, y) and "
+                            "delta(z, a, y), got {!r}".format(cost))
+        if self._kernels.supports(cost):
+            return self._kernels
+        if cost not in _warned_costs:
+            _warned_costs.add(cost)
+            warnings.warn("cnet: cost {} is not compiled; this network trains through the "
+                          "NumPy kernels".format(getattr(cost, "__name__", cost)), stacklevel=3)
+        return numpy_kernels
+
+    def _examples(self, name, data, labels):
+        return _checks.examples(name, data, self.sizes[0], self.sizes[-1], labels)
+
+    # ------------------------------------------------------ the algorithm
+    def feedforward(self, a):
+        """Return the output of the network for input ``a``: an (n_in, 1) column, or
+        (n_in, m) with one example per column, giving (n_out, m)."""
+        a = np.asarray(a)
+        if a.ndim != 2 or a.shape[0] != self.sizes[0]:
+            raise ValueError("feedforward: a has shape {}; expected ({}, 1), or ({}, m) for m "
+                             "examples as columns".format(a.shape, self.sizes[0], self.sizes[0]))
+        a = _checks.array("feedforward: a", a, a.shape)
+        X = np.ascontiguousarray(a.T, dtype=np.float32 if a.dtype == np.float32 else np.float64)
+        _checks.finite("feedforward: a", X)
+        weights, biases = self._params()
+        return np.ascontiguousarray(self._kernels.feedforward(weights, biases, X).T)
+
+    def backprop(self, x, y):
+        """Return ``(nabla_b, nabla_w)``, the gradient of the cost for the one example
+        (x, y): lists of arrays shaped like ``biases`` and ``weights``."""
+        X, Y = self._examples("backprop: (x, y)", [(x, y)], labels=False)
+        kernels = self._kernels_for_cost()
+        weights, biases = self._params()
+        return kernels.backprop(weights, biases, X[0], Y[0], self.cost)
+
+    def _sgd(self, training_data, epochs, mini_batch_size, eta, lmbda, after_epoch,
+             progress=None):
+        """Run ``epochs`` epochs of SGD; ``after_epoch(j, X, Y)`` runs after each one,
+        given the training inputs and outputs as stacked arrays, and stops the
+        training by returning False.
+
+        Each epoch shuffles the caller's list in place (``random.shuffle``, or
+        the seed's Generator), cuts it into mini-batches and steps on each;
+        ``progress(done, total)``, if given, is told how many examples of the
+        epoch are done.  ``self.weights``/``self.biases`` are updated after
+        every epoch.
+        """
+        epochs = _checks.integer("epochs", epochs, 0)
+        mini_batch_size = _checks.integer("mini_batch_size", mini_batch_size, 1)
+        eta = _checks.real("eta", eta, positive=True)
+        lmbda = _checks.real("lmbda", lmbda, positive=False)
+        data = _checks.as_list("training_data", training_data)
+        X, Y = self._examples("training_data", data, labels=False)
+        kernels = self._kernels_for_cost()
+        weights, biases = self._params()
+        n = len(data)
+        order = np.arange(n, dtype=np.intp)
+        # progress is reported every `chunk` examples, a whole number of mini-batches
+        chunk = n if progress is None else max(1, n // (100 * mini_batch_size)) * mini_batch_size
+        for j in range(epochs):
+            perm = self._permutation(n)
+            data[:] = [data[i] for i in perm]
+            order = order[perm]
+            for start in range(0, n, chunk):
+                kernels.train(weights, biases, X, Y, order[start:start + chunk],
+                              mini_batch_size, eta, lmbda, n, self.cost)
+                if progress is not None:
+                    progress(min(start + chunk, n), n)
+            self._publish(weights, biases)
+            if after_epoch(j, X, Y) is False:
+                break
+
+    def _update_mini_batch(self, mini_batch, eta, lmbda, n):
+        """One SGD step on the examples of ``mini_batch``."""
+        eta = _checks.real("eta", eta, positive=True)
+        lmbda = _checks.real("lmbda", lmbda, positive=False)
+        n = _checks.real("n", n, positive=True)
+        data = _checks.as_list("mini_batch", mini_batch)
+        if not data:
+            raise ValueError("mini_batch is empty; expected at least one (x, y) pair")
+        X, Y = self._examples("mini_batch", data, labels=False)
+        kernels = self._kernels_for_cost()
+        weights, biases = self._params()
+        kernels.train(weights, biases, X, Y, np.arange(len(data), dtype=np.intp), len(data),
+                      eta, lmbda, n, self.cost)
+        self._publish(weights, biases)
+
+    def _correct(self, X, labels):
+        """How many rows of X the network classifies as their label."""
+        weights, biases = self._params()
+        return int(np.sum(self._kernels.predict(weights, biases, X) == labels))
+
+    def _total_cost(self, X, Y, lmbda):
+        """The mean cost over the rows of X, plus ½(λ/n)Σ‖w‖²."""
+        kernels = self._kernels_for_cost()
+        weights, biases = self._params()
+        cost = kernels.cost_sum(weights, biases, X, Y, self.cost) / len(X)
+        return cost + 0.5 * (lmbda / len(X)) * sum(np.linalg.norm(w) ** 2 for w in weights)
+
+    def _one_hot(self, labels):
+        Y = np.zeros((len(labels), self.sizes[-1]))
+        Y[np.arange(len(labels)), labels] = 1.0
+        return Y
+
+    def save(self, filename):
+        """Save the network to ``filename`` as JSON (``network2``'s format), atomically:
+        the file is written in full under a temporary name, then renamed."""
+        weights, biases = self._params()
+        data = {"sizes": self.sizes,
+                "weights": [w.tolist() for w in weights],
+                "biases": [b.tolist() for b in biases],
+                "cost": str(getattr(self.cost, "__name__", self.cost))}
+        directory = os.path.dirname(os.path.abspath(filename))
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".cnet-", suffix=".json.tmp")
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(data, f)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # the permissions open(filename, "w") would give
+            os.replace(tmp, filename)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise

@@ -1,0 +1,98 @@
+"""The pure-NumPy kernels: the reference every compiled result is tested against.
+
+Written for clarity in the book's per-example style: ``backprop`` is
+``network.py``'s, and ``train`` sums its gradients over each mini-batch exactly
+as ``update_mini_batch`` does.  Same interface as the compiled kernels
+(``_kernels.pxi``): ``weights[l]`` is (n_{l+1}, n_l), ``biases[l]`` is
+(n_{l+1}, 1), both float64; ``X`` holds one example per row, float32 or
+float64; ``Y`` one desired output per row, float64.  ``cost`` is any class
+with static ``fn(a, y)`` and ``delta(z, a, y)``.
+"""
+import numpy as np
+
+from cnet.functions import sigmoid, sigmoid_prime
+
+NAME = "numpy"
+
+
+def supports(cost):
+    """The NumPy kernels run any cost class."""
+    return True
+
+
+def _column(row):
+    return np.asarray(row, dtype=np.float64).reshape(-1, 1)
+
+
+def _output(weights, biases, a):
+    # a_{l+1} = σ(w_l a_l + b_l)
+    for b, w in zip(biases, weights):
+        a = sigmoid(np.dot(w, a) + b)
+    return a
+
+
+def feedforward(weights, biases, X):
+    """The output activations a_L for each row of X: an (m, n_L) float64 array."""
+    out = np.empty((X.shape[0], weights[-1].shape[0]))
+    for k in range(X.shape[0]):
+        out[k] = _output(weights, biases, _column(X[k]))[:, 0]
+    return out
+
+
+def predict(weights, biases, X):
+    """argmax of the output activations for each row of X (first maximum on ties)."""
+    return np.argmax(feedforward(weights, biases, X), axis=1)
+
+
+def backprop(weights, biases, x, y, cost):
+    """(nabla_b, nabla_w): the gradient of ``cost`` for the one example (x, y),
+    as lists shaped like ``biases`` and ``weights``."""
+    nabla_b = [np.zeros(b.shape) for b in biases]
+    nabla_w = [np.zeros(w.shape) for w in weights]
+    # feedforward, keeping every z and a
+    activation = _column(x)
+    activations = [activation]
+    zs = []
+    for b, w in zip(biases, weights):
+        z = np.dot(w, activation) + b
+        zs.append(z)
+        activation = sigmoid(z)
+        activations.append(activation)
+    # output error: δ_L = cost.delta(z_L, a_L, y)
+    delta = cost.delta(zs[-1], activations[-1], _column(y))
+    nabla_b[-1] = delta
+    nabla_w[-1] = np.dot(delta, activations[-2].transpose())
+    # backwards: δ_l = (w_{l+1}ᵀ δ_{l+1}) ⊙ σ'(z_l);  ∂C/∂b = δ,  ∂C/∂w = δ a_{l−1}ᵀ
+    for l in range(2, len(weights) + 1):
+        delta = np.dot(weights[-l + 1].transpose(), delta) * sigmoid_prime(zs[-l])
+        nabla_b[-l] = delta
+        nabla_w[-l] = np.dot(delta, activations[-l - 1].transpose())
+    return nabla_b, nabla_w
+
+
+def train(weights, biases, X, Y, order, mini_batch_size, eta, lmbda, n, cost):
+    """Run SGD over the mini-batches order[0:s], order[s:2s], … (s = mini_batch_size).
+
+    Each step is w ← (1 − ηλ/n) w − (η/m) ∇w, b ← b − (η/m) ∇b with ∇ summed
+    over the m examples of the mini-batch.  Updates ``weights`` and ``biases``
+    in place.
+    """
+    for start in range(0, len(order), mini_batch_size):
+        batch = order[start:start + mini_batch_size]
+        nabla_b = [np.zeros(b.shape) for b in biases]
+        nabla_w = [np.zeros(w.shape) for w in weights]
+        for e in batch:
+            delta_nabla_b, delta_nabla_w = backprop(weights, biases, X[e], Y[e], cost)
+            nabla_b = [nb + dnb for nb, dnb in zip(nabla_b, delta_nabla_b)]
+            nabla_w = [nw + dnw for nw, dnw in zip(nabla_w, delta_nabla_w)]
+        m = len(batch)
+        for w, nw in zip(weights, nabla_w):
+            w[...] = (1 - eta * (lmbda / n)) * w - (eta / m) * nw
+        for b, nb in zip(biases, nabla_b):
+            b[...] = b - (eta / m) * nb
+
+
+def cost_sum(weights, biases, X, Y, cost):
+    """Σ over the rows of X of cost.fn(a_L, y): the unregularised total cost."""
+    return float(sum(cost.fn(_output(weights, biases, _column(x)), _column(y))
+                     for x, y in zip(X, Y)))

@@ -1,0 +1,65 @@
+"""network.py, chapter 1 of *Neural Networks and Deep Learning*, compiled.
+
+A drop-in for the book's module: ``from cnet import network`` and
+``network.Network([784, 30, 10])`` behave as the original, with the same
+initial parameters and shuffles for the same seeds, and train much faster.
+It is the shared engine (``cnet._engine``) with the quadratic cost, no
+regularisation and the N(0, 1) initialisation.
+"""
+from cnet import _checks
+from cnet._engine import Engine
+from cnet.functions import QuadraticCost, sigmoid, sigmoid_prime
+
+__all__ = ["Network", "sigmoid", "sigmoid_prime"]
+
+
+class Network(Engine):
+    """A network of sigmoid neurons with layer widths ``sizes``, e.g. [784, 30, 10].
+
+    Biases and weights start as standard normals drawn from ``np.random`` in
+    the book's order (all biases, then all weights), or from
+    ``numpy.random.default_rng(seed)`` when ``seed`` is given; that Generator
+    then also shuffles the training data.  ``backend`` is "cython", "numpy",
+    or None (the ``CNET_BACKEND`` environment variable, else the compiled
+    kernels when built).
+    """
+
+    def __init__(self, sizes, seed=None, backend=None):
+        super().__init__(sizes, cost=QuadraticCost, seed=seed, backend=backend)
+        self.biases = [self._randn(y, 1) for y in self.sizes[1:]]
+        self.weights = [self._randn(y, x) for x, y in zip(self.sizes[:-1], self.sizes[1:])]
+
+    def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None):
+        """Train by mini-batch stochastic gradient descent.
+
+        ``training_data`` is a list of (x, y) pairs, shuffled in place at the
+        start of every epoch.  If ``test_data`` (a list of (x, label) pairs) is
+        given, each epoch ends by printing how many test images are classified
+        correctly, else by ``Epoch j complete``.  Returns None.
+        """
+        if test_data:
+            test_data = _checks.as_list("test_data", test_data)
+            X_test, labels = self._examples("test_data", test_data, labels=True)
+
+        def report(j, X, Y):
+            if test_data:
+                print("Epoch {0}: {1} / {2}".format(j, self._correct(X_test, labels), len(test_data)))
+            else:
+                print("Epoch {0} complete".format(j))
+
+        self._sgd(training_data, epochs, mini_batch_size, eta, 0.0, report)
+
+    def update_mini_batch(self, mini_batch, eta):
+        """Apply one gradient-descent step, by backpropagation, to the (x, y) pairs
+        of ``mini_batch`` with learning rate ``eta``."""
+        self._update_mini_batch(mini_batch, eta, 0.0, 1.0)  # n only scales λ, which is 0
+
+    def evaluate(self, test_data):
+        """Return the number of (x, label) pairs in ``test_data`` for which the
+        network's output neuron with the highest activation is ``label``."""
+        X, labels = self._examples("test_data", _checks.as_list("test_data", test_data), labels=True)
+        return self._correct(X, labels)
+
+    def cost_derivative(self, output_activations, y):
+        """Return the vector of partial derivatives ∂C_x/∂a for the output activations."""
+        return output_activations - y

@@ -1,0 +1,192 @@
+"""network2.py, chapter 3 of *Neural Networks and Deep Learning*, compiled.
+
+A drop-in for the book's improved network: cross-entropy cost, L2
+regularisation, weights initialised N(0, 1/n_in), monitoring of cost and
+accuracy, early stopping, and saving to JSON.  It runs on the same engine as
+``cnet.network``; the cost and the regularisation are parameters of the
+kernels, and monitoring runs in the kernels too.
+"""
+import json
+
+import numpy as np
+
+from cnet import _checks
+from cnet._engine import Engine
+from cnet.functions import (CrossEntropyCost, QuadraticCost, sigmoid, sigmoid_prime,
+                            vectorized_result)
+
+__all__ = ["Network", "QuadraticCost", "CrossEntropyCost", "load", "vectorized_result",
+           "sigmoid", "sigmoid_prime"]
+
+COSTS = {"QuadraticCost": QuadraticCost, "CrossEntropyCost": CrossEntropyCost}
+
+
+class Network(Engine):
+    """A network of sigmoid neurons with layer widths ``sizes`` and cost class ``cost``.
+
+    Parameters start from ``default_weight_initializer``.  ``seed`` and
+    ``backend`` are as in ``cnet.network.Network``.
+    """
+
+    def __init__(self, sizes, cost=CrossEntropyCost, seed=None, backend=None):
+        super().__init__(sizes, cost=cost, seed=seed, backend=backend)
+        self.default_weight_initializer()
+
+    def default_weight_initializer(self):
+        """Biases ~ N(0, 1); weights ~ N(0, 1/n_in), n_in being the number of inputs
+        to the neuron (the book's order: all biases, then all weights)."""
+        self.biases = [self._randn(y, 1) for y in self.sizes[1:]]
+        self.weights = [self._randn(y, x) / np.sqrt(x)
+                        for x, y in zip(self.sizes[:-1], self.sizes[1:])]
+
+    def large_weight_initializer(self):
+        """Biases and weights ~ N(0, 1), as in chapter 1."""
+        self.biases = [self._randn(y, 1) for y in self.sizes[1:]]
+        self.weights = [self._randn(y, x) for x, y in zip(self.sizes[:-1], self.sizes[1:])]
+
+    def SGD(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0,
+            evaluation_data=None, monitor_evaluation_cost=False,
+            monitor_evaluation_accuracy=False, monitor_training_cost=False,
+            monitor_training_accuracy=False, early_stopping_n=0):
+        """Train by mini-batch SGD with L2 regularisation ``lmbda``.
+
+        Returns ``(evaluation_cost, evaluation_accuracy, training_cost,
+        training_accuracy)``: per-epoch lists, each empty unless its monitor flag
+        is on.  ``early_stopping_n > 0`` stops once the accuracy on
+        ``evaluation_data`` has not improved for that many epochs.
+        """
+        early_stopping_n = _checks.integer("early_stopping_n", early_stopping_n, 0)
+        data = _checks.as_list("training_data", training_data)
+        needs_evaluation = monitor_evaluation_cost or monitor_evaluation_accuracy or early_stopping_n
+        if evaluation_data is not None:
+            evaluation_data = _checks.as_list("evaluation_data", evaluation_data)
+            X_eval, labels = self._examples("evaluation_data", evaluation_data, labels=True)
+            Y_eval = self._one_hot(labels)
+        elif needs_evaluation:
+            raise ValueError("evaluation_data is needed to monitor evaluation cost or accuracy, "
+                             "or to stop early")
+        evaluation_cost, evaluation_accuracy = [], []
+        training_cost, training_accuracy = [], []
+        best = {"accuracy": 1, "epochs_without_change": 0}
+        n = len(data)
+
+        def monitor(j, X, Y):
+            print("Epoch %s training complete" % j)
+            if monitor_training_cost:
+                cost = self._total_cost(X, Y, lmbda)
+                training_cost.append(cost)
+                print("Cost on training data: {}".format(cost))
+            if monitor_training_accuracy:
+                accuracy = self._correct(X, np.argmax(Y, axis=1))
+                training_accuracy.append(accuracy)
+                print("Accuracy on training data: {} / {}".format(accuracy, n))
+            if monitor_evaluation_cost:
+                cost = self._total_cost(X_eval, Y_eval, lmbda)
+                evaluation_cost.append(cost)
+                print("Cost on evaluation data: {}".format(cost))
+            if monitor_evaluation_accuracy or early_stopping_n:
+                accuracy = self._correct(X_eval, labels)
+            if monitor_evaluation_accuracy:
+                evaluation_accuracy.append(accuracy)
+                print("Accuracy on evaluation data: {} / {}".format(accuracy, len(evaluation_data)))
+            print()
+            if early_stopping_n > 0:
+                if accuracy > best["accuracy"]:
+                    best["accuracy"] = accuracy
+                    best["epochs_without_change"] = 0
+                else:
+                    best["epochs_without_change"] += 1
+                if best["epochs_without_change"] == early_stopping_n:
+                    return False
+            return True
+
+        self._sgd(data, epochs, mini_batch_size, eta, lmbda, monitor)
+        return evaluation_cost, evaluation_accuracy, training_cost, training_accuracy
+
+    def update_mini_batch(self, mini_batch, eta, lmbda, n):
+        """Apply one gradient-descent step to the (x, y) pairs of ``mini_batch``:
+        w ← (1 − ηλ/n) w − (η/m) ∇w, b ← b − (η/m) ∇b, where ``n`` is the size of
+        the whole training set and m that of the mini-batch."""
+        self._update_mini_batch(mini_batch, eta, lmbda, n)
+
+    def accuracy(self, data, convert=False):
+        """Return how many inputs in ``data`` the network classifies correctly.
+
+        ``convert=False`` when the labels are integers (validation and test
+        data), ``convert=True`` when they are one-hot columns (training data).
+        """
+        data = _checks.as_list("data", data)
+        X, T = self._examples("data", data, labels=not convert)
+        return self._correct(X, np.argmax(T, axis=1) if convert else T)
+
+    def total_cost(self, data, lmbda, convert=False):
+        """Return the mean cost over ``data`` plus the L2 term ½(λ/len(data))Σ‖w‖².
+
+        ``convert=False`` when the labels are one-hot columns (training data),
+        ``convert=True`` when they are integers (validation and test data).
+        """
+        lmbda = _checks.real("lmbda", lmbda, positive=False)
+        data = _checks.as_list("data", data)
+        if not data:
+            raise ValueError("data is empty; the mean cost needs at least one example")
+        X, T = self._examples("data", data, labels=convert)
+        return self._total_cost(X, self._one_hot(T) if convert else T, lmbda)
+
+
+def load(filename):
+    """Return the ``Network`` saved in ``filename`` by ``save`` (this module's or the
+    book's).  A file that is not such a network raises ``ValueError``."""
+    try:
+        with open(filename) as f:
+            data = json.load(f, parse_constant=_reject_constant)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError("{}: not a saved network (invalid JSON: {})".format(filename, exc)) from None
+    except _NonFinite as exc:
+        raise ValueError("{}: holds {}; weights and biases must be finite numbers".format(
+            filename, exc)) from None
+    if not isinstance(data, dict):
+        raise ValueError("{}: not a saved network (expected a JSON object)".format(filename))
+    for key in ("sizes", "weights", "biases", "cost"):
+        if key not in data:
+            raise ValueError("{}: not a saved network (no {!r} key)".format(filename, key))
+    if not isinstance(data["cost"], str) or data["cost"] not in COSTS:
+        raise ValueError("{}: unknown cost {!r}; expected one of {}".format(
+            filename, data["cost"], sorted(COSTS)))
+    try:
+        sizes = _checks.sizes(data["sizes"])
+        net = Network(sizes, cost=COSTS[data["cost"]])
+        net.weights = [_numbers("{}: weights[{}]".format(filename, l), w)
+                       for l, w in enumerate(_layers("weights", data["weights"], sizes))]
+        net.biases = [_numbers("{}: biases[{}]".format(filename, l), b)
+                      for l, b in enumerate(_layers("biases", data["biases"], sizes))]
+        weights, biases = net._params()  # shapes chain with sizes, values finite
+    except (TypeError, ValueError) as exc:
+        raise ValueError("{}: {}".format(filename, exc)) from None
+    net._publish(weights, biases)
+    return net
+
+
+class _NonFinite(Exception):
+    pass
+
+
+def _reject_constant(name):
+    raise _NonFinite(name)
+
+
+def _layers(key, value, sizes):
+    if not isinstance(value, list) or len(value) != len(sizes) - 1:
+        raise ValueError("{} must be a list of {} layers for sizes {}".format(
+            key, len(sizes) - 1, sizes))
+    return value
+
+
+def _numbers(where, value):
+    """``value`` (nested JSON lists) as a float64 array, if every leaf is a number."""
+    try:
+        a = np.asarray(value)
+    except ValueError:
+        raise ValueError("{} is not a rectangular array of numbers".format(where)) from None
+    if a.dtype.kind not in "iuf":
+        raise ValueError("{} holds values that are not numbers".format(where))
+    return a.astype(np.float64)

@@ -1,0 +1,42 @@
+"""Build the compiled kernels.
+
+One kernel source (cnet/_kernels/_kernels.pxi) is compiled twice on x86-64:
+``_cy_base`` for any x86-64 CPU and ``_cy_avx2`` with AVX2 enabled; cnet picks
+the widest one the CPU supports at import time.  Both are built with
+``-ffp-contract=off`` so that no multiply-add is fused: the two give the same
+bits, and the wider one is only faster.
+
+Set ``CNET_NATIVE=1`` to compile the base module with ``-march=native``
+(faster on the build machine, not portable).
+"""
+import os
+import platform
+import sys
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+if sys.platform == "win32":
+    base_flags = ["/O2"]
+    avx2_flags = ["/O2", "/arch:AVX2"]
+else:
+    base_flags = ["-O3", "-ffp-contract=off"]
+    avx2_flags = base_flags + ["-mavx2", "-mfma"]
+    if os.environ.get("CNET_NATIVE") == "1":
+        base_flags = base_flags + ["-march=native"]
+
+modules = [("cnet._kernels._cy_base", base_flags)]
+if platform.machine().lower() in ("x86_64", "amd64"):
+    modules.append(("cnet._kernels._cy_avx2", avx2_flags))
+
+extensions = [
+    Extension(name, [name.replace(".", "/") + ".pyx"], extra_compile_args=flags)
+    for name, flags in modules
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives={"language_level": "3"},
+    ),
+)
