@@ -98,32 +98,43 @@ def examples(name, data, n_in, n_out, labels):
     """
     xs, ys = [], []
     x_shape, y_shape = (n_in, 1), (n_out, 1)
+    ndarray, kinds = np.ndarray, _NUMERIC_KINDS
     for k, pair in enumerate(data):
-        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        try:
+            x, y = pair
+        except (TypeError, ValueError):
             raise TypeError("{}[{}] must be an (x, y) pair, got {}".format(
-                name, k, type(pair).__name__))
-        x, y = pair
-        xs.append(array("{}[{}][0] (the input x)".format(name, k), x, x_shape))
+                name, k, _describe(pair))) from None
+        # the common case, checked inline; anything else goes through array()
+        if not (type(x) is ndarray and x.shape == x_shape and x.dtype.kind in kinds):
+            x = array("{}[{}][0] (the input x)".format(name, k), x, x_shape)
+        xs.append(x)
         if labels:
             if isinstance(y, bool) or not isinstance(y, numbers.Integral):
                 raise TypeError("{}[{}][1] must be an integer label in 0..{}, got {}".format(
                     name, k, n_out - 1, _describe(y)))
-            if not 0 <= y < n_out:
-                raise ValueError("{}[{}][1] is label {}; expected an integer in 0..{}".format(
-                    name, k, y, n_out - 1))
-        else:
+        elif not (type(y) is ndarray and y.shape == y_shape and y.dtype.kind in kinds):
             y = array("{}[{}][1] (the desired output y)".format(name, k), y, y_shape)
         ys.append(y)
     if not xs:
         X = np.empty((0, n_in))
     else:
-        X = np.array(xs).reshape(len(xs), n_in)
+        X = np.stack(xs).reshape(len(xs), n_in)
         if X.dtype != np.float32:
             X = X.astype(np.float64, copy=False)
     _finite_rows(name, 0, X)
     if labels:
-        return X, np.array(ys, dtype=np.intp).reshape(len(ys))
-    T = np.array(ys, dtype=np.float64).reshape(len(ys), n_out)
+        try:
+            T = np.array(ys, dtype=np.intp).reshape(len(ys))
+            bad = (T < 0) | (T >= n_out)
+        except OverflowError:
+            T, bad = None, np.array([not 0 <= y < n_out for y in ys])
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise ValueError("{}[{}][1] is label {}; expected an integer in 0..{}".format(
+                name, k, ys[k], n_out - 1))
+        return X, T
+    T = np.stack(ys).astype(np.float64, copy=False).reshape(len(ys), n_out)
     _finite_rows(name, 1, T)
     return X, T
 

@@ -91,7 +91,10 @@ class Engine:
         return numpy_kernels
 
     def _examples(self, name, data, labels):
-        return _checks.examples(name, data, self.sizes[0], self.sizes[-1], labels)
+        """``(inputs, T)`` for ``data``: the checked inputs prepared for the kernels,
+        and the desired outputs (labels=False) or integer labels (labels=True)."""
+        X, T = _checks.examples(name, data, self.sizes[0], self.sizes[-1], labels)
+        return self._kernels_for_cost().prepare(X), T
 
     # ------------------------------------------------------ the algorithm
     def feedforward(self, a):
@@ -104,13 +107,14 @@ class Engine:
         a = _checks.array("feedforward: a", a, a.shape)
         X = np.ascontiguousarray(a.T, dtype=np.float32 if a.dtype == np.float32 else np.float64)
         _checks.finite("feedforward: a", X)
+        kernels = self._kernels_for_cost()
         weights, biases = self._params()
-        return np.ascontiguousarray(self._kernels.feedforward(weights, biases, X).T)
+        return np.ascontiguousarray(kernels.feedforward(weights, biases, kernels.prepare(X)).T)
 
     def backprop(self, x, y):
         """Return ``(nabla_b, nabla_w)``, the gradient of the cost for the one example
         (x, y): lists of arrays shaped like ``biases`` and ``weights``."""
-        X, Y = self._examples("backprop: (x, y)", [(x, y)], labels=False)
+        X, Y = _checks.examples("backprop: (x, y)", [(x, y)], self.sizes[0], self.sizes[-1], False)
         kernels = self._kernels_for_cost()
         weights, biases = self._params()
         return kernels.backprop(weights, biases, X[0], Y[0], self.cost)
@@ -170,14 +174,14 @@ class Engine:
     def _correct(self, X, labels):
         """How many rows of X the network classifies as their label."""
         weights, biases = self._params()
-        return int(np.sum(self._kernels.predict(weights, biases, X) == labels))
+        return int(np.sum(self._kernels_for_cost().predict(weights, biases, X) == labels))
 
     def _total_cost(self, X, Y, lmbda):
         """The mean cost over the rows of X, plus ½(λ/n)Σ‖w‖²."""
-        kernels = self._kernels_for_cost()
         weights, biases = self._params()
-        cost = kernels.cost_sum(weights, biases, X, Y, self.cost) / len(X)
-        return cost + 0.5 * (lmbda / len(X)) * sum(np.linalg.norm(w) ** 2 for w in weights)
+        n = len(Y)
+        cost = self._kernels_for_cost().cost_sum(weights, biases, X, Y, self.cost) / n
+        return cost + 0.5 * (lmbda / n) * sum(np.linalg.norm(w) ** 2 for w in weights)
 
     def _one_hot(self, labels):
         Y = np.zeros((len(labels), self.sizes[-1]))

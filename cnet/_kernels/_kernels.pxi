@@ -9,7 +9,10 @@ which each w_l is stored *transposed*: row i of ``wt[l]`` holds the weights
 leaving neuron i of layer l.  Then both the forward pass (z += a_i · wt[l][i, :])
 and the weight update (wt[l][i, :] −= c · a_i · δ) are contiguous loops over the
 next layer's neurons that the compiler vectorises, and a zero input a_i -- 81%
-of MNIST pixels -- skips its whole row exactly.
+of MNIST pixels -- skips its whole row exactly.  The inputs themselves are
+kept as compressed rows (``Inputs``: each example's non-zero pixels and their
+indices), so that the input layer's loops run over the non-zero pixels only,
+with no test per pixel.
 
 The ``def`` functions at the bottom are the kernel interface (the same as
 ``cnet._kernels.numpy_kernels``).  They receive arrays the engine has already
@@ -20,7 +23,7 @@ loops then run without bounds checks and without the GIL.
 cimport cython
 from libc.float cimport DBL_MAX
 from libc.math cimport exp, log, isnan, isinf
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memcpy, memset
 
 import numpy as np
@@ -30,6 +33,7 @@ NAME = "cython"
 ctypedef fused real_in:
     float
     double
+
 
 # The costs the loops compute (see cost_id below).
 cdef enum:
@@ -51,13 +55,84 @@ cdef extern from *:
     int cnet_cpu_has_avx2() nogil
 
 
+# Layers after the input are stored BLOCK wide: a layer of n neurons takes
+# s = ⌈n / BLOCK⌉·BLOCK slots, the extra ones holding zero weights, zero biases
+# and zero errors.  Every loop over a layer's neurons then runs over whole
+# vectors, and the input layer's sums are kept in registers BLOCK at a time.
+cdef enum:
+    BLOCK = 16
+
+
 cdef struct Net:
     Py_ssize_t L          # number of weight layers
     Py_ssize_t *n         # n[0 … L]: the layer widths
-    double **wt           # wt[l][i * n[l+1] + j] = w_l[j, i]
-    double **b            # b[l][j]: bias of neuron j of layer l+1
+    Py_ssize_t *s         # s[l]: the stored width of layer l ≥ 1 (n[l] rounded up to BLOCK)
+    double **wt           # wt[l][i * s[l+1] + j] = w_l[j, i]  (n[l] rows)
+    double **b            # b[l][j]: bias of neuron j of layer l+1  (s[l+1] entries)
     Py_ssize_t *off       # a_{l+1} and δ_{l+1} start at off[l] in an example's block
-    Py_ssize_t width      # n[1] + … + n[L]: the length of one example's block
+    Py_ssize_t width      # s[1] + … + s[L]: the length of one example's block
+
+
+cdef struct Rows:
+    # Row e's non-zero entries are x[e, index[p]] = value[p], start[e] <= p < start[e + 1]
+    const Py_ssize_t *start
+    const int *index
+    const double *value
+
+
+cdef class Inputs:
+    """A matrix of inputs, one example per row, as compressed rows: for each row,
+    its non-zero entries and their column indices.  Made by ``prepare``."""
+    cdef readonly Py_ssize_t n_rows, n_cols
+    cdef Py_ssize_t[::1] start
+    cdef int[::1] index
+    cdef double[::1] value
+
+    cdef Rows rows(self) noexcept:
+        cdef Rows r
+        r.start = &self.start[0]
+        r.index = &self.index[0] if self.index.shape[0] else NULL
+        r.value = &self.value[0] if self.value.shape[0] else NULL
+        return r
+
+
+cdef void count_nonzero(const real_in[:, ::1] X, Py_ssize_t[::1] start) noexcept nogil:
+    # start[e + 1] = start[e] + #{i : X[e, i] ≠ 0}
+    cdef Py_ssize_t e, i
+    start[0] = 0
+    for e in range(X.shape[0]):
+        start[e + 1] = start[e]
+        for i in range(X.shape[1]):
+            if X[e, i] != 0:
+                start[e + 1] += 1
+
+
+cdef void gather_nonzero(const real_in[:, ::1] X, int[::1] index, double[::1] value) noexcept nogil:
+    # (index, value) ← the non-zero X[e, i], row after row
+    cdef Py_ssize_t e, i, p = 0
+    for e in range(X.shape[0]):
+        for i in range(X.shape[1]):
+            if X[e, i] != 0:
+                index[p] = <int> i
+                value[p] = X[e, i]
+                p += 1
+
+
+def prepare(const real_in[:, ::1] X):
+    """The rows of X (float32 or float64, one example per row) in the form the
+    other kernels take: an ``Inputs`` holding each row's non-zero entries."""
+    if X.shape[1] >= 2**31:
+        raise ValueError("inputs wider than 2**31 - 1 are not supported")
+    out = Inputs()
+    out.n_rows, out.n_cols = X.shape[0], X.shape[1]
+    out.start = np.empty(X.shape[0] + 1, dtype=np.intp)
+    with nogil:
+        count_nonzero(X, out.start)
+    out.index = np.empty(out.start[X.shape[0]], dtype=np.intc)
+    out.value = np.empty(out.start[X.shape[0]], dtype=np.float64)
+    with nogil:
+        gather_nonzero(X, out.index, out.value)
+    return out
 
 
 cdef class Params:
@@ -68,34 +143,42 @@ cdef class Params:
     """
     cdef Net net
     cdef double[::1] theta
-    cdef Py_ssize_t[::1] sizes, offsets
+    cdef Py_ssize_t[::1] sizes, stored, offsets
+    cdef list layers   # (w_l transposed, b_l): views of theta in the stored shapes
 
     def __cinit__(self, list weights, list biases):
         cdef Py_ssize_t L = len(weights), l, pos = 0
         if L < 1 or len(biases) != L:
             raise ValueError("expected at least one layer of weights, and one bias vector per layer")
-        sizes = [weights[0].shape[1]] + [w.shape[0] for w in weights]
-        self.sizes = np.asarray(sizes, dtype=np.intp)
-        self.offsets = np.cumsum([0] + sizes[1:], dtype=np.intp)
-        self.theta = np.empty(sum(sizes[l] * sizes[l + 1] + sizes[l + 1] for l in range(L)))
+        n = [weights[0].shape[1]] + [w.shape[0] for w in weights]
+        s = [n[0]] + [-(-w // BLOCK) * BLOCK for w in n[1:]]
+        self.sizes = np.asarray(n, dtype=np.intp)
+        self.stored = np.asarray(s, dtype=np.intp)
+        self.offsets = np.cumsum([0] + s[1:], dtype=np.intp)
+        theta = np.zeros(sum(n[l] * s[l + 1] + s[l + 1] for l in range(L)))
+        self.theta = theta
         self.net.wt = <double **> malloc(L * sizeof(double *))
         self.net.b = <double **> malloc(L * sizeof(double *))
         if self.net.wt == NULL or self.net.b == NULL:
             raise MemoryError()
         self.net.L = L
         self.net.n = &self.sizes[0]
+        self.net.s = &self.stored[0]
         self.net.off = &self.offsets[0]
         self.net.width = self.offsets[L]
-        theta = np.asarray(self.theta)
+        self.layers = []
         for l in range(L):
-            if weights[l].shape != (sizes[l + 1], sizes[l]) or biases[l].shape != (sizes[l + 1], 1):
+            if weights[l].shape != (n[l + 1], n[l]) or biases[l].shape != (n[l + 1], 1):
                 raise ValueError("weights and biases do not chain")
+            wt = theta[pos:pos + n[l] * s[l + 1]].reshape(n[l], s[l + 1])
+            wt[:, :n[l + 1]] = weights[l].T
             self.net.wt[l] = &self.theta[pos]
-            theta[pos:pos + sizes[l] * sizes[l + 1]] = np.asarray(weights[l], dtype=np.float64).T.ravel()
-            pos += sizes[l] * sizes[l + 1]
+            pos += n[l] * s[l + 1]
+            b = theta[pos:pos + s[l + 1]]
+            b[:n[l + 1]] = biases[l][:, 0]
             self.net.b[l] = &self.theta[pos]
-            theta[pos:pos + sizes[l + 1]] = np.asarray(biases[l], dtype=np.float64).ravel()
-            pos += sizes[l + 1]
+            pos += s[l + 1]
+            self.layers.append((wt, b))
 
     def __dealloc__(self):
         free(self.net.wt)
@@ -103,14 +186,10 @@ cdef class Params:
 
     def write_back(self, list weights, list biases):
         """Copy the parameters into ``weights[l]`` (n[l+1], n[l]) and ``biases[l]`` (n[l+1], 1)."""
-        cdef Py_ssize_t l, pos = 0
-        theta = np.asarray(self.theta)
-        n = self.sizes
-        for l in range(self.net.L):
-            weights[l][...] = theta[pos:pos + n[l] * n[l + 1]].reshape(n[l], n[l + 1]).T
-            pos += n[l] * n[l + 1]
-            biases[l][:, 0] = theta[pos:pos + n[l + 1]]
-            pos += n[l + 1]
+        for l, (wt, b) in enumerate(self.layers):
+            out = weights[l].shape[0]
+            weights[l][...] = wt[:, :out].T
+            biases[l][:, 0] = b[:out]
 
 
 # ---------------------------------------------------------------- the loops
@@ -120,32 +199,50 @@ cdef inline double sigmoid(double z) noexcept nogil:
     return 1.0 / (1.0 + exp(-z))
 
 
-cdef inline void affine(const real_in *a, Py_ssize_t ni, const double *wt,
-                        const double *b, Py_ssize_t no, double *z) noexcept nogil:
-    # z = w a + b = b + Σ_{i : a_i ≠ 0} a_i · wt[i, :]   (zero inputs skipped: exact)
-    cdef Py_ssize_t i, j
-    cdef double ai
+cdef inline void axpy(double alpha, const double *x, double *y, Py_ssize_t n) noexcept nogil:
+    # y += α x
+    cdef Py_ssize_t j
+    for j in range(n):
+        y[j] += alpha * x[j]
+
+
+cdef inline void input_layer(const Net *net, const Rows *X, Py_ssize_t e, double *z) noexcept nogil:
+    # z_1 = b_0 + Σ_{p : x_i ≠ 0} x_i · wt_0[i, :]  (i = index[p], x_i = value[p]),
+    # BLOCK neurons at a time, their sums held in registers over all the pixels
+    cdef double acc[BLOCK]
+    cdef Py_ssize_t jb = 0, j, p, s = net.s[1]
     cdef const double *row
-    memcpy(z, b, no * sizeof(double))
-    for i in range(ni):
-        ai = a[i]
-        if ai != 0.0:
-            row = wt + i * no
-            for j in range(no):
-                z[j] += ai * row[j]
+    cdef double v
+    while jb < s:
+        for j in range(BLOCK):
+            acc[j] = net.b[0][jb + j]
+        for p in range(X.start[e], X.start[e + 1]):
+            v = X.value[p]
+            row = net.wt[0] + X.index[p] * s + jb
+            for j in range(BLOCK):
+                acc[j] += v * row[j]
+        for j in range(BLOCK):
+            z[jb + j] = acc[j]
+        jb += BLOCK
 
 
-cdef void forward(const Net *net, const real_in *x, double *act) noexcept nogil:
+cdef void forward(const Net *net, const Rows *X, Py_ssize_t e, double *act) noexcept nogil:
     # a_{l+1} = σ(w_l a_l + b_l), l = 0 … L−1, into act[off[l] …]
-    cdef Py_ssize_t l, j, no
+    cdef Py_ssize_t l, i, j, no
     cdef double *a
-    affine(x, net.n[0], net.wt[0], net.b[0], net.n[1], act)
+    cdef const double *a_in
     for l in range(net.L):
-        no = net.n[l + 1]
+        no = net.s[l + 1]
         a = act + net.off[l]
-        if l > 0:
-            affine(<const double *> (act + net.off[l - 1]), net.n[l], net.wt[l], net.b[l], no, a)
-        for j in range(no):
+        if l == 0:
+            input_layer(net, X, e, a)
+        else:
+            # z_{l+1} = b_l + Σ_i a_{l,i} · wt_l[i, :]
+            memcpy(a, net.b[l], no * sizeof(double))
+            a_in = act + net.off[l - 1]
+            for i in range(net.n[l]):
+                axpy(a_in[i], net.wt[l] + i * no, a, no)
+        for j in range(net.n[l + 1]):
             a[j] = sigmoid(a[j])
 
 
@@ -179,30 +276,16 @@ cdef void backward(const Net *net, const double *act, const double *y, int cost,
         if cost == QUADRATIC:
             d[i] = d[i] * (a[i] * (1.0 - a[i]))
     for l in range(L - 1, 0, -1):
-        no = net.n[l + 1]
+        no = net.s[l + 1]
         a = act + net.off[l - 1]
         d = delta + net.off[l - 1]
         d_next = delta + net.off[l]
         for i in range(net.n[l]):
-            # (w_lᵀ δ_{l+1})_i is row i of wt[l] dotted with δ_{l+1}
+            # (w_lᵀ δ_{l+1})_i is row i of wt[l] dotted with δ_{l+1} (zero in the padding)
             d[i] = dot(net.wt[l] + i * no, d_next, no) * (a[i] * (1.0 - a[i]))
 
 
-cdef inline void rank_one_update(const real_in *a, Py_ssize_t ni, const double *d,
-                                 Py_ssize_t no, double c, double *wt) noexcept nogil:
-    # w −= c δ aᵀ, i.e. wt[i, :] −= (c a_i) δ for every a_i ≠ 0
-    cdef Py_ssize_t i, j
-    cdef double ca
-    cdef double *row
-    for i in range(ni):
-        if a[i] != 0.0:
-            ca = c * a[i]
-            row = wt + i * no
-            for j in range(no):
-                row[j] -= ca * d[j]
-
-
-cdef void sgd_step(Net *net, const real_in *X, const Py_ssize_t *batch, Py_ssize_t m,
+cdef void sgd_step(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t m,
                    const double *act, const double *delta, double eta, double decay,
                    double *nabla_b) noexcept nogil:
     # One step over the m examples whose activations and errors are in act/delta:
@@ -210,42 +293,48 @@ cdef void sgd_step(Net *net, const real_in *X, const Py_ssize_t *batch, Py_ssize
     #   b_l ← b_l − (η/m) Σ_k δ_{l+1,k}
     # All δ were computed before any weight moves, so subtracting each example's
     # term straight from w is the same step as summing ∇w first.
-    cdef Py_ssize_t l, k, j, no, size, W = net.width, n0 = net.n[0]
+    cdef Py_ssize_t l, k, i, j, p, e, no, W = net.width
     cdef double c = eta / m
     cdef double *wt
+    cdef const double *a
+    cdef const double *d
     for l in range(net.L):
-        no = net.n[l + 1]
+        no = net.s[l + 1]
         wt = net.wt[l]
         if decay != 1.0:
-            size = net.n[l] * no
-            for j in range(size):
+            for j in range(net.n[l] * no):
                 wt[j] = decay * wt[j]
         for k in range(m):
+            # wt_l[i, :] −= (c a_{l,i}) δ_{l+1}, over the non-zero inputs when l = 0
+            d = delta + k * W + net.off[l]
             if l == 0:
-                rank_one_update(X + batch[k] * n0, n0, delta + k * W, no, c, wt)
+                e = batch[k]
+                for p in range(X.start[e], X.start[e + 1]):
+                    axpy(-(c * X.value[p]), d, wt + X.index[p] * no, no)
             else:
-                rank_one_update(<const double *> (act + k * W + net.off[l - 1]), net.n[l],
-                                delta + k * W + net.off[l], no, c, wt)
+                a = act + k * W + net.off[l - 1]
+                for i in range(net.n[l]):
+                    axpy(-(c * a[i]), d, wt + i * no, no)
         # ∇b_l = Σ_k δ_{l+1,k}, summed in example order, then b_l −= (η/m) ∇b_l
         memset(nabla_b, 0, no * sizeof(double))
         for k in range(m):
             for j in range(no):
                 nabla_b[j] += delta[k * W + net.off[l] + j]
-        for j in range(no):
+        for j in range(net.n[l + 1]):
             net.b[l][j] -= c * nabla_b[j]
 
 
-cdef void train_loop(Net *net, const real_in *X, const double *Y, Py_ssize_t n_out,
+cdef void train_loop(Net *net, const Rows *X, const double *Y, Py_ssize_t n_out,
                      const Py_ssize_t *order, Py_ssize_t count, Py_ssize_t mbs,
                      double eta, double decay, int cost,
                      double *act, double *delta, double *nabla_b) noexcept nogil:
     # The mini-batches are order[0:mbs], order[mbs:2·mbs], …; the last may be shorter.
-    cdef Py_ssize_t start = 0, m, k, e, W = net.width, n0 = net.n[0]
+    cdef Py_ssize_t start = 0, m, k, e, W = net.width
     while start < count:
         m = mbs if count - start > mbs else count - start
         for k in range(m):
             e = order[start + k]
-            forward(net, X + e * n0, act + k * W)
+            forward(net, X, e, act + k * W)
             backward(net, act + k * W, Y + e * n_out, cost, delta + k * W)
         sgd_step(net, X, order + start, m, act, delta, eta, decay, nabla_b)
         start += m
@@ -291,9 +380,9 @@ def supports(cost):
     return cost is QuadraticCost or cost is CrossEntropyCost
 
 
-cdef void check_rows(Params p, X, Py_ssize_t n_rows) except *:
-    if X.ndim != 2 or X.shape[1] != p.net.n[0] or X.shape[0] != n_rows:
-        raise ValueError(f"X has shape {X.shape}; expected ({n_rows}, {p.net.n[0]})")
+cdef void check_inputs(Params p, Inputs X) except *:
+    if X.n_cols != p.net.n[0]:
+        raise ValueError(f"inputs have {X.n_cols} columns; the network takes {p.net.n[0]}")
 
 
 cdef void check_targets(Params p, Y, Py_ssize_t n_rows) except *:
@@ -302,31 +391,35 @@ cdef void check_targets(Params p, Y, Py_ssize_t n_rows) except *:
 
 
 cdef double *scratch(Py_ssize_t count) except NULL:
-    cdef double *buf = <double *> malloc((count if count > 0 else 1) * sizeof(double))
+    # zeroed, so that the padding of every layer's errors stays zero
+    cdef double *buf = <double *> calloc(count if count > 0 else 1, sizeof(double))
     if buf == NULL:
         raise MemoryError()
     return buf
 
 
-def _forward_all(Params p, const real_in[:, ::1] X):
-    cdef Py_ssize_t k, m = X.shape[0], W = p.net.width
-    out = np.empty((m, W))
+cdef object forward_all(Params p, Inputs X):
+    # every example's activations a_1 … a_L, one row per example
+    check_inputs(p, X)
+    cdef Py_ssize_t e, m = X.n_rows
+    out = np.empty((m, p.net.width))
     cdef double[:, ::1] act = out
+    cdef Rows rows = X.rows()
     if m:
         with nogil:
-            for k in range(m):
-                forward(&p.net, &X[k, 0], &act[k, 0])
+            for e in range(m):
+                forward(&p.net, &rows, e, &act[e, 0])
     return out
 
 
-def feedforward(list weights, list biases, X):
+def feedforward(list weights, list biases, Inputs X):
     """The output activations a_L for each row of X: an (m, n_L) float64 array."""
     p = Params(weights, biases)
-    check_rows(p, X, X.shape[0])
-    return _forward_all(p, X)[:, p.net.off[p.net.L - 1]:]
+    cdef Py_ssize_t out = p.net.off[p.net.L - 1]
+    return forward_all(p, X)[:, out:out + p.net.n[p.net.L]]
 
 
-def predict(list weights, list biases, X):
+def predict(list weights, list biases, Inputs X):
     """argmax of the output activations for each row of X (first maximum on ties)."""
     return np.argmax(feedforward(weights, biases, X), axis=1)
 
@@ -334,23 +427,23 @@ def predict(list weights, list biases, X):
 def backprop(list weights, list biases, x, y, cost):
     """(nabla_b, nabla_w) of the cost of one example, shaped like biases and weights."""
     p = Params(weights, biases)
-    check_rows(p, x.reshape(1, -1), 1)
     check_targets(p, y.reshape(1, -1), 1)
     cdef int c = cost_id(cost)
     cdef Py_ssize_t W = p.net.width, L = p.net.L, l
-    act = _forward_all(p, x.reshape(1, -1))[0]
-    delta = np.empty(W)
+    act = forward_all(p, prepare(x.reshape(1, -1)))[0]
+    delta = np.zeros(W)
     cdef double[::1] act_mv = act, delta_mv = delta
     cdef const double[::1] y_mv = np.ascontiguousarray(y, dtype=np.float64).ravel()
     backward(&p.net, &act_mv[0], &y_mv[0], c, &delta_mv[0])
     # ∂C/∂b_l = δ_{l+1},  ∂C/∂w_l = δ_{l+1} a_lᵀ
-    inputs = [np.asarray(x, dtype=np.float64).ravel()] + [act[p.offsets[l]:p.offsets[l + 1]] for l in range(L - 1)]
-    deltas = [delta[p.offsets[l]:p.offsets[l + 1]] for l in range(L)]
+    layer = [(p.offsets[l], p.offsets[l] + p.sizes[l + 1]) for l in range(L)]
+    inputs = [np.asarray(x, dtype=np.float64).ravel()] + [act[i:j] for i, j in layer[:-1]]
+    deltas = [delta[i:j] for i, j in layer]
     return ([d.reshape(-1, 1).copy() for d in deltas],
             [np.outer(d, a) for d, a in zip(deltas, inputs)])
 
 
-def train(list weights, list biases, const real_in[:, ::1] X, const double[:, ::1] Y,
+def train(list weights, list biases, Inputs X, const double[:, ::1] Y,
           const Py_ssize_t[::1] order, Py_ssize_t mini_batch_size, double eta,
           double lmbda, double n, cost):
     """Run SGD over the mini-batches order[0:s], order[s:2s], … (s = mini_batch_size).
@@ -359,18 +452,19 @@ def train(list weights, list biases, const real_in[:, ::1] X, const double[:, ::
     examples of the mini-batch.  Updates ``weights`` and ``biases`` in place.
     """
     p = Params(weights, biases)
-    check_rows(p, np.asarray(X), X.shape[0])
-    check_targets(p, np.asarray(Y), X.shape[0])
+    check_inputs(p, X)
+    check_targets(p, np.asarray(Y), X.n_rows)
     cdef int c = cost_id(cost)
     cdef Py_ssize_t count = order.shape[0]
     if mini_batch_size < 1:
         raise ValueError("mini_batch_size must be at least 1")
-    if count and (np.min(order) < 0 or np.max(order) >= X.shape[0]):
+    if count and (np.min(order) < 0 or np.max(order) >= X.n_rows):
         raise ValueError("order indexes outside X")
     if count == 0:
         return
     cdef Py_ssize_t m = min(mini_batch_size, count), W = p.net.width
     cdef double decay = 1.0 - eta * (lmbda / n)
+    cdef Rows rows = X.rows()
     cdef double *act = scratch(m * W)
     cdef double *delta = NULL
     cdef double *nabla_b = NULL
@@ -378,7 +472,7 @@ def train(list weights, list biases, const real_in[:, ::1] X, const double[:, ::
         delta = scratch(m * W)
         nabla_b = scratch(W)
         with nogil:
-            train_loop(&p.net, &X[0, 0], &Y[0, 0], Y.shape[1], &order[0], count, m,
+            train_loop(&p.net, &rows, &Y[0, 0], Y.shape[1], &order[0], count, m,
                        eta, decay, c, act, delta, nabla_b)
     finally:
         free(act)
@@ -387,23 +481,24 @@ def train(list weights, list biases, const real_in[:, ::1] X, const double[:, ::
     p.write_back(weights, biases)
 
 
-def cost_sum(list weights, list biases, const real_in[:, ::1] X, const double[:, ::1] Y, cost):
+def cost_sum(list weights, list biases, Inputs X, const double[:, ::1] Y, cost):
     """Σ over the rows of X of cost.fn(a_L, y): the unregularised total cost."""
     p = Params(weights, biases)
-    check_rows(p, np.asarray(X), X.shape[0])
-    check_targets(p, np.asarray(Y), X.shape[0])
+    check_inputs(p, X)
+    check_targets(p, np.asarray(Y), X.n_rows)
     cdef int c = cost_id(cost)
-    cdef Py_ssize_t k, m = X.shape[0], W = p.net.width, n_out = Y.shape[1]
+    cdef Py_ssize_t e, m = X.n_rows, W = p.net.width, n_out = Y.shape[1]
     cdef Py_ssize_t out = p.net.off[p.net.L - 1]
     cdef double total = 0.0
+    cdef Rows rows = X.rows()
     if m == 0:
         return 0.0
     cdef double *act = scratch(W)
     try:
         with nogil:
-            for k in range(m):
-                forward(&p.net, &X[k, 0], act)
-                total += cost_fn(act + out, &Y[k, 0], n_out, c)
+            for e in range(m):
+                forward(&p.net, &rows, e, act)
+                total += cost_fn(act + out, &Y[e, 0], n_out, c)
     finally:
         free(act)
     return total

@@ -1,0 +1,51 @@
+import os
+
+import numpy as np
+import pytest
+
+from cnet import _kernels
+
+BACKENDS = ["cython", "numpy"]
+
+
+def pytest_report_header(config):
+    isa = getattr(_kernels.compiled, "ISA", None)
+    return "cnet compiled kernels: {}".format(isa or "NOT BUILT ({})".format(_kernels.compiled_error))
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    return request.param
+
+
+def make_data(sizes, n, rng, dtype=np.float64, labels=False, y_dtype=np.float64, sparsity=0.6):
+    """n random examples for a network of ``sizes``: inputs in [0, 1) with about
+    ``sparsity`` of them zero (like MNIST), and one-hot (or integer) labels."""
+    out = []
+    for _ in range(n):
+        x = rng.random((sizes[0], 1))
+        x[rng.random((sizes[0], 1)) < sparsity] = 0.0
+        j = int(rng.integers(sizes[-1]))
+        if labels:
+            y = j
+        else:
+            y = np.zeros((sizes[-1], 1), dtype=y_dtype)
+            y[j] = 1
+        out.append((x.astype(dtype), y))
+    return out
+
+
+def max_rel_diff(a_list, b_list):
+    """max |a − b| over all entries, relative to the largest |b|."""
+    diff = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in zip(a_list, b_list))
+    scale = max(float(np.max(np.abs(b))) for b in b_list)
+    return diff / scale
+
+
+@pytest.fixture(scope="session")
+def mnist_dir():
+    """The directory named by CNET_DATA_DIR, holding real MNIST; skips without it."""
+    d = os.environ.get("CNET_DATA_DIR")
+    if not d or not os.path.exists(os.path.join(d, "mnist.pkl.gz")):
+        pytest.skip("real MNIST not available: set CNET_DATA_DIR to a directory holding mnist.pkl.gz")
+    return d

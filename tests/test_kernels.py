@@ -1,0 +1,162 @@
+"""The compiled kernels against the pure-NumPy ones, and both against finite differences."""
+import numpy as np
+import pytest
+
+from cnet import _kernels
+from cnet._kernels import numpy_kernels
+from cnet.functions import CrossEntropyCost, QuadraticCost
+
+from conftest import make_data, max_rel_diff
+
+SIZES = [[2, 1], [3, 2], [5, 4, 3, 2], [10, 17, 33, 1], [20, 100, 30, 10],
+         [784, 30, 10], [784, 100, 30, 10], [50, 16, 16, 16]]
+COSTS = [QuadraticCost, CrossEntropyCost]
+
+
+def test_compiled_kernels_are_built():
+    # A missing extension must fail the suite, not skip it.
+    assert _kernels.compiled is not None, _kernels.compiled_error
+    assert _kernels.get("cython") is _kernels.compiled
+
+
+def params(sizes, rng):
+    weights = [rng.standard_normal((y, x)) for x, y in zip(sizes[:-1], sizes[1:])]
+    biases = [rng.standard_normal((y, 1)) for y in sizes[1:]]
+    return weights, biases
+
+
+def stacked(data):
+    X = np.stack([x for x, _ in data]).reshape(len(data), -1)
+    Y = np.stack([y for _, y in data]).reshape(len(data), -1).astype(np.float64)
+    return X, Y
+
+
+C = _kernels.compiled
+N = numpy_kernels
+
+
+@pytest.mark.parametrize("sizes", SIZES, ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_feedforward_and_predict_match(sizes, dtype):
+    rng = np.random.default_rng(sum(sizes))
+    weights, biases = params(sizes, rng)
+    X, _ = stacked(make_data(sizes, 25, rng, dtype=dtype))
+    got = C.feedforward(weights, biases, C.prepare(X))
+    want = N.feedforward(weights, biases, N.prepare(X))
+    assert got.shape == (25, sizes[-1])
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-13)
+    np.testing.assert_array_equal(C.predict(weights, biases, C.prepare(X)),
+                                  N.predict(weights, biases, N.prepare(X)))
+
+
+@pytest.mark.parametrize("sizes", SIZES, ids=str)
+@pytest.mark.parametrize("cost", COSTS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_backprop_matches(sizes, cost, dtype):
+    rng = np.random.default_rng(len(sizes) + sizes[0])
+    weights, biases = params(sizes, rng)
+    for x, y in make_data(sizes, 5, rng, dtype=dtype):
+        got_b, got_w = C.backprop(weights, biases, x.ravel(), y.ravel(), cost)
+        want_b, want_w = N.backprop(weights, biases, x.ravel(), y.ravel(), cost)
+        assert [g.shape for g in got_b] == [b.shape for b in biases]
+        assert [g.shape for g in got_w] == [w.shape for w in weights]
+        assert max_rel_diff(got_b + got_w, want_b + want_w) < 1e-12
+
+
+@pytest.mark.parametrize("sizes", SIZES, ids=str)
+@pytest.mark.parametrize("cost", COSTS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("lmbda", [0.0, 5.0])
+def test_100_steps_match(sizes, cost, dtype, lmbda):
+    rng = np.random.default_rng(7 * len(sizes) + sizes[-1])
+    weights, biases = params(sizes, rng)
+    X, Y = stacked(make_data(sizes, 40, rng, dtype=dtype))
+    order = np.concatenate([rng.permutation(40) for _ in range(8)]).astype(np.intp)[:300]
+    results = []
+    for K in (C, N):
+        w = [a.copy() for a in weights]
+        b = [a.copy() for a in biases]
+        K.train(w, b, K.prepare(X), Y, order, 3, 0.5, lmbda, 40, cost)  # 100 steps of 3
+        results.append(w + b)
+    assert max_rel_diff(results[0], results[1]) < 1e-11
+    assert max_rel_diff(results[1], weights + biases) > 1e-3  # training moved them
+
+
+@pytest.mark.parametrize("sizes", [[5, 4, 3, 2], [784, 30, 10], [20, 100, 30, 10]], ids=str)
+@pytest.mark.parametrize("cost", COSTS, ids=lambda c: c.__name__)
+def test_cost_sum_matches(sizes, cost):
+    rng = np.random.default_rng(3)
+    weights, biases = params(sizes, rng)
+    X, Y = stacked(make_data(sizes, 30, rng))
+    got = C.cost_sum(weights, biases, C.prepare(X), Y, cost)
+    want = N.cost_sum(weights, biases, N.prepare(X), Y, cost)
+    assert got == pytest.approx(want, rel=1e-12)
+
+
+def test_cross_entropy_saturated_output_is_finite():
+    # a = 1 exactly with y = 1: 0·ln 0 is nan, which nan_to_num makes 0 in both kernels.
+    weights = [np.array([[1000.0]])]
+    biases = [np.array([[0.0]])]
+    X = np.array([[1.0]])
+    Y = np.array([[1.0]])
+    for K in (C, N):
+        assert K.cost_sum(weights, biases, K.prepare(X), Y, CrossEntropyCost) == 0.0
+    Y0 = np.array([[0.0]])  # −ln(1 − 1) = inf → the largest float
+    for K in (C, N):
+        assert K.cost_sum(weights, biases, K.prepare(X), Y0, CrossEntropyCost) == np.finfo(float).max
+
+
+@pytest.mark.skipif(C is None or getattr(C, "ISA", "") != "avx2", reason="this CPU has no AVX2")
+def test_avx2_and_baseline_builds_give_identical_bits():
+    from cnet._kernels import _cy_avx2, _cy_base
+    rng = np.random.default_rng(11)
+    sizes = [784, 30, 10]
+    weights, biases = params(sizes, rng)
+    X, Y = stacked(make_data(sizes, 50, rng, dtype=np.float32))
+    order = rng.permutation(50).astype(np.intp)
+    results = []
+    for K in (_cy_base, _cy_avx2):
+        w = [a.copy() for a in weights]
+        b = [a.copy() for a in biases]
+        K.train(w, b, K.prepare(X), Y, order, 10, 3.0, 0.1, 50, CrossEntropyCost)
+        results.append(w + b)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("backend", ["cython", "numpy"])
+@pytest.mark.parametrize("cost", COSTS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("sizes", [[4, 3, 2], [3, 5, 4, 2], [6, 1]], ids=str)
+def test_backprop_against_finite_differences(backend, cost, sizes):
+    K = _kernels.get(backend)
+    rng = np.random.default_rng(5)
+    weights, biases = params(sizes, rng)
+    x = rng.random(sizes[0])
+    y = np.zeros(sizes[-1])
+    y[0] = 1.0
+    nabla_b, nabla_w = K.backprop(weights, biases, x, y, cost)
+
+    def C_x():
+        return N.cost_sum(weights, biases, x.reshape(1, -1), y.reshape(1, -1), cost)
+
+    h = 1e-6
+    for params_l, grads in ((weights, nabla_w), (biases, nabla_b)):
+        for p, g in zip(params_l, grads):
+            for idx in np.ndindex(p.shape):
+                old = p[idx]
+                p[idx] = old + h
+                up = C_x()
+                p[idx] = old - h
+                down = C_x()
+                p[idx] = old
+                assert g[idx] == pytest.approx((up - down) / (2 * h), rel=1e-6, abs=1e-9)
+
+
+def test_train_rejects_out_of_range_order():
+    # The kernels' own last line of defence: no index may point outside X.
+    rng = np.random.default_rng(0)
+    weights, biases = params([3, 2], rng)
+    X, Y = stacked(make_data([3, 2], 4, rng))
+    with pytest.raises(ValueError):
+        C.train(weights, biases, C.prepare(X), Y, np.array([0, 4], dtype=np.intp), 1, 1.0, 0.0, 4,
+                QuadraticCost)

@@ -1,0 +1,188 @@
+"""cnet.network against the book's network.py: same draws, same shuffles, same results."""
+import random
+
+import numpy as np
+import pytest
+
+import cnet
+from cnet import network
+
+import book
+from conftest import make_data, max_rel_diff
+
+
+def test_top_level_names():
+    assert cnet.Network is network.Network
+    assert network.sigmoid(0.0) == 0.5
+    assert network.sigmoid_prime(0.0) == 0.25
+
+
+@pytest.mark.parametrize("sizes", [[784, 30, 10], [5, 4, 3, 2], [2, 1]], ids=str)
+def test_initialisation_is_the_books_bit_for_bit(backend, sizes):
+    np.random.seed(42)
+    ours = network.Network(sizes, backend=backend)
+    np.random.seed(42)
+    theirs = book.Network(sizes)
+    assert ours.num_layers == len(sizes) and ours.sizes == sizes
+    for a, b in zip(ours.weights + ours.biases, theirs.weights + theirs.biases):
+        assert a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+
+
+def test_seed_draws_from_default_rng_in_the_books_order():
+    rng = np.random.default_rng(5)
+    net = network.Network([4, 3, 2], seed=5)
+    want_b = [rng.standard_normal((y, 1)) for y in [3, 2]]
+    want_w = [rng.standard_normal((3, 4)), rng.standard_normal((2, 3))]
+    for a, b in zip(net.biases + net.weights, want_b + want_w):
+        np.testing.assert_array_equal(a, b)
+    # ... and the global state is untouched
+    np.random.seed(1)
+    before = np.random.random()
+    np.random.seed(1)
+    network.Network([4, 3, 2], seed=5)
+    assert np.random.random() == before
+
+
+def test_shuffle_is_random_shuffle_in_place(backend):
+    rng = np.random.default_rng(0)
+    data = make_data([4, 3, 2], 23, rng)
+    ids = [id(x) for x, _ in data]
+    expected = list(data)
+    random.seed(9)
+    random.shuffle(expected)
+    random.shuffle(expected)
+    random.seed(9)
+    net = network.Network([4, 3, 2], backend=backend)
+    same_list = data
+    net.SGD(data, 2, 5, 1.0)
+    assert data is same_list
+    assert [id(x) for x, _ in data] == [id(x) for x, _ in expected]
+    assert sorted(ids) == sorted(id(x) for x, _ in data)
+
+
+def test_seeded_shuffle_is_the_generators(backend):
+    rng = np.random.default_rng(0)
+    data = make_data([4, 3, 2], 17, rng)
+    expected = list(data)
+    gen = np.random.default_rng(3)
+    [gen.standard_normal(s) for s in [(3, 1), (2, 1), (3, 4), (2, 3)]]
+    gen.shuffle(expected)
+    net = network.Network([4, 3, 2], seed=3, backend=backend)
+    net.SGD(data, 1, 4, 1.0)
+    assert [id(x) for x, _ in data] == [id(x) for x, _ in expected]
+
+
+@pytest.mark.parametrize("sizes", [[5, 4, 3, 2], [30, 20, 10]], ids=str)
+def test_sgd_follows_the_book(backend, sizes, capsys):
+    rng = np.random.default_rng(1)
+    train = make_data(sizes, 60, rng)
+    test = make_data(sizes, 20, rng, labels=True)
+    np.random.seed(3)
+    random.seed(4)
+    ours = network.Network(sizes, backend=backend)
+    assert ours.SGD(list(train), 3, 7, 3.0, test_data=test) is None
+    our_out = capsys.readouterr().out
+    np.random.seed(3)
+    random.seed(4)
+    theirs = book.Network(sizes)
+    theirs.SGD(list(train), 3, 7, 3.0, test_data=test)
+    their_out = capsys.readouterr().out
+    assert our_out == their_out
+    assert our_out.splitlines()[0].startswith("Epoch 0: ")
+    # 3 epochs of 9 mini-batches: agreement to rounding
+    assert max_rel_diff(ours.weights + ours.biases, theirs.weights + theirs.biases) < 1e-11
+
+
+def test_epoch_line_without_test_data(backend, capsys):
+    net = network.Network([3, 2], backend=backend)
+    net.SGD(make_data([3, 2], 5, np.random.default_rng(0)), 2, 2, 1.0)
+    assert capsys.readouterr().out == "Epoch 0 complete\nEpoch 1 complete\n"
+
+
+def test_update_mini_batch_backprop_evaluate_are_the_books(backend):
+    sizes = [6, 5, 3]
+    rng = np.random.default_rng(2)
+    batch = make_data(sizes, 4, rng, dtype=np.float32)
+    np.random.seed(0)
+    ours = network.Network(sizes, backend=backend)
+    np.random.seed(0)
+    theirs = book.Network(sizes)
+    x, y = batch[0]
+    nb, nw = ours.backprop(x, y)
+    tb, tw = theirs.backprop(x.astype(np.float64), y)
+    assert max_rel_diff(nb + nw, tb + tw) < 1e-12
+    ours.update_mini_batch(batch, 2.0)
+    theirs.update_mini_batch([(x.astype(np.float64), y) for x, y in batch], 2.0)
+    assert max_rel_diff(ours.weights + ours.biases, theirs.weights + theirs.biases) < 1e-13
+    test = make_data(sizes, 30, rng, labels=True)
+    score = ours.evaluate(test)
+    assert type(score) is int and score == theirs.evaluate(test)
+    out = np.array([[0.5], [0.25]])
+    np.testing.assert_array_equal(ours.cost_derivative(out, np.array([[1.0], [0.0]])),
+                                  np.array([[-0.5], [0.25]]))
+
+
+def test_feedforward_takes_columns(backend):
+    rng = np.random.default_rng(4)
+    net = network.Network([5, 4, 3], backend=backend)
+    A = rng.random((5, 7))
+    out = net.feedforward(A)
+    assert out.shape == (3, 7)
+    for k in range(7):
+        col = net.feedforward(A[:, k:k + 1])
+        assert col.shape == (3, 1)
+        np.testing.assert_allclose(out[:, k:k + 1], col, rtol=0, atol=1e-15)
+    np.random.seed(0)
+    net = network.Network([5, 4, 3], backend=backend)
+    np.random.seed(0)
+    ref = book.Network([5, 4, 3])
+    np.testing.assert_allclose(net.feedforward(A), ref.feedforward(A), rtol=0, atol=1e-14)
+
+
+def test_user_assignments_are_honoured(backend):
+    np.random.seed(0)
+    net = network.Network([3, 2, 2], backend=backend)
+    np.random.seed(0)
+    ref = book.Network([3, 2, 2])
+    x = np.array([[0.2], [0.0], [0.7]])
+    net.weights[0][1, 2] = 0.5
+    ref.weights[0][1, 2] = 0.5
+    np.testing.assert_allclose(net.feedforward(x), ref.feedforward(x), atol=1e-15)
+    new_w = [np.full((2, 3), 0.25, dtype=np.float32), np.eye(2, dtype=int)]
+    net.weights = new_w
+    ref.weights = [w.astype(float) for w in new_w]
+    net.biases = [np.zeros((2, 1)), np.ones((2, 1))]
+    ref.biases = [np.zeros((2, 1)), np.ones((2, 1))]
+    np.testing.assert_allclose(net.feedforward(x), ref.feedforward(x), atol=1e-15)
+    batch = [(x, np.array([[1.0], [0.0]]))]
+    net.update_mini_batch(batch, 1.0)
+    ref.update_mini_batch(batch, 1.0)
+    assert max_rel_diff(net.weights + net.biases, ref.weights + ref.biases) < 1e-14
+    assert all(w.dtype == np.float64 for w in net.weights)
+
+
+@pytest.mark.parametrize("y_dtype", [np.uint8, np.int64, np.float32])
+@pytest.mark.parametrize("x_dtype", [np.float32, np.float64])
+def test_input_and_label_dtypes_train_alike(backend, x_dtype, y_dtype):
+    rng = np.random.default_rng(8)
+    base = make_data([6, 4, 3], 20, rng)
+    converted = [(x.astype(x_dtype), y.astype(y_dtype)) for x, y in base]
+    exact = [(x.astype(x_dtype).astype(np.float64), y) for x, y in base]
+    results = []
+    for data in (converted, exact):
+        random.seed(1)
+        net = network.Network([6, 4, 3], seed=2, backend=backend)
+        net.SGD(data, 2, 5, 3.0)
+        results.append(net.weights + net.biases)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_training_data_may_be_any_iterable(backend, capsys):
+    rng = np.random.default_rng(8)
+    data = make_data([4, 3], 10, rng)
+    test = make_data([4, 3], 6, rng, labels=True)
+    net = network.Network([4, 3], seed=0, backend=backend)
+    net.SGD(iter(data), 1, 3, 1.0, test_data=iter(test))
+    assert capsys.readouterr().out.startswith("Epoch 0: ")
