@@ -139,7 +139,7 @@ def load(filename):
     try:
         with open(filename) as f:
             data = json.load(f, parse_constant=_reject_constant)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ValueError("{}: not a saved network (invalid JSON: {})".format(filename, exc)) from None
     except _NonFinite as exc:
         raise ValueError("{}: holds {}; weights and biases must be finite numbers".format(
@@ -182,11 +182,14 @@ def _layers(key, value, sizes):
 
 
 def _numbers(where, value):
-    """``value`` (nested JSON lists) as a float64 array, if every leaf is a number."""
-    try:
-        a = np.asarray(value)
-    except ValueError:
-        raise ValueError("{} is not a rectangular array of numbers".format(where)) from None
-    if a.dtype.kind not in "iuf":
+    """``value``, a JSON list of rows of numbers, as a float64 array."""
+    if not isinstance(value, list) or not all(isinstance(row, list) for row in value):
+        raise ValueError("{} is not a list of rows".format(where))
+    if not all(type(v) in (int, float) for row in value for v in row):
         raise ValueError("{} holds values that are not numbers".format(where))
-    return a.astype(np.float64)
+    if len({len(row) for row in value}) > 1:
+        raise ValueError("{} is not a rectangular array of numbers".format(where))
+    try:
+        return np.array(value, dtype=np.float64)
+    except OverflowError:
+        raise ValueError("{} holds a number too large for a float".format(where)) from None
