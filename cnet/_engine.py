@@ -120,7 +120,7 @@ class Engine:
         return kernels.backprop(weights, biases, X[0], Y[0], self.cost)
 
     def _sgd(self, training_data, epochs, mini_batch_size, eta, lmbda, after_epoch,
-             progress=None):
+             progress=None, progress_steps=100):
         """Run ``epochs`` epochs of SGD; ``after_epoch(j, X, Y)`` runs after each one,
         given the training inputs and outputs as stacked arrays, and stops the
         training by returning False.
@@ -128,7 +128,8 @@ class Engine:
         Each epoch shuffles the caller's list in place (``random.shuffle``, or
         the seed's Generator), cuts it into mini-batches and steps on each;
         ``progress(done, total)``, if given, is told how many examples of the
-        epoch are done.  ``self.weights``/``self.biases`` are updated after
+        epoch are done (0 when an epoch starts), about ``progress_steps`` times
+        an epoch.  ``self.weights``/``self.biases`` are updated after
         every epoch.
         """
         epochs = _checks.integer("epochs", epochs, 0)
@@ -142,11 +143,14 @@ class Engine:
         n = len(data)
         order = np.arange(n, dtype=np.intp)
         # progress is reported every `chunk` examples, a whole number of mini-batches
-        chunk = n if progress is None else max(1, n // (100 * mini_batch_size)) * mini_batch_size
+        steps = 1 if progress is None else progress_steps
+        chunk = max(1, n // (steps * mini_batch_size)) * mini_batch_size
         for j in range(epochs):
             perm = self._permutation(n)
             data[:] = [data[i] for i in perm]
             order = order[perm]
+            if progress is not None:
+                progress(0, n)
             for start in range(0, n, chunk):
                 kernels.train(weights, biases, X, Y, order[start:start + chunk],
                               mini_batch_size, eta, lmbda, n, self.cost)

@@ -1,0 +1,103 @@
+"""Time one MNIST epoch and one evaluation, compiled kernels against the NumPy fallback.
+
+    CNET_DATA_DIR=../shared/data python benchmarks/bench_epoch.py
+
+For each network size (default [784, 30, 10]): both backends start from the
+same parameters (np.random.seed) and shuffle alike (random.seed); each trains
+one epoch over the 50,000 training images (mini-batch 10, eta 3.0, float64,
+one thread) and evaluates the 10,000 test images.  Prints seconds per epoch
+(the kernels' epoch, after the data has been checked and stacked once), the
+one-off cost of checking and stacking the data, evaluate's time, the ratios,
+and the test accuracy each reached.  ``--json FILE`` also writes the numbers.
+"""
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from cnet import _kernels, mnist_loader, network
+
+
+def timed_epoch(sizes, backend, training_data, test_data, seed, mini_batch_size, eta):
+    """(seconds of the epoch, seconds of checking + stacking, accuracy, evaluate seconds)."""
+    np.random.seed(seed)
+    random.seed(seed)
+    net = network.Network(sizes, backend=backend)
+    marks = {}
+
+    def progress(done, total):
+        if done == 0:
+            marks["start"] = time.perf_counter()
+
+    def after_epoch(j, X, Y):
+        marks["end"] = time.perf_counter()
+
+    begin = time.perf_counter()
+    net._sgd(list(training_data), 1, mini_batch_size, eta, 0.0, after_epoch, progress, 1)
+    t0 = time.perf_counter()
+    correct = net.evaluate(test_data)
+    evaluate_seconds = time.perf_counter() - t0
+    return (marks["end"] - marks["start"], marks["start"] - begin, correct, evaluate_seconds)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", nargs="+", default=["784,30,10"],
+                   help="network sizes, e.g. 784,30,10 784,100,30,10")
+    p.add_argument("--repeat", type=int, default=5, help="epochs timed for the compiled kernels (median)")
+    p.add_argument("--fallback-repeat", type=int, default=1, help="epochs timed for the fallback")
+    p.add_argument("--mini-batch-size", type=int, default=10)
+    p.add_argument("--eta", type=float, default=3.0)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--json", metavar="FILE", help="also write the results here")
+    args = p.parse_args(argv)
+
+    training_data, _, test_data = mnist_loader.load_data_wrapper()
+    isa = getattr(_kernels.compiled, "ISA", "not built")
+    print("cnet benchmark: {} training, {} test images; mini-batch {}, eta {}; compiled kernels: {}; "
+          "{} {}".format(len(training_data), len(test_data), args.mini_batch_size, args.eta, isa,
+                         platform.machine(), platform.python_version()))
+    results = []
+    header = "{:<16} {:<7} {:>10} {:>10} {:>10} {:>9} {:>8}".format(
+        "sizes", "backend", "s/epoch", "stack s", "eval s", "accuracy", "ratio")
+    print(header)
+    print("-" * len(header))
+    for text in args.sizes:
+        sizes = [int(s) for s in text.split(",")]
+        rows = {}
+        for backend, repeat in (("cython", args.repeat), ("numpy", args.fallback_repeat)):
+            runs = [timed_epoch(sizes, backend, training_data, test_data, args.seed,
+                                args.mini_batch_size, args.eta) for _ in range(repeat)]
+            rows[backend] = {
+                "sizes": sizes, "backend": backend,
+                "epoch_seconds": statistics.median(r[0] for r in runs),
+                "stack_seconds": statistics.median(r[1] for r in runs),
+                "evaluate_seconds": statistics.median(r[3] for r in runs),
+                "accuracy": runs[0][2] / len(test_data),
+                "runs": len(runs),
+            }
+        fast, slow = rows["cython"], rows["numpy"]
+        fast["epoch_speedup"] = slow["epoch_seconds"] / fast["epoch_seconds"]
+        fast["evaluate_speedup"] = slow["evaluate_seconds"] / fast["evaluate_seconds"]
+        for row in (fast, slow):
+            print("{:<16} {:<7} {:>10.4f} {:>10.3f} {:>10.4f} {:>8.2f}% {:>8}".format(
+                text, row["backend"], row["epoch_seconds"], row["stack_seconds"],
+                row["evaluate_seconds"], 100 * row["accuracy"],
+                "{:.1f}x".format(row["epoch_speedup"]) if "epoch_speedup" in row else "1.0x"))
+        print("{:<16} epoch {:.1f}x faster, evaluate {:.1f}x faster than the fallback".format(
+            "", fast["epoch_speedup"], fast["evaluate_speedup"]))
+        results += [fast, slow]
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"isa": isa, "machine": platform.machine(), "results": results}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
