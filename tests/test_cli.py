@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -18,11 +19,13 @@ def data_dir(tmp_path_factory):
 
 
 def run(*args, env=None):
-    full_env = dict(os.environ, **(env or {}))
+    """``python -m cnet ARGS`` run from outside the source tree, so that it imports
+    the installed (compiled) package, as a user's shell would."""
+    full_env = dict(os.environ)
     full_env.pop("CNET_DATA_DIR", None)
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "cnet"] + list(args), capture_output=True,
-                          text=True, env=full_env, timeout=300)
+                          text=True, env=full_env, timeout=300, cwd=tempfile.gettempdir())
 
 
 @pytest.mark.parametrize("backend", ["cython", "numpy"])
