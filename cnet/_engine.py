@@ -23,6 +23,24 @@ from cnet import _checks, _kernels
 from cnet._kernels import numpy_kernels
 
 _warned_costs = set()
+_fast_shuffle = []
+
+
+def _fast_shuffle_ok():
+    """True when the compiled shuffle reproduces ``random.shuffle`` here: the
+    extension is built, ``random.shuffle`` is the standard Mersenne Twister's,
+    and a trial on a private generator (made once) gives the same permutation."""
+    shuffle = random.shuffle
+    if _kernels.compiled is None or type(getattr(shuffle, "__self__", None)) is not random.Random:
+        return False
+    if not _fast_shuffle:
+        trial = random.Random(20261122)
+        state = trial.getstate()
+        perm, after = _kernels.compiled.shuffle_permutation(1000, state)
+        expected = list(range(1000))
+        trial.shuffle(expected)
+        _fast_shuffle.append(perm.tolist() == expected and after == trial.getstate())
+    return _fast_shuffle[0]
 
 
 class Engine:
@@ -46,12 +64,18 @@ class Engine:
 
     def _permutation(self, n):
         """The permutation that ``random.shuffle`` (or the seed's Generator) applies to
-        a list of ``n`` items: shuffling ``data`` equals ``[data[i] for i in perm]``."""
-        perm = list(range(n))
-        if self._rng is None:
-            random.shuffle(perm)
-        else:
+        a list of ``n`` items: shuffling ``data`` equals ``[data[i] for i in perm]``.
+        Draws exactly what the shuffle itself would."""
+        if self._rng is not None:
+            perm = list(range(n))
             self._rng.shuffle(perm)
+            return perm
+        if _fast_shuffle_ok():
+            perm, state = _kernels.compiled.shuffle_permutation(n, random.getstate())
+            random.setstate(state)
+            return perm.tolist()
+        perm = list(range(n))
+        random.shuffle(perm)
         return perm
 
     # ------------------------------------------------------ the boundary

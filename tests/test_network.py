@@ -186,3 +186,32 @@ def test_training_data_may_be_any_iterable(backend, capsys):
     net = network.Network([4, 3], seed=0, backend=backend)
     net.SGD(iter(data), 1, 3, 1.0, test_data=iter(test))
     assert capsys.readouterr().out.startswith("Epoch 0: ")
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 17, 1000, 50000])
+@pytest.mark.parametrize("seed", [0, 1, "text", 2 ** 40])
+def test_compiled_shuffle_is_random_shuffle(n, seed):
+    from cnet._kernels import compiled
+    random.seed(seed)
+    random.random()
+    state = random.getstate()
+    perm, after = compiled.shuffle_permutation(n, state)
+    random.setstate(state)
+    expected = list(range(n))
+    random.shuffle(expected)
+    assert perm.tolist() == expected
+    assert after == random.getstate()
+
+
+def test_a_replaced_random_shuffle_is_honoured(monkeypatch):
+    calls = []
+
+    def reverse(x):
+        calls.append(len(x))
+        x.reverse()
+
+    monkeypatch.setattr(random, "shuffle", reverse)
+    data = make_data([3, 2], 6, np.random.default_rng(0))
+    first = data[0]
+    network.Network([3, 2], seed=None).SGD(data, 1, 2, 1.0)
+    assert calls == [6] and data[-1] is first
