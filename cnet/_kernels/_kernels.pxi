@@ -55,10 +55,126 @@ cdef extern from *:
     int cnet_cpu_has_avx2() nogil
 
 
+# The input layer's two loops -- 81% of the arithmetic -- in C with GCC's vector
+# extensions, so that a 32-neuron slice of z (forward) or of δ (update) stays in
+# eight 4-double registers while the loop runs over an example's non-zero
+# pixels.  Plain loops for compilers without the extensions.  Both compute
+# exactly what the comments say, in the same order, so results do not depend
+# on which is compiled.
+cdef extern from *:
+    """
+    #if defined(__GNUC__)
+    typedef double cnet_v4 __attribute__((vector_size(32)));
+    #define CNET_LOAD(v, p) __builtin_memcpy(&(v), (p), sizeof(cnet_v4))
+    #define CNET_STORE(p, v) __builtin_memcpy((p), &(v), sizeof(cnet_v4))
+    #define CNET_CHUNK 32
+    #endif
+
+    /* z[j] = b[j] + Σ_{p0 ≤ p < p1} value[p] · wt[index[p]·s + j], for j < s (s a multiple of 16) */
+    static void cnet_input_forward(const double *b, const double *wt, Py_ssize_t s,
+                                   const int *index, const double *value,
+                                   Py_ssize_t p0, Py_ssize_t p1, double *z)
+    {
+        Py_ssize_t jb = 0, p, j;
+    #if defined(__GNUC__)
+        for (; jb + 16 <= s; jb += 16) {
+            if (jb + CNET_CHUNK <= s) {
+                cnet_v4 a0, a1, a2, a3, a4, a5, a6, a7;
+                CNET_LOAD(a0, b + jb); CNET_LOAD(a1, b + jb + 4); CNET_LOAD(a2, b + jb + 8);
+                CNET_LOAD(a3, b + jb + 12); CNET_LOAD(a4, b + jb + 16); CNET_LOAD(a5, b + jb + 20);
+                CNET_LOAD(a6, b + jb + 24); CNET_LOAD(a7, b + jb + 28);
+                for (p = p0; p < p1; p++) {
+                    const double *r = wt + (Py_ssize_t) index[p] * s + jb;
+                    cnet_v4 x = {value[p], value[p], value[p], value[p]}, w;
+                    CNET_LOAD(w, r); a0 += x * w; CNET_LOAD(w, r + 4); a1 += x * w;
+                    CNET_LOAD(w, r + 8); a2 += x * w; CNET_LOAD(w, r + 12); a3 += x * w;
+                    CNET_LOAD(w, r + 16); a4 += x * w; CNET_LOAD(w, r + 20); a5 += x * w;
+                    CNET_LOAD(w, r + 24); a6 += x * w; CNET_LOAD(w, r + 28); a7 += x * w;
+                }
+                CNET_STORE(z + jb, a0); CNET_STORE(z + jb + 4, a1); CNET_STORE(z + jb + 8, a2);
+                CNET_STORE(z + jb + 12, a3); CNET_STORE(z + jb + 16, a4); CNET_STORE(z + jb + 20, a5);
+                CNET_STORE(z + jb + 24, a6); CNET_STORE(z + jb + 28, a7);
+                jb += 16;
+            } else {
+                cnet_v4 a0, a1, a2, a3;
+                CNET_LOAD(a0, b + jb); CNET_LOAD(a1, b + jb + 4); CNET_LOAD(a2, b + jb + 8);
+                CNET_LOAD(a3, b + jb + 12);
+                for (p = p0; p < p1; p++) {
+                    const double *r = wt + (Py_ssize_t) index[p] * s + jb;
+                    cnet_v4 x = {value[p], value[p], value[p], value[p]}, w;
+                    CNET_LOAD(w, r); a0 += x * w; CNET_LOAD(w, r + 4); a1 += x * w;
+                    CNET_LOAD(w, r + 8); a2 += x * w; CNET_LOAD(w, r + 12); a3 += x * w;
+                }
+                CNET_STORE(z + jb, a0); CNET_STORE(z + jb + 4, a1); CNET_STORE(z + jb + 8, a2);
+                CNET_STORE(z + jb + 12, a3);
+            }
+        }
+    #endif
+        for (; jb < s; jb++) {
+            z[jb] = b[jb];
+            for (p = p0; p < p1; p++)
+                z[jb] += value[p] * wt[(Py_ssize_t) index[p] * s + jb];
+        }
+        (void) j;
+    }
+
+    /* wt[index[p]·s + j] += (−c · value[p]) · d[j], for p0 ≤ p < p1 in order, j < s */
+    static void cnet_input_update(double *wt, Py_ssize_t s, const int *index, const double *value,
+                                  Py_ssize_t p0, Py_ssize_t p1, double c, const double *d)
+    {
+        Py_ssize_t jb = 0, p;
+    #if defined(__GNUC__)
+        for (; jb + 16 <= s; jb += 16) {
+            if (jb + CNET_CHUNK <= s) {
+                cnet_v4 d0, d1, d2, d3, d4, d5, d6, d7;
+                CNET_LOAD(d0, d + jb); CNET_LOAD(d1, d + jb + 4); CNET_LOAD(d2, d + jb + 8);
+                CNET_LOAD(d3, d + jb + 12); CNET_LOAD(d4, d + jb + 16); CNET_LOAD(d5, d + jb + 20);
+                CNET_LOAD(d6, d + jb + 24); CNET_LOAD(d7, d + jb + 28);
+                for (p = p0; p < p1; p++) {
+                    double *r = wt + (Py_ssize_t) index[p] * s + jb;
+                    double a = -(c * value[p]);
+                    cnet_v4 x = {a, a, a, a}, w;
+                    CNET_LOAD(w, r); w += x * d0; CNET_STORE(r, w);
+                    CNET_LOAD(w, r + 4); w += x * d1; CNET_STORE(r + 4, w);
+                    CNET_LOAD(w, r + 8); w += x * d2; CNET_STORE(r + 8, w);
+                    CNET_LOAD(w, r + 12); w += x * d3; CNET_STORE(r + 12, w);
+                    CNET_LOAD(w, r + 16); w += x * d4; CNET_STORE(r + 16, w);
+                    CNET_LOAD(w, r + 20); w += x * d5; CNET_STORE(r + 20, w);
+                    CNET_LOAD(w, r + 24); w += x * d6; CNET_STORE(r + 24, w);
+                    CNET_LOAD(w, r + 28); w += x * d7; CNET_STORE(r + 28, w);
+                }
+                jb += 16;
+            } else {
+                cnet_v4 d0, d1, d2, d3;
+                CNET_LOAD(d0, d + jb); CNET_LOAD(d1, d + jb + 4); CNET_LOAD(d2, d + jb + 8);
+                CNET_LOAD(d3, d + jb + 12);
+                for (p = p0; p < p1; p++) {
+                    double *r = wt + (Py_ssize_t) index[p] * s + jb;
+                    double a = -(c * value[p]);
+                    cnet_v4 x = {a, a, a, a}, w;
+                    CNET_LOAD(w, r); w += x * d0; CNET_STORE(r, w);
+                    CNET_LOAD(w, r + 4); w += x * d1; CNET_STORE(r + 4, w);
+                    CNET_LOAD(w, r + 8); w += x * d2; CNET_STORE(r + 8, w);
+                    CNET_LOAD(w, r + 12); w += x * d3; CNET_STORE(r + 12, w);
+                }
+            }
+        }
+    #endif
+        for (; jb < s; jb++)
+            for (p = p0; p < p1; p++)
+                wt[(Py_ssize_t) index[p] * s + jb] += -(c * value[p]) * d[jb];
+    }
+    """
+    void cnet_input_forward(const double *b, const double *wt, Py_ssize_t s, const int *index,
+                            const double *value, Py_ssize_t p0, Py_ssize_t p1, double *z) nogil
+    void cnet_input_update(double *wt, Py_ssize_t s, const int *index, const double *value,
+                           Py_ssize_t p0, Py_ssize_t p1, double c, const double *d) nogil
+
+
 # Layers after the input are stored BLOCK wide: a layer of n neurons takes
 # s = ⌈n / BLOCK⌉·BLOCK slots, the extra ones holding zero weights, zero biases
 # and zero errors.  Every loop over a layer's neurons then runs over whole
-# vectors, and the input layer's sums are kept in registers BLOCK at a time.
+# vectors, and the input layer's loops over 16 or 32 neurons at a time.
 cdef enum:
     BLOCK = 16
 
@@ -206,26 +322,6 @@ cdef inline void axpy(double alpha, const double *x, double *y, Py_ssize_t n) no
         y[j] += alpha * x[j]
 
 
-cdef inline void input_layer(const Net *net, const Rows *X, Py_ssize_t e, double *z) noexcept nogil:
-    # z_1 = b_0 + Σ_{p : x_i ≠ 0} x_i · wt_0[i, :]  (i = index[p], x_i = value[p]),
-    # BLOCK neurons at a time, their sums held in registers over all the pixels
-    cdef double acc[BLOCK]
-    cdef Py_ssize_t jb = 0, j, p, s = net.s[1]
-    cdef const double *row
-    cdef double v
-    while jb < s:
-        for j in range(BLOCK):
-            acc[j] = net.b[0][jb + j]
-        for p in range(X.start[e], X.start[e + 1]):
-            v = X.value[p]
-            row = net.wt[0] + X.index[p] * s + jb
-            for j in range(BLOCK):
-                acc[j] += v * row[j]
-        for j in range(BLOCK):
-            z[jb + j] = acc[j]
-        jb += BLOCK
-
-
 cdef void forward(const Net *net, const Rows *X, Py_ssize_t e, double *act) noexcept nogil:
     # a_{l+1} = σ(w_l a_l + b_l), l = 0 … L−1, into act[off[l] …]
     cdef Py_ssize_t l, i, j, no
@@ -235,7 +331,9 @@ cdef void forward(const Net *net, const Rows *X, Py_ssize_t e, double *act) noex
         no = net.s[l + 1]
         a = act + net.off[l]
         if l == 0:
-            input_layer(net, X, e, a)
+            # z_1 = b_0 + Σ_{p : x_i ≠ 0} x_i · wt_0[i, :]  (i = index[p], x_i = value[p])
+            cnet_input_forward(net.b[0], net.wt[0], no, X.index, X.value,
+                               X.start[e], X.start[e + 1], a)
         else:
             # z_{l+1} = b_l + Σ_i a_{l,i} · wt_l[i, :]
             memcpy(a, net.b[l], no * sizeof(double))
@@ -293,7 +391,7 @@ cdef void sgd_step(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t 
     #   b_l ← b_l − (η/m) Σ_k δ_{l+1,k}
     # All δ were computed before any weight moves, so subtracting each example's
     # term straight from w is the same step as summing ∇w first.
-    cdef Py_ssize_t l, k, i, j, p, e, no, W = net.width
+    cdef Py_ssize_t l, k, i, j, e, no, W = net.width
     cdef double c = eta / m
     cdef double *wt
     cdef const double *a
@@ -309,8 +407,7 @@ cdef void sgd_step(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t 
             d = delta + k * W + net.off[l]
             if l == 0:
                 e = batch[k]
-                for p in range(X.start[e], X.start[e + 1]):
-                    axpy(-(c * X.value[p]), d, wt + X.index[p] * no, no)
+                cnet_input_update(wt, no, X.index, X.value, X.start[e], X.start[e + 1], c, d)
             else:
                 a = act + k * W + net.off[l - 1]
                 for i in range(net.n[l]):
