@@ -12,6 +12,8 @@ import numbers
 import numpy as np
 
 _NUMERIC_KINDS = "biuf"  # bool, signed and unsigned integers, floats
+# integer label types recognised without the (slow) numbers.Integral check
+_INT_TYPES = frozenset([int] + [np.dtype(c).type for c in np.typecodes["AllInteger"]])
 
 
 def sizes(value):
@@ -110,7 +112,7 @@ def examples(name, data, n_in, n_out, labels):
             x = array("{}[{}][0] (the input x)".format(name, k), x, x_shape)
         xs.append(x)
         if labels:
-            if isinstance(y, bool) or not isinstance(y, numbers.Integral):
+            if type(y) not in _INT_TYPES and (isinstance(y, bool) or not isinstance(y, numbers.Integral)):
                 raise TypeError("{}[{}][1] must be an integer label in 0..{}, got {}".format(
                     name, k, n_out - 1, _describe(y)))
         elif not (type(y) is ndarray and y.shape == y_shape and y.dtype.kind in kinds):
