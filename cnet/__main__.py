@@ -66,8 +66,9 @@ def train(args):
         raise ValueError("--sizes must start with 784 (the pixels) and end with 10 (the digits)")
     net = network.Network(args.sizes, seed=args.seed, backend=args.backend)
     isa = getattr(_kernels.get(args.backend), "ISA", None)
-    print("cnet: {} on {} training images, {} epochs, mini-batch {}, eta {}; {} kernels{}".format(
-        args.sizes, len(training_data), args.epochs, args.mini_batch_size, args.eta, net.backend,
+    print("cnet: {} on {} training images, {} epoch{}, mini-batch {}, eta {}; {} kernels{}".format(
+        args.sizes, len(training_data), args.epochs, "s" if args.epochs != 1 else "",
+        args.mini_batch_size, args.eta, net.backend,
         " ({})".format(isa) if isa else ""))
     X_test, labels = net._examples("test_data", test_data, labels=True)
     bar = {}

