@@ -90,17 +90,50 @@ def finite(where, value):
     return value
 
 
+class InputRows:
+    """The inputs of a checked list of examples, as an (n, n_in) matrix that is
+    read block by block: ``blocks()`` yields ``(first_row, block)`` with each
+    block stacked, float32 if every input is float32 and float64 otherwise,
+    and checked to be finite; ``dense()`` is the whole matrix.  Reading by
+    blocks lets the kernels build their own form of a data set without a
+    second full copy of it."""
+
+    BLOCK = 4096
+
+    def __init__(self, name, xs, n_in, dtype):
+        self.name, self._xs, self.dtype = name, xs, dtype
+        self.shape = (len(xs), n_in)
+
+    def __len__(self):
+        return self.shape[0]
+
+    def blocks(self):
+        for first in range(0, self.shape[0], self.BLOCK):
+            block = np.stack(self._xs[first:first + self.BLOCK]).reshape(-1, self.shape[1])
+            block = block.astype(self.dtype, copy=False)
+            _finite_rows(self.name, 0, block, first)
+            yield first, block
+
+    def dense(self):
+        X = np.empty(self.shape, dtype=self.dtype)
+        for first, block in self.blocks():
+            X[first:first + len(block)] = block
+        return X
+
+
 def examples(name, data, n_in, n_out, labels):
-    """The examples of ``data`` stacked for the kernels.
+    """The examples of ``data``, checked, in the form the kernels take.
 
     ``data`` is a list of (x, y) pairs with x of shape (n_in, 1).  Returns
-    ``(X, T)``: X is (len(data), n_in), float32 if every x is float32, else
-    float64; T is (len(data), n_out) float64 holding the y columns when
-    ``labels`` is False, or the (len(data),) integer labels when it is True.
+    ``(X, T)``: X an ``InputRows`` of the inputs (whose blocks are checked to
+    be finite as they are read); T is (len(data), n_out) float64 holding the
+    y columns when ``labels`` is False, or the (len(data),) integer labels
+    when it is True.
     """
     xs, ys = [], []
     x_shape, y_shape = (n_in, 1), (n_out, 1)
-    ndarray, kinds = np.ndarray, _NUMERIC_KINDS
+    ndarray, kinds, float32 = np.ndarray, _NUMERIC_KINDS, np.dtype(np.float32)
+    all_float32 = True
     for k, pair in enumerate(data):
         try:
             x, y = pair
@@ -110,6 +143,7 @@ def examples(name, data, n_in, n_out, labels):
         # the common case, checked inline; anything else goes through array()
         if not (type(x) is ndarray and x.shape == x_shape and x.dtype.kind in kinds):
             x = array("{}[{}][0] (the input x)".format(name, k), x, x_shape)
+        all_float32 = all_float32 and x.dtype == float32
         xs.append(x)
         if labels:
             if type(y) not in _INT_TYPES and (isinstance(y, bool) or not isinstance(y, numbers.Integral)):
@@ -118,13 +152,7 @@ def examples(name, data, n_in, n_out, labels):
         elif not (type(y) is ndarray and y.shape == y_shape and y.dtype.kind in kinds):
             y = array("{}[{}][1] (the desired output y)".format(name, k), y, y_shape)
         ys.append(y)
-    if not xs:
-        X = np.empty((0, n_in))
-    else:
-        X = np.stack(xs).reshape(len(xs), n_in)
-        if X.dtype != np.float32:
-            X = X.astype(np.float64, copy=False)
-    _finite_rows(name, 0, X)
+    X = InputRows(name, xs, n_in, np.float32 if xs and all_float32 else np.float64)
     if labels:
         try:
             T = np.array(ys, dtype=np.intp).reshape(len(ys))
@@ -136,14 +164,14 @@ def examples(name, data, n_in, n_out, labels):
             raise ValueError("{}[{}][1] is label {}; expected an integer in 0..{}".format(
                 name, k, ys[k], n_out - 1))
         return X, T
-    T = np.stack(ys).astype(np.float64, copy=False).reshape(len(ys), n_out)
+    T = np.stack(ys).astype(np.float64, copy=False).reshape(len(ys), n_out) if ys else np.empty((0, n_out))
     _finite_rows(name, 1, T)
     return X, T
 
 
-def _finite_rows(name, part, M):
+def _finite_rows(name, part, M, first=0):
     if M.size and not np.isfinite(M).all():
-        k = int(np.flatnonzero(~np.isfinite(M).all(axis=1))[0])
+        k = first + int(np.flatnonzero(~np.isfinite(M).all(axis=1))[0])
         raise ValueError("{}[{}][{}] contains NaN or infinity; {} must be finite".format(
             name, k, part, "inputs" if part == 0 else "desired outputs"))
 

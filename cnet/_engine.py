@@ -141,7 +141,7 @@ class Engine:
         X, Y = _checks.examples("backprop: (x, y)", [(x, y)], self.sizes[0], self.sizes[-1], False)
         kernels = self._kernels_for_cost()
         weights, biases = self._params()
-        return kernels.backprop(weights, biases, X[0], Y[0], self.cost)
+        return kernels.backprop(weights, biases, X.dense()[0], Y[0], self.cost)
 
     def _sgd(self, training_data, epochs, mini_batch_size, eta, lmbda, after_epoch,
              progress=None, progress_steps=100):

@@ -160,3 +160,20 @@ def test_train_rejects_out_of_range_order():
     with pytest.raises(ValueError):
         C.train(weights, biases, C.prepare(X), Y, np.array([0, 4], dtype=np.intp), 1, 1.0, 0.0, 4,
                 QuadraticCost)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8], ids=["f32", "f64", "u8"])
+def test_prepared_by_blocks_equals_prepared_whole(dtype, monkeypatch):
+    from cnet import _checks
+    rng = np.random.default_rng(2)
+    sizes = [30, 20, 5]
+    data = [((x * 200).astype(dtype), y) for x, y in make_data(sizes, 23, rng)]
+    weights, biases = params(sizes, rng)
+    monkeypatch.setattr(_checks.InputRows, "BLOCK", 5)
+    X, _ = _checks.examples("data", data, 30, 5, labels=False)
+    assert X.dtype == (np.float32 if dtype == np.float32 else np.float64)
+    dense = X.dense()
+    np.testing.assert_array_equal(dense, np.stack([x for x, _ in data]).reshape(23, 30))
+    for K in (C, N):
+        np.testing.assert_array_equal(K.feedforward(weights, biases, K.prepare(X)),
+                                      K.feedforward(weights, biases, K.prepare(dense)))

@@ -189,3 +189,13 @@ def test_garbage_never_crashes(backend):
             net.SGD(g, 1, 1, 1.0)
         except (TypeError, ValueError):
             pass
+
+
+def test_nan_in_a_later_block_is_named_by_its_index(net, data, monkeypatch):
+    from cnet import _checks
+    monkeypatch.setattr(_checks.InputRows, "BLOCK", 4)
+    bad = bad_example(data, 10, x=np.full((4, 1), np.inf))
+    before = snapshot(net)
+    with pytest.raises(ValueError, match=r"training_data\[10\]\[0\] contains NaN or infinity"):
+        net.SGD(bad, 1, 3, 3.0)
+    assert_unchanged(net, before)

@@ -213,9 +213,8 @@ cdef class Inputs:
 
 
 cdef void count_nonzero(const real_in[:, ::1] X, Py_ssize_t[::1] start) noexcept nogil:
-    # start[e + 1] = start[e] + #{i : X[e, i] ≠ 0}
+    # start[e + 1] = start[e] + #{i : X[e, i] ≠ 0}, for the rows of this block
     cdef Py_ssize_t e, i
-    start[0] = 0
     for e in range(X.shape[0]):
         start[e + 1] = start[e]
         for i in range(X.shape[1]):
@@ -223,9 +222,10 @@ cdef void count_nonzero(const real_in[:, ::1] X, Py_ssize_t[::1] start) noexcept
                 start[e + 1] += 1
 
 
-cdef void gather_nonzero(const real_in[:, ::1] X, int[::1] index, double[::1] value) noexcept nogil:
-    # (index, value) ← the non-zero X[e, i], row after row
-    cdef Py_ssize_t e, i, p = 0
+cdef void gather_nonzero(const real_in[:, ::1] X, int[::1] index, double[::1] value,
+                         Py_ssize_t p) noexcept nogil:
+    # (index, value)[p …] ← the non-zero X[e, i], row after row
+    cdef Py_ssize_t e, i
     for e in range(X.shape[0]):
         for i in range(X.shape[1]):
             if X[e, i] != 0:
@@ -234,20 +234,34 @@ cdef void gather_nonzero(const real_in[:, ::1] X, int[::1] index, double[::1] va
                 p += 1
 
 
-def prepare(const real_in[:, ::1] X):
-    """The rows of X (float32 or float64, one example per row) in the form the
-    other kernels take: an ``Inputs`` holding each row's non-zero entries."""
-    if X.shape[1] >= 2**31:
+def _count_block(const real_in[:, ::1] X, Py_ssize_t[::1] start):
+    with nogil:
+        count_nonzero(X, start)
+
+
+def _gather_block(const real_in[:, ::1] X, int[::1] index, double[::1] value, Py_ssize_t p):
+    with nogil:
+        gather_nonzero(X, index, value, p)
+
+
+def prepare(X):
+    """The inputs in the form the other kernels take: an ``Inputs`` holding each
+    example's non-zero entries.  ``X`` is an (m, n_in) float32 or float64 array,
+    one example per row, or a ``cnet._checks.Rows`` (a list of checked examples
+    read block by block, so that no dense copy of a whole data set is made)."""
+    blocks = (lambda: [(0, X)]) if isinstance(X, np.ndarray) else X.blocks
+    n_rows, n_cols = X.shape
+    if n_cols >= 2**31:
         raise ValueError("inputs wider than 2**31 - 1 are not supported")
     out = Inputs()
-    out.n_rows, out.n_cols = X.shape[0], X.shape[1]
-    out.start = np.empty(X.shape[0] + 1, dtype=np.intp)
-    with nogil:
-        count_nonzero(X, out.start)
-    out.index = np.empty(out.start[X.shape[0]], dtype=np.intc)
-    out.value = np.empty(out.start[X.shape[0]], dtype=np.float64)
-    with nogil:
-        gather_nonzero(X, out.index, out.value)
+    out.n_rows, out.n_cols = n_rows, n_cols
+    out.start = np.zeros(n_rows + 1, dtype=np.intp)
+    for first, block in blocks():       # pass 1: how many non-zero entries in each row
+        _count_block(block, out.start[first:first + len(block) + 1])
+    out.index = np.empty(out.start[n_rows], dtype=np.intc)
+    out.value = np.empty(out.start[n_rows], dtype=np.float64)
+    for first, block in blocks():       # pass 2: where they are and what they hold
+        _gather_block(block, out.index, out.value, out.start[first])
     return out
 
 
@@ -554,7 +568,7 @@ def backprop(list weights, list biases, x, y, cost):
     check_targets(p, y.reshape(1, -1), 1)
     cdef int c = cost_id(cost)
     cdef Py_ssize_t W = p.net.width, L = p.net.L, l
-    act = forward_all(p, prepare(x.reshape(1, -1)))[0]
+    act = forward_all(p, prepare(np.ascontiguousarray(x.reshape(1, -1))))[0]
     delta = np.zeros(W)
     cdef double[::1] act_mv = act, delta_mv = delta
     cdef const double[::1] y_mv = np.ascontiguousarray(y, dtype=np.float64).ravel()

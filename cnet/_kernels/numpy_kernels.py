@@ -99,5 +99,6 @@ def cost_sum(weights, biases, X, Y, cost):
 
 
 def prepare(X):
-    """The rows of X in the form the other kernels take: X itself."""
-    return X
+    """The inputs in the form the other kernels take: the (m, n_in) matrix, one example
+    per row (``X`` itself, or the whole of a ``cnet._checks.InputRows``)."""
+    return X if isinstance(X, np.ndarray) else X.dense()

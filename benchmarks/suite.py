@@ -1,0 +1,264 @@
+"""The benchmark suite: implementations x network sizes, one MNIST epoch each.
+
+    CNET_DATA_DIR=../shared/data python benchmarks/suite.py [--json out.json] [--compare old.json]
+
+Every (implementation, size) pair runs in a fresh Python process, so that its
+peak memory (ru_maxrss) is its own.  Each trains one epoch over the 50,000
+training images (mini-batch 10, eta 3.0, float64, one thread) from the same
+initial parameters and shuffle, then evaluates the 10,000 test images.  The
+table gives seconds per epoch (the epoch alone; checking and stacking the data
+is timed apart), the ratio to the per-example NumPy fallback, the test
+accuracy after the epoch, the most memory NumPy and Python held at once while
+training (tracemalloc; the training set itself is held before and is not
+counted) next to the size of the training set, and the process's peak RSS
+(which loading MNIST dominates).
+
+Implementations:
+  cnet          the compiled kernels (cnet.network, backend "cython")
+  fallback      cnet's pure-NumPy kernels, the book's per-example algorithm
+  numpy-batch   the same algorithm with each mini-batch as one matrix (here, below)
+  torch         the same, in PyTorch, when it is installed (never a dependency)
+
+Then how the compiled epoch grows with the number of examples and with the
+hidden width (it should be linear in both).
+"""
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+SIZES = ["784,30,10", "784,100,10", "784,100,30,10"]
+IMPLEMENTATIONS = ["cnet", "fallback", "numpy-batch", "torch"]
+
+
+# --------------------------------------------------------------- one run (child)
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def numpy_batch_epoch(weights, biases, X, Y, order, mbs, eta):
+    """One epoch of the book's SGD with each mini-batch as a matrix: columns are examples."""
+    for start in range(0, len(order), mbs):
+        idx = order[start:start + mbs]
+        a = X[idx].T.astype(np.float64)
+        activations = [a]
+        for w, b in zip(weights, biases):
+            a = _sigmoid(w @ a + b)
+            activations.append(a)
+        delta = (a - Y[idx].T) * a * (1 - a)          # δ_L = (a − y) ⊙ σ'(z_L)
+        m = len(idx)
+        for l in range(len(weights) - 1, -1, -1):
+            grad_w = delta @ activations[l].T          # Σ_k δ_k a_kᵀ
+            grad_b = delta.sum(axis=1, keepdims=True)
+            if l:
+                prev = activations[l]
+                new_delta = (weights[l].T @ delta) * prev * (1 - prev)
+            weights[l] -= (eta / m) * grad_w
+            biases[l] -= (eta / m) * grad_b
+            if l:
+                delta = new_delta
+
+
+def torch_epoch(torch, weights, biases, X, Y, order, mbs, eta):
+    """The same mini-batch algorithm in PyTorch (float64, explicit backpropagation)."""
+    for start in range(0, len(order), mbs):
+        idx = order[start:start + mbs]
+        a = X[idx].T
+        activations = [a]
+        for w, b in zip(weights, biases):
+            a = torch.sigmoid(w @ a + b)
+            activations.append(a)
+        delta = (a - Y[idx].T) * a * (1 - a)
+        m = len(idx)
+        for l in range(len(weights) - 1, -1, -1):
+            grad_w = delta @ activations[l].T
+            grad_b = delta.sum(dim=1, keepdim=True)
+            if l:
+                prev = activations[l]
+                new_delta = (weights[l].T @ delta) * prev * (1 - prev)
+            weights[l] -= (eta / m) * grad_w
+            biases[l] -= (eta / m) * grad_b
+            if l:
+                delta = new_delta
+
+
+def child(impl, sizes, repeat, n_train, seed):
+    """Run one configuration; print a JSON line with what it measured."""
+    from cnet import mnist_loader, network
+    (tr_x, tr_y), _, (te_x, te_y) = mnist_loader.load_data()
+    tr_x, tr_y = tr_x[:n_train], tr_y[:n_train]
+    data_bytes = tr_x.nbytes
+    epochs, stack, correct = [], None, None
+    if impl in ("cnet", "fallback"):
+        training_data = [(x.reshape(-1, 1), np.eye(10)[y].reshape(10, 1)) for x, y in zip(tr_x, tr_y)]
+        test_data = [(x.reshape(-1, 1), int(y)) for x, y in zip(te_x, te_y)]
+        del tr_x
+        # the timed runs, then one more under tracemalloc (which slows allocation) for memory
+        for run in range(repeat + 1):
+            np.random.seed(seed)
+            random.seed(seed)
+            net = network.Network(sizes, backend="cython" if impl == "cnet" else "numpy")
+            marks = {}
+            order = list(training_data)  # every run shuffles the same list from the same order
+            if run == repeat:
+                tracemalloc.start()
+            begin = time.perf_counter()
+            net._sgd(order, 1, 10, 3.0, 0.0,
+                     lambda j, X, Y: marks.setdefault("end", time.perf_counter()),
+                     lambda done, total: marks.setdefault("start", time.perf_counter()), 1)
+            if run == repeat:
+                train_peak = tracemalloc.get_traced_memory()[1]
+                tracemalloc.stop()
+            else:
+                epochs.append(marks["end"] - marks["start"])
+                stack = marks["start"] - begin
+        correct = net.evaluate(test_data)
+    else:
+        np.random.seed(seed)
+        biases = [np.random.randn(y, 1) for y in sizes[1:]]
+        weights = [np.random.randn(y, x) for x, y in zip(sizes[:-1], sizes[1:])]
+        X = tr_x.astype(np.float64)
+        Y = np.eye(10)[tr_y]
+        rng = np.random.default_rng(seed)
+        if impl == "torch":
+            import torch
+            torch.set_num_threads(1)
+            X, Y = torch.from_numpy(X), torch.from_numpy(Y)
+        for run in range(repeat + 1):
+            if run == repeat:
+                tracemalloc.start()
+            w = [a.copy() for a in weights]
+            b = [a.copy() for a in biases]
+            if impl == "torch":
+                w = [torch.from_numpy(a) for a in w]
+                b = [torch.from_numpy(a) for a in b]
+            order = rng.permutation(len(tr_y))
+            start = time.perf_counter()
+            if impl == "torch":
+                with torch.no_grad():
+                    torch_epoch(torch, w, b, X, Y, torch.from_numpy(order), 10, 3.0)
+            else:
+                numpy_batch_epoch(w, b, X, Y, order, 10, 3.0)
+            if run < repeat:
+                epochs.append(time.perf_counter() - start)
+        train_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        a = te_x.T.astype(np.float64)
+        for wl, bl in zip(w, b):
+            a = _sigmoid(np.asarray(wl) @ a + np.asarray(bl))
+        correct = int(np.sum(np.argmax(a, axis=0) == te_y))
+    print(json.dumps({
+        "implementation": impl, "sizes": sizes, "examples": n_train,
+        "epoch_seconds": statistics.median(epochs), "epoch_runs": epochs, "stack_seconds": stack,
+        "accuracy": correct / len(te_y),
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "train_peak_mb": train_peak / 2 ** 20,
+        "data_mb": data_bytes / 2 ** 20,
+    }))
+
+
+# --------------------------------------------------------------- the driver
+
+def run(impl, sizes, repeat, n_train=50000, seed=1):
+    cmd = [sys.executable, __file__, "--child", impl, "--child-sizes", sizes,
+           "--repeat", str(repeat), "--examples", str(n_train), "--seed", str(seed)]
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if out.returncode != 0:
+        return {"implementation": impl, "sizes": sizes, "error": out.stderr.strip().splitlines()[-1]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def have_torch():
+    try:
+        import torch  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", nargs="+", default=SIZES)
+    p.add_argument("--implementations", nargs="+", default=IMPLEMENTATIONS)
+    p.add_argument("--repeat", type=int, default=5, help="epochs timed for the fast implementations")
+    p.add_argument("--no-scaling", action="store_true", help="skip the scaling runs")
+    p.add_argument("--json", metavar="FILE", help="write the results here")
+    p.add_argument("--compare", metavar="FILE", help="a previous --json file to compare with")
+    p.add_argument("--child")
+    p.add_argument("--child-sizes")
+    p.add_argument("--examples", type=int, default=50000)
+    p.add_argument("--seed", type=int, default=1)
+    args = p.parse_args(argv)
+    if args.child:
+        child(args.child, [int(s) for s in args.child_sizes.split(",")], args.repeat,
+              args.examples, args.seed)
+        return 0
+
+    from cnet import _kernels
+    impls = [i for i in args.implementations if i != "torch" or have_torch()]
+    print("cnet suite: compiled kernels {}; {} {}, Python {}; torch {}".format(
+        getattr(_kernels.compiled, "ISA", "not built"), platform.machine(), platform.processor(),
+        platform.python_version(), "yes" if have_torch() else "not installed (skipped)"))
+    previous = {}
+    if args.compare:
+        with open(args.compare) as f:
+            previous = {(r["implementation"], ",".join(map(str, r["sizes"]))): r
+                        for r in json.load(f)["results"] if "epoch_seconds" in r}
+    results = []
+    header = "{:<15} {:<12} {:>9} {:>8} {:>9} {:>8} {:>9} {:>8} {:>8}".format(
+        "sizes", "impl", "s/epoch", "ratio", "stack s", "accuracy", "train MB", "data MB", "RSS MB")
+    if previous:
+        header += " {:>9}".format("vs prev")
+    print(header)
+    print("-" * len(header))
+    for sizes in args.sizes:
+        rows = [run(impl, sizes, 1 if impl == "fallback" else args.repeat) for impl in impls]
+        base = next((r["epoch_seconds"] for r in rows if r.get("implementation") == "fallback"
+                     and "epoch_seconds" in r), None)
+        for r in rows:
+            if "error" in r:
+                print("{:<15} {:<12} error: {}".format(sizes, r["implementation"], r["error"]))
+                continue
+            r["ratio_to_fallback"] = base / r["epoch_seconds"] if base else None
+            line = "{:<15} {:<12} {:>9.4f} {:>8} {:>9} {:>7.2f}% {:>9.0f} {:>8.0f} {:>8.0f}".format(
+                sizes, r["implementation"], r["epoch_seconds"],
+                "{:.1f}x".format(r["ratio_to_fallback"]) if base else "-",
+                "{:.3f}".format(r["stack_seconds"]) if r["stack_seconds"] is not None else "-",
+                100 * r["accuracy"], r["train_peak_mb"], r["data_mb"], r["peak_mb"])
+            old = previous.get((r["implementation"], sizes))
+            if old:
+                line += " {:>8.2f}x".format(old["epoch_seconds"] / r["epoch_seconds"])
+            print(line)
+            results.append(r)
+    if not args.no_scaling:
+        print("\ncompiled epoch against the number of examples ([784, 30, 10]):")
+        for n in (10000, 25000, 50000):
+            r = run("cnet", "784,30,10", args.repeat, n_train=n)
+            print("  {:>6} examples {:>8.4f} s  {:>6.2f} us/example".format(
+                n, r["epoch_seconds"], 1e6 * r["epoch_seconds"] / n))
+            results.append(dict(r, scaling="examples"))
+        print("compiled epoch against the hidden width ([784, h, 10], 50,000 examples):")
+        for h in (16, 32, 64, 128, 256):
+            r = run("cnet", "784,{},10".format(h), args.repeat)
+            print("  h = {:>3} {:>8.4f} s  {:>6.2f} ms per hidden neuron".format(
+                h, r["epoch_seconds"], 1e3 * r["epoch_seconds"] / h))
+            results.append(dict(r, scaling="hidden"))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": platform.machine(), "python": platform.python_version(),
+                       "results": results}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
