@@ -55,6 +55,16 @@ class Engine:
         self._kernels = _kernels.get(backend)
         self.backend = self._kernels.NAME
 
+    def __getstate__(self):
+        # a network pickles (and deep-copies) as its data; the kernel module is looked up again
+        state = dict(self.__dict__)
+        del state["_kernels"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._kernels = _kernels.get(self.backend)
+
     # ------------------------------------------------------ random draws
     def _randn(self, *shape):
         """Standard normals of ``shape`` from ``np.random`` (or the seed's Generator)."""

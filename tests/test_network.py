@@ -215,3 +215,20 @@ def test_a_replaced_random_shuffle_is_honoured(monkeypatch):
     first = data[0]
     network.Network([3, 2], seed=None).SGD(data, 1, 2, 1.0)
     assert calls == [6] and data[-1] is first
+
+
+def test_a_network_pickles_and_copies(backend):
+    import copy
+    import pickle
+    from cnet import network2
+    data = make_data([5, 4, 3], 12, np.random.default_rng(0))
+    for net in (network.Network([5, 4, 3], seed=1, backend=backend),
+                network2.Network([5, 4, 3], seed=1, backend=backend)):
+        clones = [pickle.loads(pickle.dumps(net)), copy.deepcopy(net)]
+        for other in [net] + clones:
+            random.seed(0)
+            other.SGD(list(data), 1, 4, 0.5)
+        for clone in clones:
+            assert clone.backend == net.backend and type(clone) is type(net)
+            for a, b in zip(clone.weights + clone.biases, net.weights + net.biases):
+                np.testing.assert_array_equal(a, b)
