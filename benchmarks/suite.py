@@ -46,43 +46,21 @@ def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def numpy_batch_epoch(weights, biases, X, Y, order, mbs, eta):
-    """One epoch of the book's SGD with each mini-batch as a matrix: columns are examples."""
-    for start in range(0, len(order), mbs):
-        idx = order[start:start + mbs]
-        a = X[idx].T.astype(np.float64)
-        activations = [a]
-        for w, b in zip(weights, biases):
-            a = _sigmoid(w @ a + b)
-            activations.append(a)
-        delta = (a - Y[idx].T) * a * (1 - a)          # δ_L = (a − y) ⊙ σ'(z_L)
-        m = len(idx)
-        for l in range(len(weights) - 1, -1, -1):
-            grad_w = delta @ activations[l].T          # Σ_k δ_k a_kᵀ
-            grad_b = delta.sum(axis=1, keepdims=True)
-            if l:
-                prev = activations[l]
-                new_delta = (weights[l].T @ delta) * prev * (1 - prev)
-            weights[l] -= (eta / m) * grad_w
-            biases[l] -= (eta / m) * grad_b
-            if l:
-                delta = new_delta
-
-
-def torch_epoch(torch, weights, biases, X, Y, order, mbs, eta):
-    """The same mini-batch algorithm in PyTorch (float64, explicit backpropagation)."""
+def batch_epoch(weights, biases, X, Y, order, mbs, eta, sigmoid):
+    """One epoch of the book's SGD with each mini-batch as a matrix (columns are
+    examples), for NumPy arrays or PyTorch tensors alike."""
     for start in range(0, len(order), mbs):
         idx = order[start:start + mbs]
         a = X[idx].T
         activations = [a]
         for w, b in zip(weights, biases):
-            a = torch.sigmoid(w @ a + b)
+            a = sigmoid(w @ a + b)
             activations.append(a)
-        delta = (a - Y[idx].T) * a * (1 - a)
+        delta = (a - Y[idx].T) * a * (1 - a)          # δ_L = (a − y) ⊙ σ'(z_L)
         m = len(idx)
         for l in range(len(weights) - 1, -1, -1):
-            grad_w = delta @ activations[l].T
-            grad_b = delta.sum(dim=1, keepdim=True)
+            grad_w = delta @ activations[l].T          # Σ_k δ_k a_kᵀ
+            grad_b = delta.sum(1)[:, None]             # Σ_k δ_k
             if l:
                 prev = activations[l]
                 new_delta = (weights[l].T @ delta) * prev * (1 - prev)
@@ -146,9 +124,9 @@ def child(impl, sizes, repeat, n_train, seed):
             start = time.perf_counter()
             if impl == "torch":
                 with torch.no_grad():
-                    torch_epoch(torch, w, b, X, Y, torch.from_numpy(order), 10, 3.0)
+                    batch_epoch(w, b, X, Y, torch.from_numpy(order), 10, 3.0, torch.sigmoid)
             else:
-                numpy_batch_epoch(w, b, X, Y, order, 10, 3.0)
+                batch_epoch(w, b, X, Y, order, 10, 3.0, _sigmoid)
             if run < repeat:
                 epochs.append(time.perf_counter() - start)
         train_peak = tracemalloc.get_traced_memory()[1]
