@@ -65,6 +65,10 @@ class Network(Engine):
         elif needs_evaluation:
             raise ValueError("evaluation_data is needed to monitor evaluation cost or accuracy, "
                              "or to stop early")
+        if monitor_training_cost and not data:
+            raise ValueError("training_data is empty; its mean cost cannot be monitored")
+        if monitor_evaluation_cost and not evaluation_data:
+            raise ValueError("evaluation_data is empty; its mean cost cannot be monitored")
         evaluation_cost, evaluation_accuracy = [], []
         training_cost, training_accuracy = [], []
         best = {"accuracy": 1, "epochs_without_change": 0}

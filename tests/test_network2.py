@@ -205,3 +205,15 @@ def test_bad_files(tmp_path, text, message):
         path.write_text(text)
     with pytest.raises(ValueError, match=message):
         network2.load(str(path))
+
+
+def test_monitoring_the_cost_of_nothing_is_refused_up_front(backend):
+    ours, _ = pair(backend)
+    before = [a.copy() for a in ours.weights]
+    with pytest.raises(ValueError, match="training_data is empty"):
+        ours.SGD([], 1, 5, 0.5, monitor_training_cost=True)
+    with pytest.raises(ValueError, match="evaluation_data is empty"):
+        ours.SGD(make_data(SIZES, 10, np.random.default_rng(0)), 1, 5, 0.5, evaluation_data=[],
+                 monitor_evaluation_cost=True)
+    for a, b in zip(ours.weights, before):
+        np.testing.assert_array_equal(a, b)
