@@ -24,7 +24,6 @@ hidden width (it should be linear in both).
 """
 import argparse
 import json
-import os
 import platform
 import random
 import resource

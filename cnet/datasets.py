@@ -20,7 +20,6 @@ fails the check is deleted and never cached.
 import codecs
 import gzip
 import hashlib
-import io
 import os
 import pickle
 import shutil

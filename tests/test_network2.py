@@ -1,7 +1,6 @@
 """cnet.network2 against the book's network2.py."""
 import json
 import random
-import warnings
 
 import numpy as np
 import pytest
