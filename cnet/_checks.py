@@ -146,6 +146,8 @@ def examples(name, data, n_in, n_out, labels):
         all_float32 = all_float32 and x.dtype == float32
         xs.append(x)
         if labels:
+            if type(y) is ndarray and y.shape == () and y.dtype.kind in "iu":
+                y = y.item()  # a 0-d integer array is a label too
             if type(y) not in _INT_TYPES and (isinstance(y, bool) or not isinstance(y, numbers.Integral)):
                 raise TypeError("{}[{}][1] must be an integer label in 0..{}, got {}".format(
                     name, k, n_out - 1, _describe(y)))

@@ -199,3 +199,13 @@ def test_nan_in_a_later_block_is_named_by_its_index(net, data, monkeypatch):
     with pytest.raises(ValueError, match=r"training_data\[10\]\[0\] contains NaN or infinity"):
         net.SGD(bad, 1, 3, 3.0)
     assert_unchanged(net, before)
+
+
+def test_labels_may_be_numpy_integers_or_0d_arrays(net):
+    rng = np.random.default_rng(3)
+    plain = make_data(SIZES, 9, rng, labels=True)
+    variants = [[(x, t(y)) for x, y in plain] for t in (np.int64, np.uint8, np.int32, np.array)]
+    scores = [net.evaluate(v) for v in [plain] + variants]
+    assert len(set(scores)) == 1
+    with pytest.raises(TypeError, match="integer label"):
+        net.evaluate([(x, np.array(float(y))) for x, y in plain])
