@@ -55,12 +55,13 @@ cdef extern from *:
     int cnet_cpu_has_avx2() nogil
 
 
-# The input layer's two loops -- 81% of the arithmetic -- in C with GCC's vector
-# extensions, so that a 32-neuron slice of z (forward) or of δ (update) stays in
-# eight 4-double registers while the loop runs over an example's non-zero
-# pixels.  Plain loops for compilers without the extensions.  Both compute
-# exactly what the comments say, in the same order, so results do not depend
-# on which is compiled.
+# The two loops over a layer's inputs -- for the input layer, 81% of the
+# arithmetic -- in C with GCC's vector extensions, so that a 32-neuron slice of
+# z (forward) or of δ (update) stays in eight 4-double registers while the loop
+# runs over the inputs: an example's non-zero pixels (index[p] is the pixel),
+# or all of a hidden layer's activations (index is NULL: input p).  Plain loops
+# for compilers without the extensions.  Both compute exactly what the comments
+# say, in the same order, so results do not depend on which is compiled.
 cdef extern from *:
     """
     #if defined(__GNUC__)
@@ -70,8 +71,10 @@ cdef extern from *:
     #define CNET_CHUNK 32
     #endif
 
-    /* z[j] = b[j] + Σ_{p0 ≤ p < p1} value[p] · wt[index[p]·s + j], for j < s (s a multiple of 16) */
-    static void cnet_input_forward(const double *b, const double *wt, Py_ssize_t s,
+    #define CNET_ROW(p) ((Py_ssize_t) (index ? index[p] : (p)))
+
+    /* z[j] = b[j] + Σ_{p0 ≤ p < p1} value[p] · wt[row(p)·s + j], for j < s (s a multiple of 16) */
+    static void cnet_rows_forward(const double *b, const double *wt, Py_ssize_t s,
                                    const int *index, const double *value,
                                    Py_ssize_t p0, Py_ssize_t p1, double *z)
     {
@@ -84,7 +87,7 @@ cdef extern from *:
                 CNET_LOAD(a3, b + jb + 12); CNET_LOAD(a4, b + jb + 16); CNET_LOAD(a5, b + jb + 20);
                 CNET_LOAD(a6, b + jb + 24); CNET_LOAD(a7, b + jb + 28);
                 for (p = p0; p < p1; p++) {
-                    const double *r = wt + (Py_ssize_t) index[p] * s + jb;
+                    const double *r = wt + CNET_ROW(p) * s + jb;
                     cnet_v4 x = {value[p], value[p], value[p], value[p]}, w;
                     CNET_LOAD(w, r); a0 += x * w; CNET_LOAD(w, r + 4); a1 += x * w;
                     CNET_LOAD(w, r + 8); a2 += x * w; CNET_LOAD(w, r + 12); a3 += x * w;
@@ -100,7 +103,7 @@ cdef extern from *:
                 CNET_LOAD(a0, b + jb); CNET_LOAD(a1, b + jb + 4); CNET_LOAD(a2, b + jb + 8);
                 CNET_LOAD(a3, b + jb + 12);
                 for (p = p0; p < p1; p++) {
-                    const double *r = wt + (Py_ssize_t) index[p] * s + jb;
+                    const double *r = wt + CNET_ROW(p) * s + jb;
                     cnet_v4 x = {value[p], value[p], value[p], value[p]}, w;
                     CNET_LOAD(w, r); a0 += x * w; CNET_LOAD(w, r + 4); a1 += x * w;
                     CNET_LOAD(w, r + 8); a2 += x * w; CNET_LOAD(w, r + 12); a3 += x * w;
@@ -113,13 +116,13 @@ cdef extern from *:
         for (; jb < s; jb++) {
             z[jb] = b[jb];
             for (p = p0; p < p1; p++)
-                z[jb] += value[p] * wt[(Py_ssize_t) index[p] * s + jb];
+                z[jb] += value[p] * wt[CNET_ROW(p) * s + jb];
         }
         (void) j;
     }
 
-    /* wt[index[p]·s + j] += (−c · value[p]) · d[j], for p0 ≤ p < p1 in order, j < s */
-    static void cnet_input_update(double *wt, Py_ssize_t s, const int *index, const double *value,
+    /* wt[row(p)·s + j] += (−c · value[p]) · d[j], for p0 ≤ p < p1 in order, j < s */
+    static void cnet_rows_update(double *wt, Py_ssize_t s, const int *index, const double *value,
                                   Py_ssize_t p0, Py_ssize_t p1, double c, const double *d)
     {
         Py_ssize_t jb = 0, p;
@@ -131,7 +134,7 @@ cdef extern from *:
                 CNET_LOAD(d3, d + jb + 12); CNET_LOAD(d4, d + jb + 16); CNET_LOAD(d5, d + jb + 20);
                 CNET_LOAD(d6, d + jb + 24); CNET_LOAD(d7, d + jb + 28);
                 for (p = p0; p < p1; p++) {
-                    double *r = wt + (Py_ssize_t) index[p] * s + jb;
+                    double *r = wt + CNET_ROW(p) * s + jb;
                     double a = -(c * value[p]);
                     cnet_v4 x = {a, a, a, a}, w;
                     CNET_LOAD(w, r); w += x * d0; CNET_STORE(r, w);
@@ -149,7 +152,7 @@ cdef extern from *:
                 CNET_LOAD(d0, d + jb); CNET_LOAD(d1, d + jb + 4); CNET_LOAD(d2, d + jb + 8);
                 CNET_LOAD(d3, d + jb + 12);
                 for (p = p0; p < p1; p++) {
-                    double *r = wt + (Py_ssize_t) index[p] * s + jb;
+                    double *r = wt + CNET_ROW(p) * s + jb;
                     double a = -(c * value[p]);
                     cnet_v4 x = {a, a, a, a}, w;
                     CNET_LOAD(w, r); w += x * d0; CNET_STORE(r, w);
@@ -162,12 +165,12 @@ cdef extern from *:
     #endif
         for (; jb < s; jb++)
             for (p = p0; p < p1; p++)
-                wt[(Py_ssize_t) index[p] * s + jb] += -(c * value[p]) * d[jb];
+                wt[CNET_ROW(p) * s + jb] += -(c * value[p]) * d[jb];
     }
     """
-    void cnet_input_forward(const double *b, const double *wt, Py_ssize_t s, const int *index,
+    void cnet_rows_forward(const double *b, const double *wt, Py_ssize_t s, const int *index,
                             const double *value, Py_ssize_t p0, Py_ssize_t p1, double *z) nogil
-    void cnet_input_update(double *wt, Py_ssize_t s, const int *index, const double *value,
+    void cnet_rows_update(double *wt, Py_ssize_t s, const int *index, const double *value,
                            Py_ssize_t p0, Py_ssize_t p1, double c, const double *d) nogil
 
 
@@ -329,31 +332,20 @@ cdef inline double sigmoid(double z) noexcept nogil:
     return 1.0 / (1.0 + exp(-z))
 
 
-cdef inline void axpy(double alpha, const double *x, double *y, Py_ssize_t n) noexcept nogil:
-    # y += α x
-    cdef Py_ssize_t j
-    for j in range(n):
-        y[j] += alpha * x[j]
-
-
 cdef void forward(const Net *net, const Rows *X, Py_ssize_t e, double *act) noexcept nogil:
     # a_{l+1} = σ(w_l a_l + b_l), l = 0 … L−1, into act[off[l] …]
-    cdef Py_ssize_t l, i, j, no
+    cdef Py_ssize_t l, j, no
     cdef double *a
-    cdef const double *a_in
     for l in range(net.L):
         no = net.s[l + 1]
         a = act + net.off[l]
         if l == 0:
             # z_1 = b_0 + Σ_{p : x_i ≠ 0} x_i · wt_0[i, :]  (i = index[p], x_i = value[p])
-            cnet_input_forward(net.b[0], net.wt[0], no, X.index, X.value,
-                               X.start[e], X.start[e + 1], a)
+            cnet_rows_forward(net.b[0], net.wt[0], no, X.index, X.value,
+                              X.start[e], X.start[e + 1], a)
         else:
             # z_{l+1} = b_l + Σ_i a_{l,i} · wt_l[i, :]
-            memcpy(a, net.b[l], no * sizeof(double))
-            a_in = act + net.off[l - 1]
-            for i in range(net.n[l]):
-                axpy(a_in[i], net.wt[l] + i * no, a, no)
+            cnet_rows_forward(net.b[l], net.wt[l], no, NULL, act + net.off[l - 1], 0, net.n[l], a)
         for j in range(net.n[l + 1]):
             a[j] = sigmoid(a[j])
 
@@ -404,11 +396,11 @@ cdef void sgd_step(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t 
     #   w_l ← decay · w_l − (η/m) Σ_k δ_{l+1,k} a_{l,k}ᵀ      (decay = 1 − ηλ/n)
     #   b_l ← b_l − (η/m) Σ_k δ_{l+1,k}
     # All δ were computed before any weight moves, so subtracting each example's
-    # term straight from w is the same step as summing ∇w first.
-    cdef Py_ssize_t l, k, i, j, e, no, W = net.width
+    # term straight from w is the same step as summing ∇w first (up to the order
+    # of the additions).
+    cdef Py_ssize_t l, k, j, e, no, W = net.width
     cdef double c = eta / m
     cdef double *wt
-    cdef const double *a
     cdef const double *d
     for l in range(net.L):
         no = net.s[l + 1]
@@ -421,11 +413,9 @@ cdef void sgd_step(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t 
             d = delta + k * W + net.off[l]
             if l == 0:
                 e = batch[k]
-                cnet_input_update(wt, no, X.index, X.value, X.start[e], X.start[e + 1], c, d)
+                cnet_rows_update(wt, no, X.index, X.value, X.start[e], X.start[e + 1], c, d)
             else:
-                a = act + k * W + net.off[l - 1]
-                for i in range(net.n[l]):
-                    axpy(-(c * a[i]), d, wt + i * no, no)
+                cnet_rows_update(wt, no, NULL, act + k * W + net.off[l - 1], 0, net.n[l], c, d)
         # ∇b_l = Σ_k δ_{l+1,k}, summed in example order, then b_l −= (η/m) ∇b_l
         memset(nabla_b, 0, no * sizeof(double))
         for k in range(m):
