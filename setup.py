@@ -1,9 +1,10 @@
 """Build the compiled kernels.
 
-One kernel source (cnet/_kernels/_kernels.pxi) is compiled twice on x86-64:
-``_cy_base`` for any x86-64 CPU and ``_cy_avx2`` with AVX2 enabled; cnet picks
-the widest one the CPU supports at import time.  Both are built with
-``-ffp-contract=off`` so that no multiply-add is fused: the two give the same
+One kernel source (cnet/_kernels/_kernels.pxi) is compiled for float64
+(``_cy_base``) and float32 (``_cy_base_f32``) and, on x86-64, again for each
+with AVX2 enabled (``_cy_avx2``, ``_cy_avx2_f32``); cnet picks the widest one
+the CPU supports at import time.  All are built with ``-ffp-contract=off`` so
+that no multiply-add is fused: a base module and its AVX2 twin give the same
 bits, and the wider one is only faster.
 
 Set ``CNET_NATIVE=1`` to compile the base module with ``-march=native``
@@ -25,9 +26,9 @@ else:
     if os.environ.get("CNET_NATIVE") == "1":
         base_flags = base_flags + ["-march=native"]
 
-modules = [("cnet._kernels._cy_base", base_flags)]
+modules = [("cnet._kernels._cy_base", base_flags), ("cnet._kernels._cy_base_f32", base_flags)]
 if platform.machine().lower() in ("x86_64", "amd64"):
-    modules.append(("cnet._kernels._cy_avx2", avx2_flags))
+    modules += [("cnet._kernels._cy_avx2", avx2_flags), ("cnet._kernels._cy_avx2_f32", avx2_flags)]
 
 extensions = [
     Extension(name, [name.replace(".", "/") + ".pyx"], extra_compile_args=flags)

@@ -15,6 +15,7 @@ counted) next to the size of the training set, and the process's peak RSS
 
 Implementations:
   cnet          the compiled kernels (cnet.network, backend "cython")
+  cnet-f32      the same in float32 (dtype=np.float32: not bit-faithful to the book)
   fallback      cnet's pure-NumPy kernels, the book's per-example algorithm
   numpy-batch   the same algorithm with each mini-batch as one matrix (here, below)
   torch         the same, in PyTorch, when it is installed (never a dependency)
@@ -36,7 +37,7 @@ import tracemalloc
 import numpy as np
 
 SIZES = ["784,30,10", "784,100,10", "784,100,30,10"]
-IMPLEMENTATIONS = ["cnet", "fallback", "numpy-batch", "torch"]
+IMPLEMENTATIONS = ["cnet", "cnet-f32", "fallback", "numpy-batch", "torch"]
 
 
 # --------------------------------------------------------------- one run (child)
@@ -76,7 +77,7 @@ def child(impl, sizes, repeat, n_train, seed):
     tr_x, tr_y = tr_x[:n_train], tr_y[:n_train]
     data_bytes = tr_x.nbytes
     epochs, stack, correct = [], None, None
-    if impl in ("cnet", "fallback"):
+    if impl in ("cnet", "cnet-f32", "fallback"):
         training_data = [(x.reshape(-1, 1), np.eye(10)[y].reshape(10, 1)) for x, y in zip(tr_x, tr_y)]
         test_data = [(x.reshape(-1, 1), int(y)) for x, y in zip(te_x, te_y)]
         del tr_x
@@ -84,7 +85,8 @@ def child(impl, sizes, repeat, n_train, seed):
         for run in range(repeat + 1):
             np.random.seed(seed)
             random.seed(seed)
-            net = network.Network(sizes, backend="cython" if impl == "cnet" else "numpy")
+            net = network.Network(sizes, backend="numpy" if impl == "fallback" else "cython",
+                                  dtype=np.float32 if impl == "cnet-f32" else np.float64)
             marks = {}
             order = list(training_data)  # every run shuffles the same list from the same order
             if run == repeat:

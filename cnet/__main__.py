@@ -46,6 +46,8 @@ def parser():
     t.add_argument("--eta", type=_positive(float), default=3.0, help="learning rate (default 3.0)")
     t.add_argument("--seed", type=int, default=None,
                    help="seed the initialisation and shuffles (numpy.random.default_rng)")
+    t.add_argument("--dtype", choices=["float64", "float32"], default="float64",
+                   help="precision of the arithmetic (float32: faster, not bit-faithful to the book)")
     t.add_argument("--limit", type=_positive(int), default=None,
                    help="use only the first N training and test images")
     t.add_argument("--save", metavar="FILE", help="save the trained network as JSON (network2's format)")
@@ -64,12 +66,11 @@ def train(args):
         training_data, test_data = training_data[:args.limit], test_data[:args.limit]
     if args.sizes[0] != 784 or args.sizes[-1] != 10:
         raise ValueError("--sizes must start with 784 (the pixels) and end with 10 (the digits)")
-    net = network.Network(args.sizes, seed=args.seed, backend=args.backend)
-    isa = getattr(_kernels.get(args.backend), "ISA", None)
-    print("cnet: {} on {} training images, {} epoch{}, mini-batch {}, eta {}; {} kernels{}".format(
+    net = network.Network(args.sizes, seed=args.seed, backend=args.backend, dtype=args.dtype)
+    isa = getattr(net._kernels, "ISA", None)
+    print("cnet: {} on {} training images, {} epoch{}, mini-batch {}, eta {}; {} kernels ({}{})".format(
         args.sizes, len(training_data), args.epochs, "s" if args.epochs != 1 else "",
-        args.mini_batch_size, args.eta, net.backend,
-        " ({})".format(isa) if isa else ""))
+        args.mini_batch_size, args.eta, net.backend, args.dtype, ", " + isa if isa else ""))
     X_test, labels = net._examples("test_data", test_data, labels=True)
     bar = {}
     started = [0.0]

@@ -46,13 +46,14 @@ def _fast_shuffle_ok():
 class Engine:
     """A feedforward sigmoid network trained by mini-batch SGD (see the subclasses)."""
 
-    def __init__(self, sizes, cost, seed=None, backend=None):
+    def __init__(self, sizes, cost, seed=None, backend=None, dtype=np.float64):
         self.sizes = _checks.sizes(sizes)
         self.num_layers = len(self.sizes)
         self.cost = cost
         self.seed = seed
+        self.dtype = _kernels.dtype_of(dtype)
         self._rng = None if seed is None else np.random.default_rng(seed)
-        self._kernels = _kernels.get(backend)
+        self._kernels = _kernels.get(backend, self.dtype)
         self.backend = self._kernels.NAME
 
     def __getstate__(self):
@@ -63,14 +64,20 @@ class Engine:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        self._kernels = _kernels.get(self.backend)
+        self._kernels = _kernels.get(self.backend, self.dtype)
 
     # ------------------------------------------------------ random draws
-    def _randn(self, *shape):
-        """Standard normals of ``shape`` from ``np.random`` (or the seed's Generator)."""
+    def _randn(self, *shape, divisor=None):
+        """Standard normals of ``shape`` from ``np.random`` (or the seed's Generator),
+        divided by ``divisor`` if given -- in float64, as the book computes them --
+        then held in the network's dtype."""
         if self._rng is None:
-            return np.random.randn(*shape)
-        return self._rng.standard_normal(shape)
+            draws = np.random.randn(*shape)
+        else:
+            draws = self._rng.standard_normal(shape)
+        if divisor is not None:
+            draws = draws / divisor
+        return draws.astype(self.dtype, copy=False)
 
     def _permutation(self, n):
         """The permutation that ``random.shuffle`` (or the seed's Generator) applies to
@@ -90,7 +97,7 @@ class Engine:
 
     # ------------------------------------------------------ the boundary
     def _params(self):
-        """Checked float64 copies of the weights and biases, as two lists."""
+        """Checked copies of the weights and biases in the network's dtype, as two lists."""
         n_layers = len(self.sizes) - 1
         for name in ("weights", "biases"):
             value = getattr(self, name, None)
@@ -101,8 +108,8 @@ class Engine:
         for l, (x, y) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
             w = _checks.array("net.weights[{}]".format(l), self.weights[l], (y, x))
             b = _checks.array("net.biases[{}]".format(l), self.biases[l], (y, 1))
-            weights.append(_checks.finite("net.weights[{}]".format(l), np.array(w, np.float64)))
-            biases.append(_checks.finite("net.biases[{}]".format(l), np.array(b, np.float64)))
+            weights.append(_checks.finite("net.weights[{}]".format(l), np.array(w, self.dtype)))
+            biases.append(_checks.finite("net.biases[{}]".format(l), np.array(b, self.dtype)))
         return weights, biases
 
     def _publish(self, weights, biases):

@@ -24,19 +24,19 @@ COSTS = {"QuadraticCost": QuadraticCost, "CrossEntropyCost": CrossEntropyCost}
 class Network(Engine):
     """A network of sigmoid neurons with layer widths ``sizes`` and cost class ``cost``.
 
-    Parameters start from ``default_weight_initializer``.  ``seed`` and
-    ``backend`` are as in ``cnet.network.Network``.
+    Parameters start from ``default_weight_initializer``.  ``seed``,
+    ``backend`` and ``dtype`` are as in ``cnet.network.Network``.
     """
 
-    def __init__(self, sizes, cost=CrossEntropyCost, seed=None, backend=None):
-        super().__init__(sizes, cost=cost, seed=seed, backend=backend)
+    def __init__(self, sizes, cost=CrossEntropyCost, seed=None, backend=None, dtype=np.float64):
+        super().__init__(sizes, cost=cost, seed=seed, backend=backend, dtype=dtype)
         self.default_weight_initializer()
 
     def default_weight_initializer(self):
         """Biases ~ N(0, 1); weights ~ N(0, 1/n_in), n_in being the number of inputs
         to the neuron (the book's order: all biases, then all weights)."""
         self.biases = [self._randn(y, 1) for y in self.sizes[1:]]
-        self.weights = [self._randn(y, x) / np.sqrt(x)
+        self.weights = [self._randn(y, x, divisor=np.sqrt(x))
                         for x, y in zip(self.sizes[:-1], self.sizes[1:])]
 
     def large_weight_initializer(self):

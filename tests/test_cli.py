@@ -36,6 +36,7 @@ def test_train_save_and_evaluate(data_dir, tmp_path, backend):
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0].startswith("cnet: [784, 20, 10] on 100 training images, 2 epochs")
+    assert "kernels (float64" in lines[0]
     assert re.fullmatch(r"Epoch 0: \d+ / 50 \(\d+\.\d\d%\)  \d+\.\d\d s", lines[1])
     assert re.fullmatch(r"Epoch 1: \d+ / 50 .*", lines[2])
     assert json.load(open(saved))["sizes"] == [784, 20, 10]
@@ -46,9 +47,10 @@ def test_train_save_and_evaluate(data_dir, tmp_path, backend):
 
 
 def test_environment_variable_names_the_data(data_dir):
-    r = run("train", "--epochs", "1", "--limit", "50", env={"CNET_DATA_DIR": data_dir})
+    r = run("train", "--epochs", "1", "--limit", "50", "--dtype", "float32",
+            env={"CNET_DATA_DIR": data_dir})
     assert r.returncode == 0, r.stderr
-    assert "Epoch 0: " in r.stdout
+    assert "1 epoch, " in r.stdout and "kernels (float32" in r.stdout and "Epoch 0: " in r.stdout
 
 
 @pytest.mark.parametrize("args, code, message", [

@@ -33,6 +33,11 @@ def stacked(data):
 
 C = _kernels.compiled
 N = numpy_kernels
+C32 = _kernels.compiled_f32
+
+
+def as32(arrays):
+    return [a.astype(np.float32) for a in arrays]
 
 
 @pytest.mark.parametrize("sizes", SIZES, ids=str)
@@ -177,3 +182,54 @@ def test_prepared_by_blocks_equals_prepared_whole(dtype, monkeypatch):
     for K in (C, N):
         np.testing.assert_array_equal(K.feedforward(weights, biases, K.prepare(X)),
                                       K.feedforward(weights, biases, K.prepare(dense)))
+
+
+# ---------------------------------------------------------------- float32 kernels
+
+def test_float32_kernels_are_built():
+    assert C32 is not None and C32.DTYPE == "float32" and C.DTYPE == "float64"
+    assert _kernels.get("cython", np.float32) is C32
+
+
+@pytest.mark.parametrize("sizes", SIZES, ids=str)
+@pytest.mark.parametrize("cost", COSTS, ids=lambda c: c.__name__)
+def test_float32_matches_numpy_in_float32(sizes, cost):
+    rng = np.random.default_rng(sum(sizes) + 1)
+    weights, biases = params(sizes, rng)
+    weights, biases = as32(weights), as32(biases)
+    X, Y = stacked(make_data(sizes, 30, rng, dtype=np.float32))
+    got = C32.feedforward(weights, biases, C32.prepare(X))
+    want = N.feedforward(weights, biases, N.prepare(X))
+    assert got.dtype == want.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=0, atol=2e-6)
+    got_b, got_w = C32.backprop(weights, biases, X[0], Y[0], cost)
+    want_b, want_w = N.backprop(weights, biases, X[0], Y[0], cost)
+    assert all(g.dtype == np.float32 for g in got_b + got_w)
+    assert max_rel_diff(got_b + got_w, want_b + want_w) < 1e-5
+    assert C32.cost_sum(weights, biases, C32.prepare(X), Y, cost) == pytest.approx(
+        N.cost_sum(weights, biases, N.prepare(X), Y, cost), rel=1e-5)
+    order = np.concatenate([rng.permutation(30) for _ in range(2)]).astype(np.intp)
+    results = []
+    for K in (C32, N):
+        w, b = [a.copy() for a in weights], [a.copy() for a in biases]
+        K.train(w, b, K.prepare(X), Y, order, 3, 0.5, 1.0, 30, cost)  # 20 steps
+        assert all(a.dtype == np.float32 for a in w + b)
+        results.append(w + b)
+    assert max_rel_diff(results[0], results[1]) < 1e-4
+
+
+@pytest.mark.skipif(C is None or getattr(C, "ISA", "") != "avx2", reason="this CPU has no AVX2")
+def test_float32_avx2_and_baseline_builds_give_identical_bits():
+    from cnet._kernels import _cy_avx2_f32, _cy_base_f32
+    rng = np.random.default_rng(12)
+    sizes = [784, 30, 10]
+    weights, biases = params(sizes, rng)
+    X, Y = stacked(make_data(sizes, 50, rng, dtype=np.float32))
+    order = rng.permutation(50).astype(np.intp)
+    results = []
+    for K in (_cy_base_f32, _cy_avx2_f32):
+        w, b = as32(weights), as32(biases)
+        K.train(w, b, K.prepare(X), Y, order, 10, 3.0, 0.1, 50, CrossEntropyCost)
+        results.append(w + b)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)

@@ -232,3 +232,31 @@ def test_a_network_pickles_and_copies(backend):
             assert clone.backend == net.backend and type(clone) is type(net)
             for a, b in zip(clone.weights + clone.biases, net.weights + net.biases):
                 np.testing.assert_array_equal(a, b)
+
+
+def test_float32_networks(backend, tmp_path):
+    from cnet import network2
+    np.random.seed(4)
+    net = network.Network([6, 5, 3], backend=backend, dtype=np.float32)
+    np.random.seed(4)
+    ref = book.Network([6, 5, 3])
+    for a, b in zip(net.weights + net.biases, ref.weights + ref.biases):
+        assert a.dtype == np.float32
+        np.testing.assert_array_equal(a, b.astype(np.float32))  # the book's draws, rounded
+    data = make_data([6, 5, 3], 20, np.random.default_rng(1))
+    random.seed(2)
+    net.SGD(list(data), 2, 5, 3.0)
+    random.seed(2)
+    ref.SGD(list(data), 2, 5, 3.0)
+    assert all(a.dtype == np.float32 for a in net.weights + net.biases)
+    assert max_rel_diff(net.weights + net.biases, ref.weights + ref.biases) < 1e-4
+    assert net.feedforward(np.ones((6, 2))).dtype == np.float32
+    n2 = network2.Network([6, 5, 3], seed=1, backend=backend, dtype="float32")
+    n2.save(str(tmp_path / "n.json"))
+    assert network2.load(str(tmp_path / "n.json")).weights[0].dtype == np.float64
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.float16, "double precision", "f2", object])
+def test_bad_dtype(dtype):
+    with pytest.raises(ValueError, match="dtype"):
+        network.Network([3, 2], dtype=dtype)

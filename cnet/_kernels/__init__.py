@@ -1,11 +1,13 @@
 """One kernel interface, two implementations.
 
 ``numpy_kernels`` (pure NumPy, the reference) and the compiled Cython kernels
-(``_kernels.pxi``, built twice: ``_cy_base`` for any CPU and ``_cy_avx2``) both
-provide ``supports``, ``feedforward``, ``predict``, ``backprop``, ``train`` and
-``cost_sum`` with the same arguments and results.  ``get(name)`` picks one:
-``"cython"``, ``"numpy"``, or ``None`` for the ``CNET_BACKEND`` environment
-variable, else the compiled kernels when they are built.
+(``_kernels.pxi``, built for float64 and float32, each for any CPU and with
+AVX2) all provide ``supports``, ``prepare``, ``feedforward``, ``predict``,
+``backprop``, ``train`` and ``cost_sum`` with the same arguments and results.
+``get(name, dtype)`` picks one: ``"cython"``, ``"numpy"``, or ``None`` for the
+``CNET_BACKEND`` environment variable, else the compiled kernels when they are
+built.  The NumPy kernels compute in the dtype of the weights they are given;
+each compiled module in its own.
 """
 import os
 import warnings
@@ -15,22 +17,24 @@ from cnet._kernels import numpy_kernels
 BACKENDS = ("cython", "numpy")
 
 
-def _load_compiled():
-    """The fastest compiled kernel module this CPU runs, and why there is none."""
+def _load_compiled(suffix=""):
+    """The fastest compiled kernel module for this CPU (``suffix`` "" for float64,
+    "_f32" for float32), and why there is none."""
+    import importlib
     try:
-        from cnet._kernels import _cy_base
+        base = importlib.import_module("cnet._kernels._cy_base" + suffix)
     except ImportError as exc:
         return None, str(exc)
-    if os.environ.get("CNET_NO_AVX2") != "1" and _cy_base.cpu_has_avx2():
+    if os.environ.get("CNET_NO_AVX2") != "1" and base.cpu_has_avx2():
         try:
-            from cnet._kernels import _cy_avx2
-            return _cy_avx2, None
+            return importlib.import_module("cnet._kernels._cy_avx2" + suffix), None
         except ImportError:
             pass
-    return _cy_base, None
+    return base, None
 
 
 compiled, compiled_error = _load_compiled()
+compiled_f32, _ = _load_compiled("_f32")
 if compiled is None and os.environ.get("CNET_BACKEND", "").lower() != "numpy":
     warnings.warn(
         "cnet: the compiled kernels are not built ({}); using the pure-NumPy "
@@ -41,15 +45,29 @@ if compiled is None and os.environ.get("CNET_BACKEND", "").lower() != "numpy":
     )
 
 
-def get(name=None):
-    """The kernel module for backend ``name`` ("cython", "numpy" or None)."""
+def dtype_of(dtype):
+    """``dtype`` as np.float64 or np.float32; anything else is a ValueError."""
+    import numpy as np
+    try:
+        d = np.dtype(dtype)
+    except (TypeError, ValueError, AttributeError):
+        d = None
+    if d is None or d.type not in (np.float64, np.float32):
+        raise ValueError("dtype must be numpy.float64 or numpy.float32, got {!r}".format(dtype))
+    return d.type
+
+
+def get(name=None, dtype=None):
+    """The kernel module for backend ``name`` ("cython", "numpy" or None) computing
+    in ``dtype`` (float64 by default, or float32)."""
     if name is None:
         name = os.environ.get("CNET_BACKEND") or ("cython" if compiled is not None else "numpy")
     if not isinstance(name, str) or name.lower() not in BACKENDS:
         raise ValueError("backend must be one of {}, got {!r}".format(BACKENDS, name))
     if name.lower() == "numpy":
         return numpy_kernels
-    if compiled is None:
+    module = compiled if dtype is None or dtype_of(dtype) is dtype_of("float64") else compiled_f32
+    if module is None:
         raise RuntimeError("backend='cython' was asked for, but the compiled kernels are "
                            "not built ({})".format(compiled_error))
-    return compiled
+    return module

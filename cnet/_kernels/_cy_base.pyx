@@ -1,4 +1,5 @@
-# The kernels of _kernels.pxi, compiled for any x86-64 (or other) CPU (see setup.py).
+# The kernels of _kernels.pxi in float64, compiled for any CPU (see setup.py).
+include "_f64.pxi"
 include "_kernels.pxi"
 
 ISA = "baseline"

@@ -4,7 +4,12 @@
 Notation (the book's): a_0 = x is the input, a_{l+1} = σ(z_{l+1}) with
 z_{l+1} = w_l a_l + b_l for the L weight layers l = 0 … L−1, and δ_l = ∂C/∂z_l.
 
-Layout.  ``Params`` copies the user's weights into one flat float64 buffer in
+Precision.  The module that includes this file sets ``real_t`` (double or
+float: the type of weights, activations and errors), ``DTYPE`` (its NumPy
+name) and ``BLOCK`` (four vectors of it); cnet builds a float64 and a float32
+module from it.
+
+Layout.  ``Params`` copies the user's weights into one flat ``real_t`` buffer in
 which each w_l is stored *transposed*: row i of ``wt[l]`` holds the weights
 leaving neuron i of layer l.  Then both the forward pass (z += a_i · wt[l][i, :])
 and the weight update (wt[l][i, :] −= c · a_i · δ) are contiguous loops over the
@@ -22,7 +27,7 @@ loops then run without bounds checks and without the GIL.
 """
 cimport cython
 from libc.float cimport DBL_MAX
-from libc.math cimport exp, log, isnan, isinf
+from libc.math cimport log, isnan, isinf
 from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memcpy, memset
 
@@ -56,138 +61,97 @@ cdef extern from *:
 
 
 # The two loops over a layer's inputs -- for the input layer, 81% of the
-# arithmetic -- in C with GCC's vector extensions, so that a 32-neuron slice of
-# z (forward) or of δ (update) stays in eight 4-double registers while the loop
-# runs over the inputs: an example's non-zero pixels (index[p] is the pixel),
-# or all of a hidden layer's activations (index is NULL: input p).  Plain loops
-# for compilers without the extensions.  Both compute exactly what the comments
-# say, in the same order, so results do not depend on which is compiled.
+# arithmetic -- in C with GCC's vector extensions, so that a slice of 8·V
+# neurons of z (forward) or of δ (update) stays in eight V-wide registers while
+# the loop runs over the inputs: an example's non-zero pixels (index[p] is the
+# pixel), or all of a hidden layer's activations (index is NULL: input p).
+# V = 4 doubles or 8 floats (real_t, set by the module that includes this file).
+# Plain loops for compilers without the extensions.  Both compute exactly what
+# the comments say, in the same order, so results do not depend on which is
+# compiled.
 cdef extern from *:
     """
+    #define CNET_ROW(p) ((Py_ssize_t) (index ? index[p] : (p)))
     #if defined(__GNUC__)
-    typedef double cnet_v4 __attribute__((vector_size(32)));
-    #define CNET_LOAD(v, p) __builtin_memcpy(&(v), (p), sizeof(cnet_v4))
-    #define CNET_STORE(p, v) __builtin_memcpy((p), &(v), sizeof(cnet_v4))
-    #define CNET_CHUNK 32
+    typedef CNET_REAL cnet_vec __attribute__((vector_size(32)));
+    #define CNET_V ((Py_ssize_t) (sizeof(cnet_vec) / sizeof(CNET_REAL)))
+    #define CNET_LOAD(v, p) __builtin_memcpy(&(v), (p), sizeof(cnet_vec))
+    #define CNET_STORE(p, v) __builtin_memcpy((p), &(v), sizeof(cnet_vec))
+    /* acc_k += x · wt_row[k·V …], k < K */
+    #define CNET_FORWARD(K) do { \
+            cnet_vec acc[K], w; int k; \
+            for (k = 0; k < K; k++) CNET_LOAD(acc[k], b + jb + k * CNET_V); \
+            for (p = p0; p < p1; p++) { \
+                const CNET_REAL *r = wt + CNET_ROW(p) * s + jb; \
+                CNET_REAL x = value[p]; \
+                for (k = 0; k < K; k++) { CNET_LOAD(w, r + k * CNET_V); acc[k] += x * w; } \
+            } \
+            for (k = 0; k < K; k++) CNET_STORE(z + jb + k * CNET_V, acc[k]); \
+            jb += K * CNET_V; \
+        } while (0)
+    /* wt_row[k·V …] += (−c · x) · d[k·V …], k < K */
+    #define CNET_UPDATE(K) do { \
+            cnet_vec dv[K], w; int k; \
+            for (k = 0; k < K; k++) CNET_LOAD(dv[k], d + jb + k * CNET_V); \
+            for (p = p0; p < p1; p++) { \
+                CNET_REAL *r = wt + CNET_ROW(p) * s + jb; \
+                CNET_REAL a = -(c * value[p]); \
+                for (k = 0; k < K; k++) { CNET_LOAD(w, r + k * CNET_V); w += a * dv[k]; CNET_STORE(r + k * CNET_V, w); } \
+            } \
+            jb += K * CNET_V; \
+        } while (0)
     #endif
 
-    #define CNET_ROW(p) ((Py_ssize_t) (index ? index[p] : (p)))
-
-    /* z[j] = b[j] + Σ_{p0 ≤ p < p1} value[p] · wt[row(p)·s + j], for j < s (s a multiple of 16) */
-    static void cnet_rows_forward(const double *b, const double *wt, Py_ssize_t s,
-                                   const int *index, const double *value,
-                                   Py_ssize_t p0, Py_ssize_t p1, double *z)
+    /* z[j] = b[j] + Σ_{p0 ≤ p < p1} value[p] · wt[row(p)·s + j], for j < s */
+    static void cnet_rows_forward(const CNET_REAL *b, const CNET_REAL *wt, Py_ssize_t s,
+                                  const int *index, const CNET_REAL *value,
+                                  Py_ssize_t p0, Py_ssize_t p1, CNET_REAL *z)
     {
-        Py_ssize_t jb = 0, p, j;
+        Py_ssize_t jb = 0, p;
     #if defined(__GNUC__)
-        for (; jb + 16 <= s; jb += 16) {
-            if (jb + CNET_CHUNK <= s) {
-                cnet_v4 a0, a1, a2, a3, a4, a5, a6, a7;
-                CNET_LOAD(a0, b + jb); CNET_LOAD(a1, b + jb + 4); CNET_LOAD(a2, b + jb + 8);
-                CNET_LOAD(a3, b + jb + 12); CNET_LOAD(a4, b + jb + 16); CNET_LOAD(a5, b + jb + 20);
-                CNET_LOAD(a6, b + jb + 24); CNET_LOAD(a7, b + jb + 28);
-                for (p = p0; p < p1; p++) {
-                    const double *r = wt + CNET_ROW(p) * s + jb;
-                    cnet_v4 x = {value[p], value[p], value[p], value[p]}, w;
-                    CNET_LOAD(w, r); a0 += x * w; CNET_LOAD(w, r + 4); a1 += x * w;
-                    CNET_LOAD(w, r + 8); a2 += x * w; CNET_LOAD(w, r + 12); a3 += x * w;
-                    CNET_LOAD(w, r + 16); a4 += x * w; CNET_LOAD(w, r + 20); a5 += x * w;
-                    CNET_LOAD(w, r + 24); a6 += x * w; CNET_LOAD(w, r + 28); a7 += x * w;
-                }
-                CNET_STORE(z + jb, a0); CNET_STORE(z + jb + 4, a1); CNET_STORE(z + jb + 8, a2);
-                CNET_STORE(z + jb + 12, a3); CNET_STORE(z + jb + 16, a4); CNET_STORE(z + jb + 20, a5);
-                CNET_STORE(z + jb + 24, a6); CNET_STORE(z + jb + 28, a7);
-                jb += 16;
-            } else {
-                cnet_v4 a0, a1, a2, a3;
-                CNET_LOAD(a0, b + jb); CNET_LOAD(a1, b + jb + 4); CNET_LOAD(a2, b + jb + 8);
-                CNET_LOAD(a3, b + jb + 12);
-                for (p = p0; p < p1; p++) {
-                    const double *r = wt + CNET_ROW(p) * s + jb;
-                    cnet_v4 x = {value[p], value[p], value[p], value[p]}, w;
-                    CNET_LOAD(w, r); a0 += x * w; CNET_LOAD(w, r + 4); a1 += x * w;
-                    CNET_LOAD(w, r + 8); a2 += x * w; CNET_LOAD(w, r + 12); a3 += x * w;
-                }
-                CNET_STORE(z + jb, a0); CNET_STORE(z + jb + 4, a1); CNET_STORE(z + jb + 8, a2);
-                CNET_STORE(z + jb + 12, a3);
-            }
-        }
+        while (jb + 8 * CNET_V <= s) CNET_FORWARD(8);
+        while (jb + 4 * CNET_V <= s) CNET_FORWARD(4);
     #endif
         for (; jb < s; jb++) {
             z[jb] = b[jb];
             for (p = p0; p < p1; p++)
                 z[jb] += value[p] * wt[CNET_ROW(p) * s + jb];
         }
-        (void) j;
     }
 
     /* wt[row(p)·s + j] += (−c · value[p]) · d[j], for p0 ≤ p < p1 in order, j < s */
-    static void cnet_rows_update(double *wt, Py_ssize_t s, const int *index, const double *value,
-                                  Py_ssize_t p0, Py_ssize_t p1, double c, const double *d)
+    static void cnet_rows_update(CNET_REAL *wt, Py_ssize_t s, const int *index,
+                                 const CNET_REAL *value, Py_ssize_t p0, Py_ssize_t p1,
+                                 CNET_REAL c, const CNET_REAL *d)
     {
         Py_ssize_t jb = 0, p;
     #if defined(__GNUC__)
-        for (; jb + 16 <= s; jb += 16) {
-            if (jb + CNET_CHUNK <= s) {
-                cnet_v4 d0, d1, d2, d3, d4, d5, d6, d7;
-                CNET_LOAD(d0, d + jb); CNET_LOAD(d1, d + jb + 4); CNET_LOAD(d2, d + jb + 8);
-                CNET_LOAD(d3, d + jb + 12); CNET_LOAD(d4, d + jb + 16); CNET_LOAD(d5, d + jb + 20);
-                CNET_LOAD(d6, d + jb + 24); CNET_LOAD(d7, d + jb + 28);
-                for (p = p0; p < p1; p++) {
-                    double *r = wt + CNET_ROW(p) * s + jb;
-                    double a = -(c * value[p]);
-                    cnet_v4 x = {a, a, a, a}, w;
-                    CNET_LOAD(w, r); w += x * d0; CNET_STORE(r, w);
-                    CNET_LOAD(w, r + 4); w += x * d1; CNET_STORE(r + 4, w);
-                    CNET_LOAD(w, r + 8); w += x * d2; CNET_STORE(r + 8, w);
-                    CNET_LOAD(w, r + 12); w += x * d3; CNET_STORE(r + 12, w);
-                    CNET_LOAD(w, r + 16); w += x * d4; CNET_STORE(r + 16, w);
-                    CNET_LOAD(w, r + 20); w += x * d5; CNET_STORE(r + 20, w);
-                    CNET_LOAD(w, r + 24); w += x * d6; CNET_STORE(r + 24, w);
-                    CNET_LOAD(w, r + 28); w += x * d7; CNET_STORE(r + 28, w);
-                }
-                jb += 16;
-            } else {
-                cnet_v4 d0, d1, d2, d3;
-                CNET_LOAD(d0, d + jb); CNET_LOAD(d1, d + jb + 4); CNET_LOAD(d2, d + jb + 8);
-                CNET_LOAD(d3, d + jb + 12);
-                for (p = p0; p < p1; p++) {
-                    double *r = wt + CNET_ROW(p) * s + jb;
-                    double a = -(c * value[p]);
-                    cnet_v4 x = {a, a, a, a}, w;
-                    CNET_LOAD(w, r); w += x * d0; CNET_STORE(r, w);
-                    CNET_LOAD(w, r + 4); w += x * d1; CNET_STORE(r + 4, w);
-                    CNET_LOAD(w, r + 8); w += x * d2; CNET_STORE(r + 8, w);
-                    CNET_LOAD(w, r + 12); w += x * d3; CNET_STORE(r + 12, w);
-                }
-            }
-        }
+        while (jb + 8 * CNET_V <= s) CNET_UPDATE(8);
+        while (jb + 4 * CNET_V <= s) CNET_UPDATE(4);
     #endif
         for (; jb < s; jb++)
             for (p = p0; p < p1; p++)
                 wt[CNET_ROW(p) * s + jb] += -(c * value[p]) * d[jb];
     }
     """
-    void cnet_rows_forward(const double *b, const double *wt, Py_ssize_t s, const int *index,
-                            const double *value, Py_ssize_t p0, Py_ssize_t p1, double *z) nogil
-    void cnet_rows_update(double *wt, Py_ssize_t s, const int *index, const double *value,
-                           Py_ssize_t p0, Py_ssize_t p1, double c, const double *d) nogil
+    void cnet_rows_forward(const real_t *b, const real_t *wt, Py_ssize_t s, const int *index,
+                           const real_t *value, Py_ssize_t p0, Py_ssize_t p1, real_t *z) nogil
+    void cnet_rows_update(real_t *wt, Py_ssize_t s, const int *index, const real_t *value,
+                          Py_ssize_t p0, Py_ssize_t p1, real_t c, const real_t *d) nogil
 
 
-# Layers after the input are stored BLOCK wide: a layer of n neurons takes
-# s = ⌈n / BLOCK⌉·BLOCK slots, the extra ones holding zero weights, zero biases
-# and zero errors.  Every loop over a layer's neurons then runs over whole
-# vectors, and the input layer's loops over 16 or 32 neurons at a time.
-cdef enum:
-    BLOCK = 16
+# Layers after the input are stored BLOCK wide (BLOCK = 4·V, set by the module
+# that includes this file): a layer of n neurons takes s = ⌈n / BLOCK⌉·BLOCK
+# slots, the extra ones holding zero weights, zero biases and zero errors.
+# Every loop over a layer's neurons then runs over whole vectors.
 
 
 cdef struct Net:
     Py_ssize_t L          # number of weight layers
     Py_ssize_t *n         # n[0 … L]: the layer widths
     Py_ssize_t *s         # s[l]: the stored width of layer l ≥ 1 (n[l] rounded up to BLOCK)
-    double **wt           # wt[l][i * s[l+1] + j] = w_l[j, i]  (n[l] rows)
-    double **b            # b[l][j]: bias of neuron j of layer l+1  (s[l+1] entries)
+    real_t **wt           # wt[l][i * s[l+1] + j] = w_l[j, i]  (n[l] rows)
+    real_t **b            # b[l][j]: bias of neuron j of layer l+1  (s[l+1] entries)
     Py_ssize_t *off       # a_{l+1} and δ_{l+1} start at off[l] in an example's block
     Py_ssize_t width      # s[1] + … + s[L]: the length of one example's block
 
@@ -196,7 +160,7 @@ cdef struct Rows:
     # Row e's non-zero entries are x[e, index[p]] = value[p], start[e] <= p < start[e + 1]
     const Py_ssize_t *start
     const int *index
-    const double *value
+    const real_t *value
 
 
 cdef class Inputs:
@@ -205,7 +169,7 @@ cdef class Inputs:
     cdef readonly Py_ssize_t n_rows, n_cols
     cdef Py_ssize_t[::1] start
     cdef int[::1] index
-    cdef double[::1] value
+    cdef real_t[::1] value
 
     cdef Rows rows(self) noexcept:
         cdef Rows r
@@ -225,7 +189,7 @@ cdef void count_nonzero(const real_in[:, ::1] X, Py_ssize_t[::1] start) noexcept
                 start[e + 1] += 1
 
 
-cdef void gather_nonzero(const real_in[:, ::1] X, int[::1] index, double[::1] value,
+cdef void gather_nonzero(const real_in[:, ::1] X, int[::1] index, real_t[::1] value,
                          Py_ssize_t p) noexcept nogil:
     # (index, value)[p …] ← the non-zero X[e, i], row after row
     cdef Py_ssize_t e, i
@@ -233,7 +197,7 @@ cdef void gather_nonzero(const real_in[:, ::1] X, int[::1] index, double[::1] va
         for i in range(X.shape[1]):
             if X[e, i] != 0:
                 index[p] = <int> i
-                value[p] = X[e, i]
+                value[p] = <real_t> X[e, i]
                 p += 1
 
 
@@ -242,7 +206,7 @@ def _count_block(const real_in[:, ::1] X, Py_ssize_t[::1] start):
         count_nonzero(X, start)
 
 
-def _gather_block(const real_in[:, ::1] X, int[::1] index, double[::1] value, Py_ssize_t p):
+def _gather_block(const real_in[:, ::1] X, int[::1] index, real_t[::1] value, Py_ssize_t p):
     with nogil:
         gather_nonzero(X, index, value, p)
 
@@ -250,7 +214,7 @@ def _gather_block(const real_in[:, ::1] X, int[::1] index, double[::1] value, Py
 def prepare(X):
     """The inputs in the form the other kernels take: an ``Inputs`` holding each
     example's non-zero entries.  ``X`` is an (m, n_in) float32 or float64 array,
-    one example per row, or a ``cnet._checks.Rows`` (a list of checked examples
+    one example per row, or a ``cnet._checks.InputRows`` (a list of checked examples
     read block by block, so that no dense copy of a whole data set is made)."""
     blocks = (lambda: [(0, X)]) if isinstance(X, np.ndarray) else X.blocks
     n_rows, n_cols = X.shape
@@ -262,7 +226,7 @@ def prepare(X):
     for first, block in blocks():       # pass 1: how many non-zero entries in each row
         _count_block(block, out.start[first:first + len(block) + 1])
     out.index = np.empty(out.start[n_rows], dtype=np.intc)
-    out.value = np.empty(out.start[n_rows], dtype=np.float64)
+    out.value = np.empty(out.start[n_rows], dtype=DTYPE)
     for first, block in blocks():       # pass 2: where they are and what they hold
         _gather_block(block, out.index, out.value, out.start[first])
     return out
@@ -275,7 +239,7 @@ cdef class Params:
     copies them out, in place, into arrays of the user's shapes.
     """
     cdef Net net
-    cdef double[::1] theta
+    cdef real_t[::1] theta
     cdef Py_ssize_t[::1] sizes, stored, offsets
     cdef list layers   # (w_l transposed, b_l): views of theta in the stored shapes
 
@@ -288,10 +252,10 @@ cdef class Params:
         self.sizes = np.asarray(n, dtype=np.intp)
         self.stored = np.asarray(s, dtype=np.intp)
         self.offsets = np.cumsum([0] + s[1:], dtype=np.intp)
-        theta = np.zeros(sum(n[l] * s[l + 1] + s[l + 1] for l in range(L)))
+        theta = np.zeros(sum(n[l] * s[l + 1] + s[l + 1] for l in range(L)), dtype=DTYPE)
         self.theta = theta
-        self.net.wt = <double **> malloc(L * sizeof(double *))
-        self.net.b = <double **> malloc(L * sizeof(double *))
+        self.net.wt = <real_t **> malloc(L * sizeof(real_t *))
+        self.net.b = <real_t **> malloc(L * sizeof(real_t *))
         if self.net.wt == NULL or self.net.b == NULL:
             raise MemoryError()
         self.net.L = L
@@ -327,15 +291,15 @@ cdef class Params:
 
 # ---------------------------------------------------------------- the loops
 
-cdef inline double sigmoid(double z) noexcept nogil:
+cdef inline real_t sigmoid(real_t z) noexcept nogil:
     # σ(z) = 1 / (1 + e^{−z})
-    return 1.0 / (1.0 + exp(-z))
+    return 1 / (1 + real_exp(-z))
 
 
-cdef void forward(const Net *net, const Rows *X, Py_ssize_t e, double *act) noexcept nogil:
+cdef void forward(const Net *net, const Rows *X, Py_ssize_t e, real_t *act) noexcept nogil:
     # a_{l+1} = σ(w_l a_l + b_l), l = 0 … L−1, into act[off[l] …]
     cdef Py_ssize_t l, j, no
-    cdef double *a
+    cdef real_t *a
     for l in range(net.L):
         no = net.s[l + 1]
         a = act + net.off[l]
@@ -350,9 +314,9 @@ cdef void forward(const Net *net, const Rows *X, Py_ssize_t e, double *act) noex
             a[j] = sigmoid(a[j])
 
 
-cdef inline double dot(const double *u, const double *v, Py_ssize_t n) noexcept nogil:
+cdef inline real_t dot(const real_t *u, const real_t *v, Py_ssize_t n) noexcept nogil:
     # Σ_j u_j v_j, with four partial sums so that the loop is not one long dependency chain
-    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    cdef real_t s0 = 0, s1 = 0, s2 = 0, s3 = 0
     cdef Py_ssize_t j = 0
     while j + 4 <= n:
         s0 += u[j] * v[j]
@@ -366,19 +330,19 @@ cdef inline double dot(const double *u, const double *v, Py_ssize_t n) noexcept 
     return (s0 + s1) + (s2 + s3)
 
 
-cdef void backward(const Net *net, const double *act, const double *y, int cost,
-                   double *delta) noexcept nogil:
+cdef void backward(const Net *net, const real_t *act, const double *y, int cost,
+                   real_t *delta) noexcept nogil:
     # Output error: δ_L = (a_L − y) ⊙ σ'(z_L) (quadratic) or a_L − y (cross-entropy),
     # with σ'(z) = σ(z)(1 − σ(z)) = a(1 − a).
     # Then backwards: δ_l = (w_lᵀ δ_{l+1}) ⊙ σ'(z_l), l = L−1 … 1.
     cdef Py_ssize_t L = net.L, l, i, no
-    cdef const double *a = act + net.off[L - 1]
-    cdef double *d = delta + net.off[L - 1]
-    cdef const double *d_next
+    cdef const real_t *a = act + net.off[L - 1]
+    cdef real_t *d = delta + net.off[L - 1]
+    cdef const real_t *d_next
     for i in range(net.n[L]):
-        d[i] = a[i] - y[i]
+        d[i] = a[i] - <real_t> y[i]
         if cost == QUADRATIC:
-            d[i] = d[i] * (a[i] * (1.0 - a[i]))
+            d[i] = d[i] * (a[i] * (1 - a[i]))
     for l in range(L - 1, 0, -1):
         no = net.s[l + 1]
         a = act + net.off[l - 1]
@@ -386,12 +350,12 @@ cdef void backward(const Net *net, const double *act, const double *y, int cost,
         d_next = delta + net.off[l]
         for i in range(net.n[l]):
             # (w_lᵀ δ_{l+1})_i is row i of wt[l] dotted with δ_{l+1} (zero in the padding)
-            d[i] = dot(net.wt[l] + i * no, d_next, no) * (a[i] * (1.0 - a[i]))
+            d[i] = dot(net.wt[l] + i * no, d_next, no) * (a[i] * (1 - a[i]))
 
 
 cdef void sgd_step(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t m,
-                   const double *act, const double *delta, double eta, double decay,
-                   double *nabla_b) noexcept nogil:
+                   const real_t *act, const real_t *delta, real_t eta, real_t decay,
+                   real_t *nabla_b) noexcept nogil:
     # One step over the m examples whose activations and errors are in act/delta:
     #   w_l ← decay · w_l − (η/m) Σ_k δ_{l+1,k} a_{l,k}ᵀ      (decay = 1 − ηλ/n)
     #   b_l ← b_l − (η/m) Σ_k δ_{l+1,k}
@@ -399,13 +363,13 @@ cdef void sgd_step(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t 
     # term straight from w is the same step as summing ∇w first (up to the order
     # of the additions).
     cdef Py_ssize_t l, k, j, e, no, W = net.width
-    cdef double c = eta / m
-    cdef double *wt
-    cdef const double *d
+    cdef real_t c = eta / m
+    cdef real_t *wt
+    cdef const real_t *d
     for l in range(net.L):
         no = net.s[l + 1]
         wt = net.wt[l]
-        if decay != 1.0:
+        if decay != 1:
             for j in range(net.n[l] * no):
                 wt[j] = decay * wt[j]
         for k in range(m):
@@ -417,7 +381,7 @@ cdef void sgd_step(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t 
             else:
                 cnet_rows_update(wt, no, NULL, act + k * W + net.off[l - 1], 0, net.n[l], c, d)
         # ∇b_l = Σ_k δ_{l+1,k}, summed in example order, then b_l −= (η/m) ∇b_l
-        memset(nabla_b, 0, no * sizeof(double))
+        memset(nabla_b, 0, no * sizeof(real_t))
         for k in range(m):
             for j in range(no):
                 nabla_b[j] += delta[k * W + net.off[l] + j]
@@ -445,15 +409,15 @@ cdef inline void prefetch_example(const Rows *X, Py_ssize_t e) noexcept nogil:
     # examples in shuffled order, so each one's entries start a fresh, unpredicted stream.
     cdef Py_ssize_t p
     for p in range(X.start[e], X.start[e + 1], 8):
-        cnet_prefetch(&X.value[p])      # 8 doubles to a 64-byte line
+        cnet_prefetch(&X.value[p])      # 8 or 16 values to a 64-byte line
     for p in range(X.start[e], X.start[e + 1], 16):
         cnet_prefetch(&X.index[p])      # 16 ints to a line
 
 
 cdef void train_loop(Net *net, const Rows *X, const double *Y, Py_ssize_t n_out,
                      const Py_ssize_t *order, Py_ssize_t count, Py_ssize_t mbs,
-                     double eta, double decay, int cost,
-                     double *act, double *delta, double *nabla_b) noexcept nogil:
+                     real_t eta, real_t decay, int cost,
+                     real_t *act, real_t *delta, real_t *nabla_b) noexcept nogil:
     # The mini-batches are order[0:mbs], order[mbs:2·mbs], …; the last may be shorter.
     cdef Py_ssize_t start = 0, m, k, e, W = net.width
     while start < count:
@@ -468,7 +432,7 @@ cdef void train_loop(Net *net, const Rows *X, const double *Y, Py_ssize_t n_out,
         start += m
 
 
-cdef inline double cost_fn(const double *a, const double *y, Py_ssize_t n, int cost) noexcept nogil:
+cdef inline double cost_fn(const real_t *a, const double *y, Py_ssize_t n, int cost) noexcept nogil:
     # quadratic: ½‖a − y‖²;  cross-entropy: Σ_j nan_to_num(−y_j ln a_j − (1 − y_j) ln(1 − a_j))
     cdef Py_ssize_t j
     cdef double s = 0.0, t
@@ -518,9 +482,9 @@ cdef void check_targets(Params p, Y, Py_ssize_t n_rows) except *:
         raise ValueError(f"Y has shape {Y.shape}; expected ({n_rows}, {p.net.n[p.net.L]})")
 
 
-cdef double *scratch(Py_ssize_t count) except NULL:
+cdef real_t *scratch(Py_ssize_t count) except NULL:
     # zeroed, so that the padding of every layer's errors stays zero
-    cdef double *buf = <double *> calloc(count if count > 0 else 1, sizeof(double))
+    cdef real_t *buf = <real_t *> calloc(count if count > 0 else 1, sizeof(real_t))
     if buf == NULL:
         raise MemoryError()
     return buf
@@ -530,8 +494,8 @@ cdef object forward_all(Params p, Inputs X):
     # every example's activations a_1 … a_L, one row per example
     check_inputs(p, X)
     cdef Py_ssize_t e, m = X.n_rows
-    out = np.empty((m, p.net.width))
-    cdef double[:, ::1] act = out
+    out = np.empty((m, p.net.width), dtype=DTYPE)
+    cdef real_t[:, ::1] act = out
     cdef Rows rows = X.rows()
     if m:
         with nogil:
@@ -541,7 +505,7 @@ cdef object forward_all(Params p, Inputs X):
 
 
 def feedforward(list weights, list biases, Inputs X):
-    """The output activations a_L for each row of X: an (m, n_L) float64 array."""
+    """The output activations a_L for each row of X: an (m, n_L) array of DTYPE."""
     p = Params(weights, biases)
     cdef Py_ssize_t out = p.net.off[p.net.L - 1]
     return forward_all(p, X)[:, out:out + p.net.n[p.net.L]]
@@ -559,13 +523,13 @@ def backprop(list weights, list biases, x, y, cost):
     cdef int c = cost_id(cost)
     cdef Py_ssize_t W = p.net.width, L = p.net.L, l
     act = forward_all(p, prepare(np.ascontiguousarray(x.reshape(1, -1))))[0]
-    delta = np.zeros(W)
-    cdef double[::1] act_mv = act, delta_mv = delta
+    delta = np.zeros(W, dtype=DTYPE)
+    cdef real_t[::1] act_mv = act, delta_mv = delta
     cdef const double[::1] y_mv = np.ascontiguousarray(y, dtype=np.float64).ravel()
     backward(&p.net, &act_mv[0], &y_mv[0], c, &delta_mv[0])
     # ∂C/∂b_l = δ_{l+1},  ∂C/∂w_l = δ_{l+1} a_lᵀ
     layer = [(p.offsets[l], p.offsets[l] + p.sizes[l + 1]) for l in range(L)]
-    inputs = [np.asarray(x, dtype=np.float64).ravel()] + [act[i:j] for i, j in layer[:-1]]
+    inputs = [np.asarray(x, dtype=DTYPE).ravel()] + [act[i:j] for i, j in layer[:-1]]
     deltas = [delta[i:j] for i, j in layer]
     return ([d.reshape(-1, 1).copy() for d in deltas],
             [np.outer(d, a) for d, a in zip(deltas, inputs)])
@@ -591,17 +555,17 @@ def train(list weights, list biases, Inputs X, const double[:, ::1] Y,
     if count == 0:
         return
     cdef Py_ssize_t m = min(mini_batch_size, count), W = p.net.width
-    cdef double decay = 1.0 - eta * (lmbda / n)
+    cdef real_t decay = 1.0 - eta * (lmbda / n)
     cdef Rows rows = X.rows()
-    cdef double *act = scratch(m * W)
-    cdef double *delta = NULL
-    cdef double *nabla_b = NULL
+    cdef real_t *act = scratch(m * W)
+    cdef real_t *delta = NULL
+    cdef real_t *nabla_b = NULL
     try:
         delta = scratch(m * W)
         nabla_b = scratch(W)
         with nogil:
             train_loop(&p.net, &rows, &Y[0, 0], Y.shape[1], &order[0], count, m,
-                       eta, decay, c, act, delta, nabla_b)
+                       <real_t> eta, decay, c, act, delta, nabla_b)
     finally:
         free(act)
         free(delta)
@@ -621,7 +585,7 @@ def cost_sum(list weights, list biases, Inputs X, const double[:, ::1] Y, cost):
     cdef Rows rows = X.rows()
     if m == 0:
         return 0.0
-    cdef double *act = scratch(W)
+    cdef real_t *act = scratch(W)
     try:
         with nogil:
             for e in range(m):

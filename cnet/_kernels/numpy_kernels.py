@@ -4,9 +4,9 @@ Written for clarity in the book's per-example style: ``backprop`` is
 ``network.py``'s, and ``train`` sums its gradients over each mini-batch exactly
 as ``update_mini_batch`` does.  Same interface as the compiled kernels
 (``_kernels.pxi``): ``weights[l]`` is (n_{l+1}, n_l), ``biases[l]`` is
-(n_{l+1}, 1), both float64; ``X`` holds one example per row, float32 or
-float64; ``Y`` one desired output per row, float64.  ``cost`` is any class
-with static ``fn(a, y)`` and ``delta(z, a, y)``.
+(n_{l+1}, 1), both float64 or both float32 -- the arithmetic is done in their
+dtype; ``X`` holds one example per row; ``Y`` one desired output per row,
+float64.  ``cost`` is any class with static ``fn(a, y)`` and ``delta(z, a, y)``.
 """
 import numpy as np
 
@@ -20,8 +20,8 @@ def supports(cost):
     return True
 
 
-def _column(row):
-    return np.asarray(row, dtype=np.float64).reshape(-1, 1)
+def _column(row, dtype):
+    return np.asarray(row, dtype=dtype).reshape(-1, 1)
 
 
 def _output(weights, biases, a):
@@ -33,9 +33,9 @@ def _output(weights, biases, a):
 
 def feedforward(weights, biases, X):
     """The output activations a_L for each row of X: an (m, n_L) float64 array."""
-    out = np.empty((X.shape[0], weights[-1].shape[0]))
+    out = np.empty((X.shape[0], weights[-1].shape[0]), dtype=weights[-1].dtype)
     for k in range(X.shape[0]):
-        out[k] = _output(weights, biases, _column(X[k]))[:, 0]
+        out[k] = _output(weights, biases, _column(X[k], weights[0].dtype))[:, 0]
     return out
 
 
@@ -47,10 +47,10 @@ def predict(weights, biases, X):
 def backprop(weights, biases, x, y, cost):
     """(nabla_b, nabla_w): the gradient of ``cost`` for the one example (x, y),
     as lists shaped like ``biases`` and ``weights``."""
-    nabla_b = [np.zeros(b.shape) for b in biases]
-    nabla_w = [np.zeros(w.shape) for w in weights]
+    nabla_b = [np.zeros_like(b) for b in biases]
+    nabla_w = [np.zeros_like(w) for w in weights]
     # feedforward, keeping every z and a
-    activation = _column(x)
+    activation = _column(x, weights[0].dtype)
     activations = [activation]
     zs = []
     for b, w in zip(biases, weights):
@@ -59,7 +59,7 @@ def backprop(weights, biases, x, y, cost):
         activation = sigmoid(z)
         activations.append(activation)
     # output error: δ_L = cost.delta(z_L, a_L, y)
-    delta = cost.delta(zs[-1], activations[-1], _column(y))
+    delta = cost.delta(zs[-1], activations[-1], _column(y, weights[0].dtype))
     nabla_b[-1] = delta
     nabla_w[-1] = np.dot(delta, activations[-2].transpose())
     # backwards: δ_l = (w_{l+1}ᵀ δ_{l+1}) ⊙ σ'(z_l);  ∂C/∂b = δ,  ∂C/∂w = δ a_{l−1}ᵀ
@@ -79,8 +79,8 @@ def train(weights, biases, X, Y, order, mini_batch_size, eta, lmbda, n, cost):
     """
     for start in range(0, len(order), mini_batch_size):
         batch = order[start:start + mini_batch_size]
-        nabla_b = [np.zeros(b.shape) for b in biases]
-        nabla_w = [np.zeros(w.shape) for w in weights]
+        nabla_b = [np.zeros_like(b) for b in biases]
+        nabla_w = [np.zeros_like(w) for w in weights]
         for e in batch:
             delta_nabla_b, delta_nabla_w = backprop(weights, biases, X[e], Y[e], cost)
             nabla_b = [nb + dnb for nb, dnb in zip(nabla_b, delta_nabla_b)]
@@ -94,7 +94,8 @@ def train(weights, biases, X, Y, order, mini_batch_size, eta, lmbda, n, cost):
 
 def cost_sum(weights, biases, X, Y, cost):
     """Σ over the rows of X of cost.fn(a_L, y): the unregularised total cost."""
-    return float(sum(cost.fn(_output(weights, biases, _column(x)), _column(y))
+    dtype = weights[0].dtype
+    return float(sum(cost.fn(_output(weights, biases, _column(x, dtype)), _column(y, dtype))
                      for x, y in zip(X, Y)))
 
 
