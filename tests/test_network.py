@@ -260,3 +260,27 @@ def test_float32_networks(backend, tmp_path):
 def test_bad_dtype(dtype):
     with pytest.raises(ValueError, match="dtype"):
         network.Network([3, 2], dtype=dtype)
+
+
+def test_without_the_extension_cnet_says_so_once_and_falls_back():
+    import subprocess
+    import sys
+    import tempfile
+    code = """
+import importlib.abc, sys, warnings
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.startswith("cnet._kernels._cy_"):
+            raise ImportError("blocked for the test")
+sys.meta_path.insert(0, Block())
+warnings.simplefilter("always")
+with warnings.catch_warnings(record=True) as caught:
+    import cnet
+    from cnet import network, network2
+    net = network.Network([3, 2])
+print(len([w for w in caught if "not built" in str(w.message)]), net.backend)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=tempfile.gettempdir(), timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "numpy"]
