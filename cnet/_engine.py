@@ -216,17 +216,23 @@ class Engine:
                       eta, lmbda, n, self.cost)
         self._publish(weights, biases)
 
+    def _measure(self, X, Y=None, labels=None, lmbda=0.0):
+        """``(cost, correct)`` from one pass over the prepared inputs X: the mean cost
+        against the rows of Y plus ½(λ/n)Σ‖w‖² (None without Y), and how many rows
+        the network classifies as ``labels`` (None without them)."""
+        weights, biases = self._params()
+        total, predicted = self._kernels_for_cost().cost_and_predict(weights, biases, X, Y, self.cost)
+        cost = correct = None
+        if Y is not None:
+            n = len(Y)
+            cost = total / n + 0.5 * (lmbda / n) * sum(np.linalg.norm(w) ** 2 for w in weights)
+        if labels is not None:
+            correct = int(np.sum(predicted == labels))
+        return cost, correct
+
     def _correct(self, X, labels):
         """How many rows of X the network classifies as their label."""
-        weights, biases = self._params()
-        return int(np.sum(self._kernels_for_cost().predict(weights, biases, X) == labels))
-
-    def _total_cost(self, X, Y, lmbda):
-        """The mean cost over the rows of X, plus ½(λ/n)Σ‖w‖²."""
-        weights, biases = self._params()
-        n = len(Y)
-        cost = self._kernels_for_cost().cost_sum(weights, biases, X, Y, self.cost) / n
-        return cost + 0.5 * (lmbda / n) * sum(np.linalg.norm(w) ** 2 for w in weights)
+        return self._measure(X, labels=labels)[1]
 
     def _one_hot(self, labels):
         Y = np.zeros((len(labels), self.sizes[-1]))

@@ -76,27 +76,30 @@ class Network(Engine):
 
         def monitor(j, X, Y):
             print("Epoch %s training complete" % j)
+            # one pass over each data set gives both its cost and its accuracy
+            if monitor_training_cost or monitor_training_accuracy:
+                cost, accuracy = self._measure(
+                    X, Y if monitor_training_cost else None,
+                    np.argmax(Y, axis=1) if monitor_training_accuracy else None, lmbda)
             if monitor_training_cost:
-                cost = self._total_cost(X, Y, lmbda)
                 training_cost.append(cost)
                 print("Cost on training data: {}".format(cost))
             if monitor_training_accuracy:
-                accuracy = self._correct(X, np.argmax(Y, axis=1))
                 training_accuracy.append(accuracy)
                 print("Accuracy on training data: {} / {}".format(accuracy, n))
+            if monitor_evaluation_cost or monitor_evaluation_accuracy or early_stopping_n:
+                eval_cost, eval_accuracy = self._measure(
+                    X_eval, Y_eval if monitor_evaluation_cost else None, labels, lmbda)
             if monitor_evaluation_cost:
-                cost = self._total_cost(X_eval, Y_eval, lmbda)
-                evaluation_cost.append(cost)
-                print("Cost on evaluation data: {}".format(cost))
-            if monitor_evaluation_accuracy or early_stopping_n:
-                accuracy = self._correct(X_eval, labels)
+                evaluation_cost.append(eval_cost)
+                print("Cost on evaluation data: {}".format(eval_cost))
             if monitor_evaluation_accuracy:
-                evaluation_accuracy.append(accuracy)
-                print("Accuracy on evaluation data: {} / {}".format(accuracy, len(evaluation_data)))
+                evaluation_accuracy.append(eval_accuracy)
+                print("Accuracy on evaluation data: {} / {}".format(eval_accuracy, len(evaluation_data)))
             print()
             if early_stopping_n > 0:
-                if accuracy > best["accuracy"]:
-                    best["accuracy"] = accuracy
+                if eval_accuracy > best["accuracy"]:
+                    best["accuracy"] = eval_accuracy
                     best["epochs_without_change"] = 0
                 else:
                     best["epochs_without_change"] += 1
@@ -134,7 +137,7 @@ class Network(Engine):
         if not data:
             raise ValueError("data is empty; the mean cost needs at least one example")
         X, T = self._examples("data", data, labels=convert)
-        return self._total_cost(X, self._one_hot(T) if convert else T, lmbda)
+        return self._measure(X, self._one_hot(T) if convert else T, lmbda=lmbda)[0]
 
 
 def load(filename):

@@ -233,3 +233,20 @@ def test_float32_avx2_and_baseline_builds_give_identical_bits():
         results.append(w + b)
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("K", [C, C32, N], ids=["f64", "f32", "numpy"])
+def test_cost_and_predict_is_cost_sum_and_predict(K):
+    rng = np.random.default_rng(9)
+    sizes = [40, 17, 4]
+    weights, biases = params(sizes, rng)
+    if K is C32:
+        weights, biases = as32(weights), as32(biases)
+    X, Y = stacked(make_data(sizes, 33, rng))
+    P = K.prepare(X)
+    total, labels = K.cost_and_predict(weights, biases, P, Y, CrossEntropyCost)
+    assert total == pytest.approx(N.cost_sum(weights, biases, X, Y, CrossEntropyCost), rel=1e-5)
+    np.testing.assert_array_equal(labels, np.argmax(N.feedforward(weights, biases, X), axis=1))
+    none_total, none_labels = K.cost_and_predict(weights, biases, P, None, None)
+    assert none_total == 0.0
+    np.testing.assert_array_equal(none_labels, labels)

@@ -513,7 +513,7 @@ def feedforward(list weights, list biases, Inputs X):
 
 def predict(list weights, list biases, Inputs X):
     """argmax of the output activations for each row of X (first maximum on ties)."""
-    return np.argmax(feedforward(weights, biases, X), axis=1)
+    return cost_and_predict(weights, biases, X, None, None)[1]
 
 
 def backprop(list weights, list biases, x, y, cost):
@@ -573,27 +573,58 @@ def train(list weights, list biases, Inputs X, const double[:, ::1] Y,
     p.write_back(weights, biases)
 
 
-def cost_sum(list weights, list biases, Inputs X, const double[:, ::1] Y, cost):
-    """Σ over the rows of X of cost.fn(a_L, y): the unregularised total cost."""
-    p = Params(weights, biases)
-    check_inputs(p, X)
-    check_targets(p, np.asarray(Y), X.n_rows)
-    cdef int c = cost_id(cost)
-    cdef Py_ssize_t e, m = X.n_rows, W = p.net.width, n_out = Y.shape[1]
+cdef double scan(Params p, Inputs X, const double *Y, int c, Py_ssize_t *labels) except? -1:
+    # One forward pass over the rows of X: returns Σ_e cost.fn(a_L, y_e) when Y is
+    # given, and writes argmax_j a_L[j] (the first maximum) to labels[e] when given.
+    cdef Py_ssize_t e, j, best, m = X.n_rows, W = p.net.width, n_out = p.net.n[p.net.L]
     cdef Py_ssize_t out = p.net.off[p.net.L - 1]
     cdef double total = 0.0
     cdef Rows rows = X.rows()
-    if m == 0:
-        return 0.0
     cdef real_t *act = scratch(W)
+    cdef real_t *a = act + out
     try:
         with nogil:
             for e in range(m):
+                if e + AHEAD < m:
+                    prefetch_example(&rows, e + AHEAD)
                 forward(&p.net, &rows, e, act)
-                total += cost_fn(act + out, &Y[e, 0], n_out, c)
+                if Y != NULL:
+                    total += cost_fn(a, Y + e * n_out, n_out, c)
+                if labels != NULL:
+                    best = 0
+                    for j in range(1, n_out):
+                        if a[j] > a[best]:
+                            best = j
+                    labels[e] = best
     finally:
         free(act)
     return total
+
+
+def cost_and_predict(list weights, list biases, Inputs X, Y, cost):
+    """``(Σ over the rows of X of cost.fn(a_L, y), the argmax of each row's a_L)`` from
+    one forward pass; with ``Y`` None, the sum is 0.0."""
+    p = Params(weights, biases)
+    check_inputs(p, X)
+    labels = np.zeros(X.n_rows, dtype=np.intp)
+    cdef Py_ssize_t[::1] labels_mv = labels
+    cdef const double[:, ::1] Y_mv
+    cdef const double *y_ptr = NULL
+    cdef int c = 0
+    if Y is not None:
+        check_targets(p, np.asarray(Y), X.n_rows)
+        c = cost_id(cost)
+        Y_mv = Y
+        if X.n_rows:
+            y_ptr = &Y_mv[0, 0]
+    if X.n_rows == 0:
+        return 0.0, labels
+    return scan(p, X, y_ptr, c, &labels_mv[0]), labels
+
+
+def cost_sum(list weights, list biases, Inputs X, const double[:, ::1] Y, cost):
+    """Σ over the rows of X of cost.fn(a_L, y): the unregularised total cost."""
+    return cost_and_predict(weights, biases, X, Y, cost)[0]
 
 
 # ------------------------------------------------------------- the shuffle

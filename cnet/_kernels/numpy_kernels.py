@@ -92,6 +92,12 @@ def train(weights, biases, X, Y, order, mini_batch_size, eta, lmbda, n, cost):
             b[...] = b - (eta / m) * nb
 
 
+def cost_and_predict(weights, biases, X, Y, cost):
+    """``(cost_sum(...), predict(...))``; with ``Y`` None, the sum is 0.0."""
+    return (0.0 if Y is None else cost_sum(weights, biases, X, Y, cost),
+            predict(weights, biases, X))
+
+
 def cost_sum(weights, biases, X, Y, cost):
     """Σ over the rows of X of cost.fn(a_L, y): the unregularised total cost."""
     dtype = weights[0].dtype
