@@ -28,6 +28,7 @@ loops then run without bounds checks and without the GIL.
 cimport cython
 from libc.float cimport DBL_MAX
 from libc.math cimport log, isnan, isinf
+from cpython.mem cimport PyMem_RawCalloc, PyMem_RawFree, PyMem_RawRealloc
 from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memcpy, memset
 
@@ -167,48 +168,78 @@ cdef class Inputs:
     """A matrix of inputs, one example per row, as compressed rows: for each row,
     its non-zero entries and their column indices.  Made by ``prepare``."""
     cdef readonly Py_ssize_t n_rows, n_cols
-    cdef Py_ssize_t[::1] start
-    cdef int[::1] index
-    cdef real_t[::1] value
+    cdef Py_ssize_t *start       # n_rows + 1 entries
+    cdef int *index              # capacity entries, start[n_rows] of them used
+    cdef real_t *value
+    cdef Py_ssize_t capacity
+
+    # The buffers come from Python's raw allocator, so that tracemalloc counts them.
+    def __dealloc__(self):
+        PyMem_RawFree(self.start)
+        PyMem_RawFree(self.index)
+        PyMem_RawFree(self.value)
 
     cdef Rows rows(self) noexcept:
         cdef Rows r
-        r.start = &self.start[0]
-        r.index = &self.index[0] if self.index.shape[0] else NULL
-        r.value = &self.value[0] if self.value.shape[0] else NULL
+        r.start = self.start
+        r.index = self.index
+        r.value = self.value
         return r
 
+    cdef int reserve(self, Py_ssize_t entries) except -1:
+        # room for exactly `entries` non-zero entries (realloc moves large blocks by
+        # remapping pages rather than copying them)
+        cdef void *grown
+        if entries == self.capacity:
+            return 0
+        entries = max(entries, 1)
+        grown = PyMem_RawRealloc(self.index, entries * sizeof(int))
+        if grown == NULL:
+            raise MemoryError()
+        self.index = <int *> grown
+        grown = PyMem_RawRealloc(self.value, entries * sizeof(real_t))
+        if grown == NULL:
+            raise MemoryError()
+        self.value = <real_t *> grown
+        self.capacity = entries
+        return 0
 
-cdef void count_nonzero(const real_in[:, ::1] X, Py_ssize_t[::1] start) noexcept nogil:
-    # start[e + 1] = start[e] + #{i : X[e, i] ≠ 0}, for the rows of this block
-    cdef Py_ssize_t e, i
+
+cdef Py_ssize_t count_nonzero(const real_in[:, ::1] X) noexcept nogil:
+    # #{(e, i) : X[e, i] ≠ 0}
+    cdef Py_ssize_t e, i, count = 0
     for e in range(X.shape[0]):
-        start[e + 1] = start[e]
         for i in range(X.shape[1]):
             if X[e, i] != 0:
-                start[e + 1] += 1
+                count += 1
+    return count
 
 
-cdef void gather_nonzero(const real_in[:, ::1] X, int[::1] index, real_t[::1] value,
-                         Py_ssize_t p) noexcept nogil:
-    # (index, value)[p …] ← the non-zero X[e, i], row after row
-    cdef Py_ssize_t e, i
+cdef void gather_nonzero(const real_in[:, ::1] X, Py_ssize_t *start, int *index,
+                         real_t *value) noexcept nogil:
+    # (index, value)[start[0] …] ← the non-zero X[e, i], row after row;
+    # start[e + 1] = where row e's entries end
+    cdef Py_ssize_t e, i, p = start[0]
     for e in range(X.shape[0]):
         for i in range(X.shape[1]):
             if X[e, i] != 0:
                 index[p] = <int> i
                 value[p] = <real_t> X[e, i]
                 p += 1
+        start[e + 1] = p
 
 
-def _count_block(const real_in[:, ::1] X, Py_ssize_t[::1] start):
+def _append_block(Inputs out, const real_in[:, ::1] X, Py_ssize_t first):
+    # the compressed rows first … first + len(X) − 1, from the dense block X
+    cdef Py_ssize_t count, needed, done = first + X.shape[0]
     with nogil:
-        count_nonzero(X, start)
-
-
-def _gather_block(const real_in[:, ::1] X, int[::1] index, real_t[::1] value, Py_ssize_t p):
+        count = count_nonzero(X)
+    needed = out.start[first] + count
+    if needed > out.capacity:
+        # room for what the rows so far project for the whole set, plus 5%
+        out.reserve(max(needed, <Py_ssize_t> (1.05 * needed * out.n_rows / done)))
     with nogil:
-        gather_nonzero(X, index, value, p)
+        gather_nonzero(X, out.start + first, out.index, out.value)
 
 
 def prepare(X):
@@ -216,19 +247,18 @@ def prepare(X):
     example's non-zero entries.  ``X`` is an (m, n_in) float32 or float64 array,
     one example per row, or a ``cnet._checks.InputRows`` (a list of checked examples
     read block by block, so that no dense copy of a whole data set is made)."""
-    blocks = (lambda: [(0, X)]) if isinstance(X, np.ndarray) else X.blocks
+    blocks = [(0, X)] if isinstance(X, np.ndarray) else X.blocks()
     n_rows, n_cols = X.shape
     if n_cols >= 2**31:
         raise ValueError("inputs wider than 2**31 - 1 are not supported")
     out = Inputs()
     out.n_rows, out.n_cols = n_rows, n_cols
-    out.start = np.zeros(n_rows + 1, dtype=np.intp)
-    for first, block in blocks():       # pass 1: how many non-zero entries in each row
-        _count_block(block, out.start[first:first + len(block) + 1])
-    out.index = np.empty(out.start[n_rows], dtype=np.intc)
-    out.value = np.empty(out.start[n_rows], dtype=DTYPE)
-    for first, block in blocks():       # pass 2: where they are and what they hold
-        _gather_block(block, out.index, out.value, out.start[first])
+    out.start = <Py_ssize_t *> PyMem_RawCalloc(n_rows + 1, sizeof(Py_ssize_t))
+    if out.start == NULL:
+        raise MemoryError()
+    for first, block in blocks:
+        _append_block(out, block, first)
+    out.reserve(out.start[n_rows])  # give back what the projection over-reserved
     return out
 
 
