@@ -163,8 +163,8 @@ class Engine:
     def _sgd(self, training_data, epochs, mini_batch_size, eta, lmbda, after_epoch,
              progress=None, progress_steps=100):
         """Run ``epochs`` epochs of SGD; ``after_epoch(j, X, Y)`` runs after each one,
-        given the training inputs and outputs as stacked arrays, and stops the
-        training by returning False.
+        given the training inputs (prepared for the kernels) and desired outputs,
+        and stops the training by returning False.
 
         Each epoch shuffles the caller's list in place (``random.shuffle``, or
         the seed's Generator), cuts it into mini-batches and steps on each;
