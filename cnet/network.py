@@ -24,7 +24,7 @@ class Network(Engine):
     then also shuffles the training data.  ``backend`` is "cython", "numpy",
     or None (the ``CNET_BACKEND`` environment variable, else the compiled
     kernels when built).  ``dtype=np.float32`` holds the parameters and does the
-    arithmetic in single precision: faster, and not bit-faithful to the book.
+    arithmetic in single precision (not bit-faithful to the book).
     """
 
     def __init__(self, sizes, seed=None, backend=None, dtype=np.float64):
