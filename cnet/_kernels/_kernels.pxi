@@ -32,6 +32,8 @@ from cpython.mem cimport PyMem_RawCalloc, PyMem_RawFree, PyMem_RawRealloc
 from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memcpy, memset
 
+import threading
+
 import numpy as np
 
 NAME = "cython"
@@ -103,42 +105,44 @@ cdef extern from *:
         } while (0)
     #endif
 
-    /* z[j] = b[j] + Σ_{p0 ≤ p < p1} value[p] · wt[row(p)·s + j], for j < s */
+    /* z[j] = b[j] + Σ_{p0 ≤ p < p1} value[p] · wt[row(p)·s + j], for j < n */
     static void cnet_rows_forward(const CNET_REAL *b, const CNET_REAL *wt, Py_ssize_t s,
-                                  const int *index, const CNET_REAL *value,
+                                  Py_ssize_t n, const int *index, const CNET_REAL *value,
                                   Py_ssize_t p0, Py_ssize_t p1, CNET_REAL *z)
     {
         Py_ssize_t jb = 0, p;
     #if defined(__GNUC__)
-        while (jb + 8 * CNET_V <= s) CNET_FORWARD(8);
-        while (jb + 4 * CNET_V <= s) CNET_FORWARD(4);
+        while (jb + 8 * CNET_V <= n) CNET_FORWARD(8);
+        while (jb + 4 * CNET_V <= n) CNET_FORWARD(4);
     #endif
-        for (; jb < s; jb++) {
+        for (; jb < n; jb++) {
             z[jb] = b[jb];
             for (p = p0; p < p1; p++)
                 z[jb] += value[p] * wt[CNET_ROW(p) * s + jb];
         }
     }
 
-    /* wt[row(p)·s + j] += (−c · value[p]) · d[j], for p0 ≤ p < p1 in order, j < s */
-    static void cnet_rows_update(CNET_REAL *wt, Py_ssize_t s, const int *index,
+    /* wt[row(p)·s + j] += (−c · value[p]) · d[j], for p0 ≤ p < p1 in order, j < n */
+    static void cnet_rows_update(CNET_REAL *wt, Py_ssize_t s, Py_ssize_t n, const int *index,
                                  const CNET_REAL *value, Py_ssize_t p0, Py_ssize_t p1,
                                  CNET_REAL c, const CNET_REAL *d)
     {
         Py_ssize_t jb = 0, p;
     #if defined(__GNUC__)
-        while (jb + 8 * CNET_V <= s) CNET_UPDATE(8);
-        while (jb + 4 * CNET_V <= s) CNET_UPDATE(4);
+        while (jb + 8 * CNET_V <= n) CNET_UPDATE(8);
+        while (jb + 4 * CNET_V <= n) CNET_UPDATE(4);
     #endif
-        for (; jb < s; jb++)
+        for (; jb < n; jb++)
             for (p = p0; p < p1; p++)
                 wt[CNET_ROW(p) * s + jb] += -(c * value[p]) * d[jb];
     }
     """
-    void cnet_rows_forward(const real_t *b, const real_t *wt, Py_ssize_t s, const int *index,
-                           const real_t *value, Py_ssize_t p0, Py_ssize_t p1, real_t *z) nogil
-    void cnet_rows_update(real_t *wt, Py_ssize_t s, const int *index, const real_t *value,
-                          Py_ssize_t p0, Py_ssize_t p1, real_t c, const real_t *d) nogil
+    void cnet_rows_forward(const real_t *b, const real_t *wt, Py_ssize_t s, Py_ssize_t n,
+                           const int *index, const real_t *value, Py_ssize_t p0, Py_ssize_t p1,
+                           real_t *z) nogil
+    void cnet_rows_update(real_t *wt, Py_ssize_t s, Py_ssize_t n, const int *index,
+                          const real_t *value, Py_ssize_t p0, Py_ssize_t p1, real_t c,
+                          const real_t *d) nogil
 
 
 # Layers after the input are stored BLOCK wide (BLOCK = 4·V, set by the module
@@ -151,7 +155,10 @@ cdef struct Net:
     Py_ssize_t L          # number of weight layers
     Py_ssize_t *n         # n[0 … L]: the layer widths
     Py_ssize_t *s         # s[l]: the stored width of layer l ≥ 1 (n[l] rounded up to BLOCK)
-    real_t **wt           # wt[l][i * s[l+1] + j] = w_l[j, i] / scale[l]  (n[l] rows)
+    real_t **wt           # wt[l][i * s[l+1] + j] = w_l[j, i] / scale[l]  (n[l] rows), l ≥ 1
+    Py_ssize_t panels     # wt[0] is cut by columns into panels: panel q holds columns
+    Py_ssize_t *col       # col[q] ≤ j < col[q+1] as an n[0] × (col[q+1] − col[q]) matrix
+                          # at wt[0] + n[0] · col[q] (one panel: the layout above)
     real_t *scale         # scale[l]: w_l = scale[l] · wt[l]ᵀ (lazy L2 decay; 1 without it)
     real_t **b            # b[l][j]: bias of neuron j of layer l+1  (s[l+1] entries)
     real_t *zeros         # s_max zeros: the bias of a scaled layer's unscaled sum
@@ -272,11 +279,12 @@ cdef class Params:
     """
     cdef Net net
     cdef real_t[::1] theta, scales, zeros
-    cdef Py_ssize_t[::1] sizes, stored, offsets
-    cdef list layers   # (w_l transposed, b_l): views of theta in the stored shapes
+    cdef Py_ssize_t[::1] sizes, stored, offsets, cols
+    cdef list layers   # ([(j0, panel of w_l transposed), …], b_l): views of theta
 
-    def __cinit__(self, list weights, list biases):
-        cdef Py_ssize_t L = len(weights), l, pos = 0
+    def __cinit__(self, list weights, list biases, Py_ssize_t panels=1):
+        # panels: how many panels to cut wt_0 into (at most one per BLOCK of layer 1)
+        cdef Py_ssize_t L = len(weights), l, pos = 0, q
         if L < 1 or len(biases) != L:
             raise ValueError("expected at least one layer of weights, and one bias vector per layer")
         n = [weights[0].shape[1]] + [w.shape[0] for w in weights]
@@ -284,7 +292,12 @@ cdef class Params:
         self.sizes = np.asarray(n, dtype=np.intp)
         self.stored = np.asarray(s, dtype=np.intp)
         self.offsets = np.cumsum([0] + s[1:], dtype=np.intp)
-        theta = np.zeros(sum(n[l] * s[l + 1] + s[l + 1] for l in range(L)), dtype=DTYPE)
+        size = sum(n[l] * s[l + 1] + s[l + 1] for l in range(L))
+        # at a multiple of 64 bytes, so that each BLOCK of a row of wt is whole cache lines
+        # (threads update different blocks)
+        raw = np.zeros(size + 64 // sizeof(real_t), dtype=DTYPE)
+        skip = (-raw.ctypes.data % 64) // sizeof(real_t)
+        theta = raw[skip:skip + size]
         self.theta = theta
         self.net.wt = <real_t **> malloc(L * sizeof(real_t *))
         self.net.b = <real_t **> malloc(L * sizeof(real_t *))
@@ -299,19 +312,30 @@ cdef class Params:
         self.net.s = &self.stored[0]
         self.net.off = &self.offsets[0]
         self.net.width = self.offsets[L]
+        blocks = s[1] // BLOCK
+        panels = max(1, min(panels, blocks))
+        self.cols = np.asarray([q * blocks // panels * BLOCK for q in range(panels + 1)],
+                               dtype=np.intp)
+        self.net.panels = panels
+        self.net.col = &self.cols[0]
         self.layers = []
         for l in range(L):
             if weights[l].shape != (n[l + 1], n[l]) or biases[l].shape != (n[l + 1], 1):
                 raise ValueError("weights and biases do not chain")
-            wt = theta[pos:pos + n[l] * s[l + 1]].reshape(n[l], s[l + 1])
-            wt[:, :n[l + 1]] = weights[l].T
+            cuts = list(self.cols) if l == 0 else [0, s[1 + l]]
+            wts = []
+            for q in range(len(cuts) - 1):
+                j0, j1 = cuts[q], cuts[q + 1]
+                wt = theta[pos + n[l] * j0:pos + n[l] * j1].reshape(n[l], j1 - j0)
+                wt[:, :max(0, min(j1, n[l + 1]) - j0)] = weights[l][j0:j1].T
+                wts.append((j0, wt))
             self.net.wt[l] = &self.theta[pos]
             pos += n[l] * s[l + 1]
             b = theta[pos:pos + s[l + 1]]
             b[:n[l + 1]] = biases[l][:, 0]
             self.net.b[l] = &self.theta[pos]
             pos += s[l + 1]
-            self.layers.append((wt, b))
+            self.layers.append((wts, b))
 
     def __dealloc__(self):
         free(self.net.wt)
@@ -319,12 +343,15 @@ cdef class Params:
 
     def write_back(self, list weights, list biases):
         """Copy the parameters into ``weights[l]`` (n[l+1], n[l]) and ``biases[l]`` (n[l+1], 1)."""
-        for l, (wt, b) in enumerate(self.layers):
+        for l, (wts, b) in enumerate(self.layers):
             out = weights[l].shape[0]
-            if self.scales[l] != 1:
-                wt *= self.scales[l]         # w_l = scale · wt: the lazy decay, applied
-                self.scales[l] = 1
-            weights[l][...] = wt[:, :out].T
+            for j0, wt in wts:
+                if self.scales[l] != 1:
+                    wt *= self.scales[l]     # w_l = scale · wt: the lazy decay, applied
+                j1 = min(out, j0 + wt.shape[1])
+                if j1 > j0:
+                    weights[l][j0:j1] = wt[:, :j1 - j0].T
+            self.scales[l] = 1
             biases[l][:, 0] = b[:out]
 
 
@@ -335,8 +362,20 @@ cdef inline real_t sigmoid(real_t z) noexcept nogil:
     return 1 / (1 + real_exp(-z))
 
 
-cdef void forward(const Net *net, const Rows *X, Py_ssize_t e, real_t *act) noexcept nogil:
-    # a_{l+1} = σ(w_l a_l + b_l), l = 0 … L−1, into act[off[l] …]
+cdef void input_sum(const Net *net, const Rows *X, Py_ssize_t e, Py_ssize_t q,
+                    real_t *act) noexcept nogil:
+    # z_1[j] = b_0[j] + Σ_{p : x_i ≠ 0} x_i · wt_0[i, j] for the columns j of panel q,
+    # into act[j] (i = index[p], x_i = value[p]; b_0 is left out while layer 0 has a
+    # scale ≠ 1, and added by finish_forward)
+    cdef Py_ssize_t j0 = net.col[q], j1 = net.col[q + 1]
+    cnet_rows_forward((net.b[0] if net.scale[0] == 1 else net.zeros) + j0,
+                      net.wt[0] + net.n[0] * j0, j1 - j0, j1 - j0,
+                      X.index, X.value, X.start[e], X.start[e + 1], act + j0)
+
+
+cdef void finish_forward(const Net *net, real_t *act) noexcept nogil:
+    # Given z_1 from input_sum in act[0 …]: a_1 = σ(z_1), then
+    # a_{l+1} = σ(w_l a_l + b_l), l = 1 … L−1, into act[off[l] …]
     cdef Py_ssize_t l, j, no
     cdef real_t *a
     cdef real_t sc
@@ -344,19 +383,23 @@ cdef void forward(const Net *net, const Rows *X, Py_ssize_t e, real_t *act) noex
         no = net.s[l + 1]
         a = act + net.off[l]
         sc = net.scale[l]
-        if l == 0:
-            # z_1 = b_0 + Σ_{p : x_i ≠ 0} x_i · wt_0[i, :]  (i = index[p], x_i = value[p])
-            cnet_rows_forward(net.b[0] if sc == 1 else net.zeros, net.wt[0], no,
-                              X.index, X.value, X.start[e], X.start[e + 1], a)
-        else:
+        if l > 0:
             # z_{l+1} = b_l + Σ_i a_{l,i} · wt_l[i, :]
-            cnet_rows_forward(net.b[l] if sc == 1 else net.zeros, net.wt[l], no,
+            cnet_rows_forward(net.b[l] if sc == 1 else net.zeros, net.wt[l], no, no,
                               NULL, act + net.off[l - 1], 0, net.n[l], a)
         if sc != 1:
             for j in range(net.n[l + 1]):
                 a[j] = net.b[l][j] + sc * a[j]     # z = b + scale · Σ …
         for j in range(net.n[l + 1]):
             a[j] = sigmoid(a[j])
+
+
+cdef void forward(const Net *net, const Rows *X, Py_ssize_t e, real_t *act) noexcept nogil:
+    # a_{l+1} = σ(w_l a_l + b_l), l = 0 … L−1, into act[off[l] …]
+    cdef Py_ssize_t q
+    for q in range(net.panels):
+        input_sum(net, X, e, q, act)
+    finish_forward(net, act)
 
 
 cdef inline real_t dot(const real_t *u, const real_t *v, Py_ssize_t n) noexcept nogil:
@@ -401,46 +444,64 @@ cdef void backward(const Net *net, const real_t *act, const double *y, int cost,
                 d[i] = (net.scale[l] * dot(net.wt[l] + i * no, d_next, no)) * (a[i] * (1 - a[i]))
 
 
-cdef void sgd_step(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t m,
-                   const real_t *act, const real_t *delta, real_t eta, real_t decay,
-                   real_t *nabla_b) noexcept nogil:
-    # One step over the m examples whose activations and errors are in act/delta:
-    #   w_l ← decay · w_l − (η/m) Σ_k δ_{l+1,k} a_{l,k}ᵀ      (decay = 1 − ηλ/n)
-    #   b_l ← b_l − (η/m) Σ_k δ_{l+1,k}
+cdef void step_layer(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t m,
+                     const real_t *act, const real_t *delta, real_t c, real_t fold,
+                     Py_ssize_t l, Py_ssize_t q, real_t *nabla_b) noexcept nogil:
+    # Layer l's share of one SGD step over the m examples whose activations and errors
+    # are in act/delta: panel q of wt_0 when l = 0 (neurons j0 ≤ j < j1 of layer 1),
+    # else all of layer l+1 (c = η/m):
+    #   w_l ← decay · w_l − c Σ_k δ_{l+1,k} a_{l,k}ᵀ      (decay = 1 − ηλ/n)
+    #   b_l ← b_l − c Σ_k δ_{l+1,k}
     # All δ were computed before any weight moves, so subtracting each example's
     # term straight from w is the same step as summing ∇w first (up to the order
     # of the additions).  The decay is lazy, as in scikit-learn's SGD: with
-    # w = scale · wt, it is scale ← decay · scale, and the step subtracts
-    # (c / scale) a δᵀ from wt -- O(1) instead of a pass over every weight.
-    cdef Py_ssize_t l, k, j, e, no, W = net.width
-    cdef real_t c = eta / m, cl
+    # w = scale · wt, it is scale ← decay · scale (done before, by decay_scales),
+    # and the step subtracts (c / scale) a δᵀ from wt -- O(1) instead of a pass
+    # over every weight.  fold ≠ 0: the scale was folded back into wt at this step.
+    cdef Py_ssize_t i, k, j, e, j0 = 0, j1 = net.s[l + 1], no, W = net.width
     cdef real_t *wt
+    cdef real_t cl
     cdef const real_t *d
+    if l == 0:
+        j0 = net.col[q]
+        j1 = net.col[q + 1]
+    no = j1 - j0                      # the row length of wt_l's panel
+    wt = net.wt[l] + net.n[l] * j0
+    if fold != 0:
+        for i in range(net.n[l]):
+            for j in range(no):
+                wt[i * no + j] = fold * wt[i * no + j]
+    cl = c if net.scale[l] == 1 else c / net.scale[l]
+    for k in range(m):
+        # wt_l[i, j0:j1] −= (cl a_{l,i}) δ_{l+1}[j0:j1], over the non-zero inputs when l = 0
+        d = delta + k * W + net.off[l] + j0
+        if l == 0:
+            e = batch[k]
+            cnet_rows_update(wt, no, no, X.index, X.value, X.start[e], X.start[e + 1], cl, d)
+        else:
+            cnet_rows_update(wt, no, no, NULL, act + k * W + net.off[l - 1], 0, net.n[l], cl, d)
+    # ∇b_l = Σ_k δ_{l+1,k}, summed in example order, then b_l −= c ∇b_l
+    for j in range(j0, j1):
+        nabla_b[j] = 0
+    for k in range(m):
+        for j in range(j0, j1):
+            nabla_b[j] += delta[k * W + net.off[l] + j]
+    for j in range(j0, min(j1, net.n[l + 1])):
+        net.b[l][j] -= c * nabla_b[j]
+
+
+cdef void decay_scales(Net *net, real_t decay, real_t *fold) noexcept nogil:
+    # scale_l ← decay · scale_l; when that falls below 1e-3, fold[l] ← scale_l and
+    # scale_l ← 1 (step_layer then multiplies wt_l by fold[l] before wt_l grows large);
+    # else fold[l] ← 0
+    cdef Py_ssize_t l
     for l in range(net.L):
-        no = net.s[l + 1]
-        wt = net.wt[l]
+        fold[l] = 0
         if decay != 1:
             net.scale[l] = decay * net.scale[l]
-            if net.scale[l] < 1e-3:             # fold the scale in before wt grows large
-                for j in range(net.n[l] * no):
-                    wt[j] = net.scale[l] * wt[j]
+            if net.scale[l] < 1e-3:
+                fold[l] = net.scale[l]
                 net.scale[l] = 1
-        cl = c if net.scale[l] == 1 else c / net.scale[l]
-        for k in range(m):
-            # wt_l[i, :] −= (cl a_{l,i}) δ_{l+1}, over the non-zero inputs when l = 0
-            d = delta + k * W + net.off[l]
-            if l == 0:
-                e = batch[k]
-                cnet_rows_update(wt, no, X.index, X.value, X.start[e], X.start[e + 1], cl, d)
-            else:
-                cnet_rows_update(wt, no, NULL, act + k * W + net.off[l - 1], 0, net.n[l], cl, d)
-        # ∇b_l = Σ_k δ_{l+1,k}, summed in example order, then b_l −= (η/m) ∇b_l
-        memset(nabla_b, 0, no * sizeof(real_t))
-        for k in range(m):
-            for j in range(no):
-                nabla_b[j] += delta[k * W + net.off[l] + j]
-        for j in range(net.n[l + 1]):
-            net.b[l][j] -= c * nabla_b[j]
 
 
 cdef extern from *:
@@ -468,22 +529,188 @@ cdef inline void prefetch_example(const Rows *X, Py_ssize_t e) noexcept nogil:
         cnet_prefetch(&X.index[p])      # 16 ints to a line
 
 
-cdef void train_loop(Net *net, const Rows *X, const double *Y, Py_ssize_t n_out,
-                     const Py_ssize_t *order, Py_ssize_t count, Py_ssize_t mbs,
-                     real_t eta, real_t decay, int cost,
-                     real_t *act, real_t *delta, real_t *nabla_b) noexcept nogil:
-    # The mini-batches are order[0:mbs], order[mbs:2·mbs], …; the last may be shorter.
-    cdef Py_ssize_t start = 0, m, k, e, W = net.width
-    while start < count:
-        m = mbs if count - start > mbs else count - start
+# ----------------------------------------------------------------- threads
+# A call can share its work among T threads (num_threads): Python threads that
+# each run the same nogil loop with their own t, meeting at a barrier.  Every
+# weight and every sum is computed by exactly one thread, in the same order as
+# with one thread, so the results are the same bits whatever T is.
+
+cdef extern from *:
+    """
+    #if defined(__GNUC__) && !defined(_WIN32)
+    #include <sched.h>
+    #define CNET_THREADS 1
+    #else
+    #define CNET_THREADS 0
+    #endif
+    #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    #define cnet_pause() __builtin_ia32_pause()
+    #else
+    #define cnet_pause() ((void) 0)
+    #endif
+    /* n threads; count of them at the barrier; gen: how often it has opened;
+       go: set once the team is complete (n is final); stop: leave at once */
+    typedef struct { int n, count, gen, go, stop; } cnet_team;
+
+    static void cnet_wait_while_equal(const int *what, int value) {
+    #if CNET_THREADS
+        int spins = 0;
+        while (__atomic_load_n(what, __ATOMIC_ACQUIRE) == value) {
+            if (++spins < 2000) cnet_pause(); else sched_yield();
+        }
+    #endif
+    }
+    /* 1 in the last of the n threads to arrive, which must then call cnet_release;
+       the others return 0 once it has */
+    static int cnet_arrive(cnet_team *t) {
+    #if CNET_THREADS
+        int gen;
+        if (t->n == 1) return 1;
+        gen = __atomic_load_n(&t->gen, __ATOMIC_ACQUIRE);
+        if (__atomic_add_fetch(&t->count, 1, __ATOMIC_ACQ_REL) == t->n) return 1;
+        cnet_wait_while_equal(&t->gen, gen);
+        return 0;
+    #else
+        return 1;
+    #endif
+    }
+    static void cnet_release(cnet_team *t) {
+    #if CNET_THREADS
+        if (t->n == 1) return;
+        __atomic_store_n(&t->count, 0, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&t->gen, 1, __ATOMIC_RELEASE);
+    #endif
+    }
+    static void cnet_barrier(cnet_team *t) { if (cnet_arrive(t)) cnet_release(t); }
+    /* the team is complete: n threads (stop: none of them is to work) */
+    static void cnet_go(cnet_team *t, int n, int stop) {
+        t->n = n;
+        t->stop = stop;
+    #if CNET_THREADS
+        __atomic_store_n(&t->go, 1, __ATOMIC_RELEASE);
+    #endif
+    }
+    /* wait for cnet_go; 1 if thread `me` is to work */
+    static int cnet_join(cnet_team *t, int me) {
+        cnet_wait_while_equal(&t->go, 0);
+        return !t->stop && me < t->n;
+    }
+    """
+    ctypedef struct cnet_team:
+        int n
+    int CNET_THREADS
+    int cnet_arrive(cnet_team *t) nogil
+    void cnet_release(cnet_team *t) nogil
+    void cnet_barrier(cnet_team *t) nogil
+    void cnet_go(cnet_team *t, int n, int stop) nogil
+    int cnet_join(cnet_team *t, int me) nogil
+
+
+def threads_supported():
+    """True when this build can share a call among several threads."""
+    return bool(CNET_THREADS)
+
+
+cdef object start_team(cnet_team *team, target, holder, Py_ssize_t wanted):
+    # Start target(holder, t) for t = 1 … wanted − 1 on new threads, fewer if the
+    # system refuses one, and complete the team; returns the started threads.
+    # If the caller is interrupted here, the team is told to stop.
+    threads = []
+    complete = False
+    try:
+        for t in range(1, wanted if CNET_THREADS else 1):
+            thread = threading.Thread(target=target, args=(holder, t), daemon=True)
+            try:
+                thread.start()
+            except RuntimeError:        # "can't start new thread": go on with fewer
+                break
+            threads.append(thread)
+        complete = True
+    finally:
+        cnet_go(team, len(threads) + 1, not complete)
+    return threads
+
+
+cdef struct Job:
+    # one call to train, shared by its threads
+    Net *net
+    const Rows *X
+    const double *Y
+    Py_ssize_t n_out
+    const Py_ssize_t *order
+    Py_ssize_t count, mbs
+    real_t eta, decay
+    int cost
+    real_t *act         # 2 · mbs rows of `width`: one mini-batch's activations, the next's
+    real_t *delta       # mbs rows of `width`: the errors
+    real_t *nabla_b     # width: ∇b of every layer (at off[l])
+    real_t *fold        # L: see decay_scales
+    cnet_team team
+
+
+cdef void train_part(Job *job, int t) noexcept nogil:
+    # Thread t's part of SGD over the mini-batches order[0:mbs], order[mbs:2·mbs], …
+    # (the last may be shorter).  Layer 0 -- nearly all the work -- is split by the
+    # neurons of layer 1: thread t owns the panels q ≡ t mod T of wt_0 (each its own
+    # block of memory, so that threads never share a cache line) and those columns
+    # of b_0.  Per mini-batch:
+    #   1. z_1 on those columns, for each example;
+    #   2. (after all threads) the rest of the forward pass and δ of examples k ≡ t mod T;
+    #   3. (after all) the step of layer 0 on j0:j1, and of layers ≥ 1 by the last thread.
+    cdef Net *net = job.net
+    cdef Py_ssize_t T = job.team.n, W = net.width, start = 0, m, k, e, l, q, batch = 0
+    cdef real_t *act
+    while start < job.count:
+        m = job.mbs if job.count - start > job.mbs else job.count - start
+        # the other half of act from the last mini-batch's, which the last thread may still be reading
+        act = job.act + (batch % 2) * job.mbs * W
         for k in range(m):
-            e = order[start + k]
-            if start + k + AHEAD < count:
-                prefetch_example(X, order[start + k + AHEAD])
-            forward(net, X, e, act + k * W)
-            backward(net, act + k * W, Y + e * n_out, cost, delta + k * W)
-        sgd_step(net, X, order + start, m, act, delta, eta, decay, nabla_b)
+            if t < net.panels and start + k + AHEAD < job.count:
+                prefetch_example(job.X, job.order[start + k + AHEAD])
+            q = t
+            while q < net.panels:
+                input_sum(net, job.X, job.order[start + k], q, act + k * W)
+                q += T
+        cnet_barrier(&job.team)
+        k = t
+        while k < m:
+            e = job.order[start + k]
+            finish_forward(net, act + k * W)
+            backward(net, act + k * W, job.Y + e * job.n_out, job.cost, job.delta + k * W)
+            k += T
+        if cnet_arrive(&job.team):
+            decay_scales(net, job.decay, job.fold)
+            cnet_release(&job.team)
+        q = t
+        while q < net.panels:
+            step_layer(net, job.X, job.order + start, m, act, job.delta, job.eta / m,
+                       job.fold[0], 0, q, job.nabla_b)
+            q += T
+        if t == T - 1:
+            for l in range(1, net.L):
+                step_layer(net, job.X, job.order + start, m, act, job.delta, job.eta / m,
+                           job.fold[l], l, 0, job.nabla_b + net.off[l])
         start += m
+        batch += 1
+
+
+cdef class TrainJob:
+    # A Job and what it points into, alive as long as any of its threads
+    cdef Job job
+    cdef Rows rows
+    cdef object keep
+
+    def __dealloc__(self):
+        cnet_free64(self.job.act)
+        cnet_free64(self.job.delta)
+        cnet_free64(self.job.nabla_b)
+        cnet_free64(self.job.fold)
+
+
+def _train_thread(TrainJob h, int t):
+    with nogil:
+        if cnet_join(&h.job.team, t):
+            train_part(&h.job, t)
 
 
 cdef inline double cost_fn(const real_t *a, const double *y, Py_ssize_t n, int cost) noexcept nogil:
@@ -544,6 +771,32 @@ cdef real_t *scratch(Py_ssize_t count) except NULL:
     return buf
 
 
+cdef extern from *:
+    """
+    #include <stdint.h>
+    /* n zero bytes at an address that is a multiple of 64 (a cache line), so that
+       threads writing different lines of one buffer never share a line */
+    static void *cnet_calloc64(size_t n) {
+        char *raw = (char *) calloc(n + 64 + sizeof(void *), 1), *p;
+        if (raw == NULL) return NULL;
+        p = (char *) (((uintptr_t) (raw + sizeof(void *)) + 63) & ~(uintptr_t) 63);
+        ((void **) p)[-1] = raw;
+        return p;
+    }
+    static void cnet_free64(void *p) { if (p != NULL) free(((void **) p)[-1]); }
+    """
+    void *cnet_calloc64(size_t n) nogil
+    void cnet_free64(void *p) nogil
+
+
+cdef real_t *scratch64(Py_ssize_t count) except NULL:
+    # as scratch, at a multiple of 64 bytes; give back with cnet_free64
+    cdef real_t *buf = <real_t *> cnet_calloc64(max(count, 1) * sizeof(real_t))
+    if buf == NULL:
+        raise MemoryError()
+    return buf
+
+
 cdef object forward_all(Params p, Inputs X):
     # every example's activations a_1 … a_L, one row per example
     check_inputs(p, X)
@@ -591,13 +844,16 @@ def backprop(list weights, list biases, x, y, cost):
 
 def train(list weights, list biases, Inputs X, const double[:, ::1] Y,
           const Py_ssize_t[::1] order, Py_ssize_t mini_batch_size, double eta,
-          double lmbda, double n, cost):
+          double lmbda, double n, cost, Py_ssize_t num_threads=1):
     """Run SGD over the mini-batches order[0:s], order[s:2s], … (s = mini_batch_size).
 
     Each step is w ← (1 − ηλ/n) w − (η/m) ∇w, b ← b − (η/m) ∇b over the m
     examples of the mini-batch.  Updates ``weights`` and ``biases`` in place.
+    ``num_threads`` threads share the work; the result does not depend on it.
     """
-    p = Params(weights, biases)
+    if num_threads < 1:
+        raise ValueError("num_threads must be at least 1")
+    p = Params(weights, biases, num_threads)
     check_inputs(p, X)
     check_targets(p, np.asarray(Y), X.n_rows)
     cdef int c = cost_id(cost)
@@ -609,21 +865,30 @@ def train(list weights, list biases, Inputs X, const double[:, ::1] Y,
     if count == 0:
         return
     cdef Py_ssize_t m = min(mini_batch_size, count), W = p.net.width
-    cdef real_t decay = 1.0 - eta * (lmbda / n)
     cdef Rows rows = X.rows()
-    cdef real_t *act = scratch(m * W)
-    cdef real_t *delta = NULL
-    cdef real_t *nabla_b = NULL
-    try:
-        delta = scratch(m * W)
-        nabla_b = scratch(W)
-        with nogil:
-            train_loop(&p.net, &rows, &Y[0, 0], Y.shape[1], &order[0], count, m,
-                       <real_t> eta, decay, c, act, delta, nabla_b)
-    finally:
-        free(act)
-        free(delta)
-        free(nabla_b)
+    cdef TrainJob h = TrainJob()
+    h.keep = (p, X, Y, order)
+    h.job.net = &p.net
+    h.job.X = &h.rows
+    h.rows = rows
+    h.job.Y = &Y[0, 0]
+    h.job.n_out = Y.shape[1]
+    h.job.order = &order[0]
+    h.job.count = count
+    h.job.mbs = m
+    h.job.eta = <real_t> eta
+    h.job.decay = 1.0 - eta * (lmbda / n)
+    h.job.cost = c
+    h.job.act = scratch64(2 * m * W)
+    h.job.delta = scratch64(m * W)
+    h.job.nabla_b = scratch64(W)
+    h.job.fold = scratch64(p.net.L)
+    # one thread per panel: more would have nothing to do
+    threads = start_team(&h.job.team, _train_thread, h, p.net.panels)
+    with nogil:
+        train_part(&h.job, 0)
+    for thread in threads:
+        thread.join()
     p.write_back(weights, biases)
 
 

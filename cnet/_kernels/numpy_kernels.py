@@ -70,12 +70,12 @@ def backprop(weights, biases, x, y, cost):
     return nabla_b, nabla_w
 
 
-def train(weights, biases, X, Y, order, mini_batch_size, eta, lmbda, n, cost):
+def train(weights, biases, X, Y, order, mini_batch_size, eta, lmbda, n, cost, num_threads=1):
     """Run SGD over the mini-batches order[0:s], order[s:2s], … (s = mini_batch_size).
 
     Each step is w ← (1 − ηλ/n) w − (η/m) ∇w, b ← b − (η/m) ∇b with ∇ summed
     over the m examples of the mini-batch.  Updates ``weights`` and ``biases``
-    in place.
+    in place.  Runs on one thread whatever ``num_threads`` is.
     """
     for start in range(0, len(order), mini_batch_size):
         batch = order[start:start + mini_batch_size]
@@ -92,8 +92,9 @@ def train(weights, biases, X, Y, order, mini_batch_size, eta, lmbda, n, cost):
             b[...] = b - (eta / m) * nb
 
 
-def cost_and_predict(weights, biases, X, Y, cost):
-    """``(cost_sum(...), predict(...))``; with ``Y`` None, the sum is 0.0."""
+def cost_and_predict(weights, biases, X, Y, cost, num_threads=1):
+    """``(cost_sum(...), predict(...))``; with ``Y`` None, the sum is 0.0.  Runs on one
+    thread whatever ``num_threads`` is."""
     return (0.0 if Y is None else cost_sum(weights, biases, X, Y, cost),
             predict(weights, biases, X))
 
