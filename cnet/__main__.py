@@ -48,6 +48,9 @@ def parser():
                    help="seed the initialisation and shuffles (numpy.random.default_rng)")
     t.add_argument("--dtype", choices=["float64", "float32"], default="float64",
                    help="precision of the arithmetic (float32: faster, not bit-faithful to the book)")
+    t.add_argument("--threads", type=_positive(int), default=None, metavar="N",
+                   help="threads to train on (default: $CNET_NUM_THREADS, else 1); "
+                        "the same results for any N")
     t.add_argument("--limit", type=_positive(int), default=None,
                    help="use only the first N training and test images")
     t.add_argument("--save", metavar="FILE", help="save the trained network as JSON (network2's format)")
@@ -66,11 +69,13 @@ def train(args):
         training_data, test_data = training_data[:args.limit], test_data[:args.limit]
     if args.sizes[0] != 784 or args.sizes[-1] != 10:
         raise ValueError("--sizes must start with 784 (the pixels) and end with 10 (the digits)")
-    net = network.Network(args.sizes, seed=args.seed, backend=args.backend, dtype=args.dtype)
+    net = network.Network(args.sizes, seed=args.seed, backend=args.backend, dtype=args.dtype,
+                          num_threads=args.threads)
     isa = getattr(net._kernels, "ISA", None)
-    print("cnet: {} on {} training images, {} epoch{}, mini-batch {}, eta {}; {} kernels ({}{})".format(
+    print("cnet: {} on {} training images, {} epoch{}, mini-batch {}, eta {}; {} kernels ({}{}){}".format(
         args.sizes, len(training_data), args.epochs, "s" if args.epochs != 1 else "",
-        args.mini_batch_size, args.eta, net.backend, args.dtype, ", " + isa if isa else ""))
+        args.mini_batch_size, args.eta, net.backend, args.dtype, ", " + isa if isa else "",
+        ", {} threads".format(net.num_threads) if net.num_threads > 1 else ""))
     X_test, labels = net._examples("test_data", test_data, labels=True)
     bar = {}
     started = [0.0]

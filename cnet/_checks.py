@@ -8,6 +8,7 @@ After this the kernels trust their input.
 """
 import math
 import numbers
+import os
 
 import numpy as np
 
@@ -41,6 +42,24 @@ def integer(name, value, minimum):
     if value < minimum:
         raise ValueError("{} must be at least {}, got {}".format(name, minimum, value))
     return int(value)
+
+
+def num_threads(value):
+    """The number of threads to train on: ``value``, or when it is None the
+    ``CNET_NUM_THREADS`` environment variable, or 1."""
+    if value is None:
+        text = os.environ.get("CNET_NUM_THREADS", "").strip()
+        if not text:
+            return 1
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError("CNET_NUM_THREADS must be a whole number of threads, got {!r}"
+                             .format(text)) from None
+        name = "CNET_NUM_THREADS"
+    else:
+        name = "num_threads"
+    return integer(name, value, 1)
 
 
 def real(name, value, positive=True):

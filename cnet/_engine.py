@@ -46,8 +46,9 @@ def _fast_shuffle_ok():
 class Engine:
     """A feedforward sigmoid network trained by mini-batch SGD (see the subclasses)."""
 
-    def __init__(self, sizes, cost, seed=None, backend=None, dtype=np.float64):
+    def __init__(self, sizes, cost, seed=None, backend=None, dtype=np.float64, num_threads=None):
         self.sizes = _checks.sizes(sizes)
+        self.num_threads = _checks.num_threads(num_threads)
         self.num_layers = len(self.sizes)
         self.cost = cost
         self.seed = seed
@@ -64,6 +65,7 @@ class Engine:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        self.__dict__.setdefault("num_threads", 1)       # pickled before there was a choice
         self._kernels = _kernels.get(self.backend, self.dtype)
 
     # ------------------------------------------------------ random draws
@@ -115,6 +117,10 @@ class Engine:
     def _publish(self, weights, biases):
         self.weights = [w.copy() for w in weights]
         self.biases = [b.copy() for b in biases]
+
+    def _threads(self):
+        """``self.num_threads``, checked (the user may have assigned it)."""
+        return _checks.integer("net.num_threads", self.num_threads, 1)
 
     def _kernels_for_cost(self):
         """The kernel module that computes ``self.cost``: the chosen backend's, or
@@ -177,6 +183,7 @@ class Engine:
         mini_batch_size = _checks.integer("mini_batch_size", mini_batch_size, 1)
         eta = _checks.real("eta", eta, positive=True)
         lmbda = _checks.real("lmbda", lmbda, positive=False)
+        threads = self._threads()
         data = _checks.as_list("training_data", training_data)
         X, Y = self._examples("training_data", data, labels=False)
         kernels = self._kernels_for_cost()
@@ -194,7 +201,7 @@ class Engine:
                 progress(0, n)
             for start in range(0, n, chunk):
                 kernels.train(weights, biases, X, Y, order[start:start + chunk],
-                              mini_batch_size, eta, lmbda, n, self.cost)
+                              mini_batch_size, eta, lmbda, n, self.cost, threads)
                 if progress is not None:
                     progress(min(start + chunk, n), n)
             self._publish(weights, biases)
@@ -206,6 +213,7 @@ class Engine:
         eta = _checks.real("eta", eta, positive=True)
         lmbda = _checks.real("lmbda", lmbda, positive=False)
         n = _checks.real("n", n, positive=True)
+        threads = self._threads()
         data = _checks.as_list("mini_batch", mini_batch)
         if not data:
             raise ValueError("mini_batch is empty; expected at least one (x, y) pair")
@@ -213,7 +221,7 @@ class Engine:
         kernels = self._kernels_for_cost()
         weights, biases = self._params()
         kernels.train(weights, biases, X, Y, np.arange(len(data), dtype=np.intp), len(data),
-                      eta, lmbda, n, self.cost)
+                      eta, lmbda, n, self.cost, threads)
         self._publish(weights, biases)
 
     def _measure(self, X, Y=None, labels=None, lmbda=0.0):

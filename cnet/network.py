@@ -25,10 +25,14 @@ class Network(Engine):
     or None (the ``CNET_BACKEND`` environment variable, else the compiled
     kernels when built).  ``dtype=np.float32`` holds the parameters and does the
     arithmetic in single precision (not bit-faithful to the book).
+    ``num_threads`` threads share each epoch's work (default: the
+    ``CNET_NUM_THREADS`` environment variable, else 1); the results are the
+    same bits for any number.
     """
 
-    def __init__(self, sizes, seed=None, backend=None, dtype=np.float64):
-        super().__init__(sizes, cost=QuadraticCost, seed=seed, backend=backend, dtype=dtype)
+    def __init__(self, sizes, seed=None, backend=None, dtype=np.float64, num_threads=None):
+        super().__init__(sizes, cost=QuadraticCost, seed=seed, backend=backend, dtype=dtype,
+                         num_threads=num_threads)
         self.biases = [self._randn(y, 1) for y in self.sizes[1:]]
         self.weights = [self._randn(y, x) for x, y in zip(self.sizes[:-1], self.sizes[1:])]
 

@@ -25,11 +25,13 @@ class Network(Engine):
     """A network of sigmoid neurons with layer widths ``sizes`` and cost class ``cost``.
 
     Parameters start from ``default_weight_initializer``.  ``seed``,
-    ``backend`` and ``dtype`` are as in ``cnet.network.Network``.
+    ``backend``, ``dtype`` and ``num_threads`` are as in ``cnet.network.Network``.
     """
 
-    def __init__(self, sizes, cost=CrossEntropyCost, seed=None, backend=None, dtype=np.float64):
-        super().__init__(sizes, cost=cost, seed=seed, backend=backend, dtype=dtype)
+    def __init__(self, sizes, cost=CrossEntropyCost, seed=None, backend=None, dtype=np.float64,
+                 num_threads=None):
+        super().__init__(sizes, cost=cost, seed=seed, backend=backend, dtype=dtype,
+                         num_threads=num_threads)
         self.default_weight_initializer()
 
     def default_weight_initializer(self):

@@ -235,3 +235,62 @@ def test_cost_and_predict_is_cost_sum_and_predict(K):
     none_total, none_labels = K.cost_and_predict(weights, biases, P, None, None)
     assert none_total == 0.0
     np.testing.assert_array_equal(none_labels, labels)
+
+
+THREAD_SIZES = [[5, 4, 3, 2], [784, 30, 10], [20, 64, 10], [30, 100, 30, 10], [12, 200, 7]]
+
+
+@pytest.mark.parametrize("sizes", THREAD_SIZES, ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("lmbda", [0.0, 5.0])
+def test_threads_give_the_same_bits(sizes, dtype, lmbda):
+    # Each weight and each sum is computed by one thread in the one-thread order, so
+    # any thread count gives the same bits -- including the last, shorter mini-batch
+    # and (lmbda 5: the scale falls below 1e-3 after ~107 of these 234 steps) the
+    # lazy decay folded back into the weights.
+    K = C if dtype is np.float64 else C32
+    rng = np.random.default_rng(sum(sizes))
+    weights, biases = (as32(a) if dtype is np.float32 else a for a in params(sizes, rng))
+    X, Y = stacked(make_data(sizes, 40, rng, dtype=dtype))
+    order = np.concatenate([rng.permutation(40) for _ in range(18)]).astype(np.intp)[:700]
+    results = []
+    for threads in (1, 2, 3, 8):
+        w = [a.copy() for a in weights]
+        b = [a.copy() for a in biases]
+        K.train(w, b, K.prepare(X), Y, order, 3, 0.5, lmbda, 40, QuadraticCost, threads)
+        results.append(w + b)
+    for other in results[1:]:
+        for got, want in zip(other, results[0]):
+            np.testing.assert_array_equal(got, want)
+    assert max_rel_diff(results[0], weights + biases) > 1e-3  # training moved them
+
+
+def test_threads_that_cannot_start_leave_the_work_to_fewer(monkeypatch):
+    # A system that refuses a new thread gets the same step, run on the threads it gave.
+    import threading
+    rng = np.random.default_rng(5)
+    weights, biases = params([784, 30, 10], rng)
+    X, Y = stacked(make_data([784, 30, 10], 20, rng))
+    order = rng.permutation(20).astype(np.intp)
+    results = []
+    for threads in (1, 2):
+        w = [a.copy() for a in weights]
+        b = [a.copy() for a in biases]
+        C.train(w, b, C.prepare(X), Y, order, 4, 3.0, 0.0, 20, QuadraticCost, threads)
+        results.append(w + b)
+
+        def refuse(self):
+            raise RuntimeError("can't start new thread")
+        monkeypatch.setattr(threading.Thread, "start", refuse)
+    for got, want in zip(results[1], results[0]):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_train_rejects_no_threads():
+    rng = np.random.default_rng(0)
+    weights, biases = params([3, 2], rng)
+    X, Y = stacked(make_data([3, 2], 4, rng))
+    for K in (C, C32):
+        with pytest.raises(ValueError, match="num_threads"):
+            K.train(weights, biases, K.prepare(X), Y, np.arange(4, dtype=np.intp), 1, 1.0,
+                    0.0, 4, QuadraticCost, 0)

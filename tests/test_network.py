@@ -284,3 +284,25 @@ print(len([w for w in caught if "not built" in str(w.message)]), net.backend)
                          cwd=tempfile.gettempdir(), timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["1", "numpy"]
+
+
+@pytest.mark.parametrize("module", ["network", "network2"])
+def test_num_threads_trains_the_same_network(module, monkeypatch, capsys):
+    # num_threads (argument or CNET_NUM_THREADS) changes the speed, never the result.
+    from cnet import network2
+    Net = network.Network if module == "network" else network2.Network
+    sizes = [40, 50, 10]
+    rng = np.random.default_rng(2)
+    train = make_data(sizes, 60, rng)
+    nets = [Net(sizes, seed=9, backend="cython", num_threads=1),
+            Net(sizes, seed=9, backend="cython", num_threads=2)]
+    monkeypatch.setenv("CNET_NUM_THREADS", "2")
+    nets.append(Net(sizes, seed=9, backend="cython"))
+    assert [n.num_threads for n in nets] == [1, 2, 2]
+    for net in nets:
+        kwargs = {} if module == "network" else {"lmbda": 3.0}
+        net.SGD(list(train), 2, 7, 0.5, **kwargs)
+        net.update_mini_batch(train[:5], 0.5, **({} if module == "network" else {"lmbda": 3.0, "n": 60}))
+    for net in nets[1:]:
+        for got, want in zip(net.weights + net.biases, nets[0].weights + nets[0].biases):
+            np.testing.assert_array_equal(got, want)

@@ -141,6 +141,33 @@ def test_bad_backend():
         network.Network([3, 2], backend="fortran")
 
 
+@pytest.mark.parametrize("value, exc", [(0, ValueError), (-2, ValueError), (1.5, TypeError),
+                                        ("2", TypeError), (True, TypeError)])
+def test_bad_num_threads(value, exc):
+    with pytest.raises(exc, match="num_threads"):
+        network.Network([3, 2], num_threads=value)
+    with pytest.raises(exc, match="num_threads"):
+        network2.Network([3, 2], num_threads=value)
+
+
+@pytest.mark.parametrize("text", ["two", "0", "1.5", "-1"])
+def test_bad_num_threads_variable(text, monkeypatch):
+    monkeypatch.setenv("CNET_NUM_THREADS", text)
+    with pytest.raises(ValueError, match="CNET_NUM_THREADS"):
+        network.Network([3, 2])
+
+
+def test_num_threads_assigned_later_is_checked(net, data):
+    net.num_threads = 0
+    before = [w.copy() for w in net.weights]
+    order = list(data)
+    with pytest.raises(ValueError, match="net.num_threads"):
+        net.SGD(data, 1, 3, 3.0)
+    assert data == order            # not shuffled either
+    for a, b in zip(net.weights, before):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("mutate, message", [
     (lambda n: n.weights.__setitem__(0, np.zeros((3, 5))), r"net.weights\[0\] has shape \(3, 5\); expected \(3, 4\)"),
     (lambda n: n.biases.__setitem__(1, np.zeros(2)), r"net.biases\[1\] has shape \(2,\); expected \(2, 1\)"),
