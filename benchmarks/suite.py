@@ -4,7 +4,8 @@
 
 Every (implementation, size) pair runs in a fresh Python process, so that its
 peak memory (ru_maxrss) is its own.  Each trains one epoch over the 50,000
-training images (mini-batch 10, eta 3.0, float64, one thread) from the same
+training images (mini-batch 10, eta 3.0, float64, one thread unless the
+implementation says otherwise) from the same
 initial parameters and shuffle, then evaluates the 10,000 test images.  The
 table gives seconds per epoch (the epoch alone; checking and stacking the data
 is timed apart), the ratio to the per-example NumPy fallback, the test
@@ -16,6 +17,7 @@ counted) next to the size of the training set, and the process's peak RSS
 Implementations:
   cnet          the compiled kernels (cnet.network, backend "cython")
   cnet-f32      the same in float32 (dtype=np.float32: not bit-faithful to the book)
+  cnet-2t       cnet on two threads (num_threads=2: the same bits as one thread)
   fallback      cnet's pure-NumPy kernels, the book's per-example algorithm
   numpy-batch   the same algorithm with each mini-batch as one matrix (here, below)
   torch         the same, in PyTorch, when it is installed (never a dependency)
@@ -37,7 +39,7 @@ import tracemalloc
 import numpy as np
 
 SIZES = ["784,30,10", "784,100,10", "784,100,30,10"]
-IMPLEMENTATIONS = ["cnet", "cnet-f32", "fallback", "numpy-batch", "torch"]
+IMPLEMENTATIONS = ["cnet", "cnet-f32", "cnet-2t", "fallback", "numpy-batch", "torch"]
 
 
 # --------------------------------------------------------------- one run (child)
@@ -77,7 +79,7 @@ def child(impl, sizes, repeat, n_train, seed):
     tr_x, tr_y = tr_x[:n_train], tr_y[:n_train]
     data_bytes = tr_x.nbytes
     epochs, stack, correct = [], None, None
-    if impl in ("cnet", "cnet-f32", "fallback"):
+    if impl in ("cnet", "cnet-f32", "cnet-2t", "fallback"):
         training_data = [(x.reshape(-1, 1), np.eye(10)[y].reshape(10, 1)) for x, y in zip(tr_x, tr_y)]
         test_data = [(x.reshape(-1, 1), int(y)) for x, y in zip(te_x, te_y)]
         del tr_x
@@ -86,7 +88,8 @@ def child(impl, sizes, repeat, n_train, seed):
             np.random.seed(seed)
             random.seed(seed)
             net = network.Network(sizes, backend="numpy" if impl == "fallback" else "cython",
-                                  dtype=np.float32 if impl == "cnet-f32" else np.float64)
+                                  dtype=np.float32 if impl == "cnet-f32" else np.float64,
+                                  num_threads=2 if impl == "cnet-2t" else 1)
             marks = {}
             order = list(training_data)  # every run shuffles the same list from the same order
             if run == repeat:
