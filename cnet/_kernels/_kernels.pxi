@@ -215,35 +215,44 @@ cdef class Inputs:
 
 
 cdef Py_ssize_t count_nonzero(const real_in[:, ::1] X) noexcept nogil:
-    # #{(e, i) : X[e, i] ≠ 0}
+    # #{(e, i) : X[e, i] ≠ 0}, counted without a branch (a fifth of MNIST's pixels
+    # are non-zero, in no pattern a branch predictor could learn)
     cdef Py_ssize_t e, i, count = 0
+    cdef const real_in *row
     for e in range(X.shape[0]):
+        row = &X[e, 0]
         for i in range(X.shape[1]):
-            if X[e, i] != 0:
-                count += 1
+            count += row[i] != 0
     return count
 
 
 cdef void gather_nonzero(const real_in[:, ::1] X, Py_ssize_t *start, int *index,
                          real_t *value) noexcept nogil:
     # (index, value)[start[0] …] ← the non-zero X[e, i], row after row;
-    # start[e + 1] = where row e's entries end
+    # start[e + 1] = where row e's entries end.  Without a branch: every entry is
+    # written at p, and p moves on only past a non-zero one (so the buffers need
+    # room for one entry more than they keep).
     cdef Py_ssize_t e, i, p = start[0]
+    cdef const real_in *row
+    cdef real_in x
     for e in range(X.shape[0]):
+        row = &X[e, 0]
         for i in range(X.shape[1]):
-            if X[e, i] != 0:
-                index[p] = <int> i
-                value[p] = <real_t> X[e, i]
-                p += 1
+            x = row[i]
+            index[p] = <int> i
+            value[p] = <real_t> x
+            p += x != 0
         start[e + 1] = p
 
 
 def _append_block(Inputs out, const real_in[:, ::1] X, Py_ssize_t first):
     # the compressed rows first … first + len(X) − 1, from the dense block X
     cdef Py_ssize_t count, needed, done = first + X.shape[0]
+    if X.shape[0] == 0:
+        return
     with nogil:
         count = count_nonzero(X)
-    needed = out.start[first] + count
+    needed = out.start[first] + count + 1     # + 1: see gather_nonzero
     if needed > out.capacity:
         # room for what the rows so far project for the whole set, plus 5%
         out.reserve(max(needed, <Py_ssize_t> (1.05 * needed * out.n_rows / done)))
