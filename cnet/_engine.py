@@ -229,7 +229,8 @@ class Engine:
         against the rows of Y plus ½(λ/n)Σ‖w‖² (None without Y), and how many rows
         the network classifies as ``labels`` (None without them)."""
         weights, biases = self._params()
-        total, predicted = self._kernels_for_cost().cost_and_predict(weights, biases, X, Y, self.cost)
+        total, predicted = self._kernels_for_cost().cost_and_predict(weights, biases, X, Y, self.cost,
+                                                                     self._threads())
         cost = correct = None
         if Y is not None:
             n = len(Y)

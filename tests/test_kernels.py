@@ -294,3 +294,24 @@ def test_train_rejects_no_threads():
         with pytest.raises(ValueError, match="num_threads"):
             K.train(weights, biases, K.prepare(X), Y, np.arange(4, dtype=np.intp), 1, 1.0,
                     0.0, 4, QuadraticCost, 0)
+
+
+@pytest.mark.parametrize("rows", [1, 255, 256, 257, 1000])
+@pytest.mark.parametrize("cost", COSTS, ids=lambda c: c.__name__)
+def test_scan_threads_give_the_same_costs_and_labels(rows, cost):
+    # Costs are summed by blocks of rows in a fixed order, so the thread count
+    # changes neither the sum's bits nor any label; and the sum is the fallback's.
+    sizes = [30, 20, 10]
+    rng = np.random.default_rng(rows)
+    weights, biases = params(sizes, rng)
+    X, Y = stacked(make_data(sizes, rows, rng))
+    P = C.prepare(X)
+    results = [C.cost_and_predict(weights, biases, P, Y, cost, threads) for threads in (1, 2, 3)]
+    for total, labels in results[1:]:
+        assert total == results[0][0]
+        np.testing.assert_array_equal(labels, results[0][1])
+    want_total, want_labels = N.cost_and_predict(weights, biases, N.prepare(X), Y, cost)
+    assert results[0][0] == pytest.approx(want_total, rel=1e-12)
+    np.testing.assert_array_equal(results[0][1], want_labels)
+    with pytest.raises(ValueError, match="num_threads"):
+        C.cost_and_predict(weights, biases, P, Y, cost, 0)

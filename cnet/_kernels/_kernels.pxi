@@ -901,53 +901,111 @@ def train(list weights, list biases, Inputs X, const double[:, ::1] Y,
     p.write_back(weights, biases)
 
 
-cdef double scan(Params p, Inputs X, const double *Y, int c, Py_ssize_t *labels) except? -1:
-    # One forward pass over the rows of X: returns Σ_e cost.fn(a_L, y_e) when Y is
-    # given, and writes argmax_j a_L[j] (the first maximum) to labels[e] when given.
-    cdef Py_ssize_t e, j, best, m = X.n_rows, W = p.net.width, n_out = p.net.n[p.net.L]
-    cdef Py_ssize_t out = p.net.off[p.net.L - 1]
-    cdef double total = 0.0
-    cdef Rows rows = X.rows()
-    cdef real_t *act = scratch(W)
-    cdef real_t *a = act + out
-    try:
-        with nogil:
-            for e in range(m):
-                if e + AHEAD < m:
-                    prefetch_example(&rows, e + AHEAD)
-                forward(&p.net, &rows, e, act)
-                if Y != NULL:
-                    total += cost_fn(a, Y + e * n_out, n_out, c)
-                if labels != NULL:
-                    best = 0
-                    for j in range(1, n_out):
-                        if a[j] > a[best]:
-                            best = j
-                    labels[e] = best
-    finally:
-        free(act)
-    return total
+cdef enum:
+    SCAN_BLOCK = 256    # rows whose costs are summed together, in order
 
 
-def cost_and_predict(list weights, list biases, Inputs X, Y, cost):
+cdef struct Scan:
+    # one forward pass over the rows of X, shared by its threads
+    const Net *net
+    const Rows *X
+    Py_ssize_t m
+    const double *Y     # NULL: no costs
+    int cost
+    Py_ssize_t *labels  # NULL: no labels
+    double *partial     # ⌈m / SCAN_BLOCK⌉ sums of costs
+    real_t *act         # a row of `width` for each thread
+    cnet_team team
+
+
+cdef void scan_part(Scan *job, int t) noexcept nogil:
+    # Thread t's blocks of rows, b ≡ t mod T: partial[b] = Σ_{e in block b} cost.fn(a_L, y_e)
+    # when Y is given, and labels[e] = argmax_j a_L[j] (the first maximum) when given.
+    cdef const Net *net = job.net
+    cdef Py_ssize_t T = job.team.n, b, e, e0, e1, j, best
+    cdef Py_ssize_t blocks = (job.m + SCAN_BLOCK - 1) // SCAN_BLOCK, n_out = net.n[net.L]
+    cdef real_t *act = job.act + t * net.width
+    cdef real_t *a = act + net.off[net.L - 1]
+    cdef double total
+    b = t
+    while b < blocks:
+        e0 = b * SCAN_BLOCK
+        e1 = min(job.m, e0 + SCAN_BLOCK)
+        total = 0.0
+        for e in range(e0, e1):
+            if e + AHEAD < e1:
+                prefetch_example(job.X, e + AHEAD)
+            forward(net, job.X, e, act)
+            if job.Y != NULL:
+                total += cost_fn(a, job.Y + e * n_out, n_out, job.cost)
+            if job.labels != NULL:
+                best = 0
+                for j in range(1, n_out):
+                    if a[j] > a[best]:
+                        best = j
+                job.labels[e] = best
+        job.partial[b] = total
+        b += T
+
+
+cdef class ScanJob:
+    # A Scan and what it points into, alive as long as any of its threads
+    cdef Scan job
+    cdef Rows rows
+    cdef object keep
+
+    def __dealloc__(self):
+        free(self.job.partial)
+        cnet_free64(self.job.act)
+
+
+def _scan_thread(ScanJob h, int t):
+    with nogil:
+        if cnet_join(&h.job.team, t):
+            scan_part(&h.job, t)
+
+
+def cost_and_predict(list weights, list biases, Inputs X, Y, cost, Py_ssize_t num_threads=1):
     """``(Σ over the rows of X of cost.fn(a_L, y), the argmax of each row's a_L)`` from
-    one forward pass; with ``Y`` None, the sum is 0.0."""
+    one forward pass; with ``Y`` None, the sum is 0.0.  ``num_threads`` threads
+    share the rows; the costs are summed in blocks of rows, in order, so the
+    result does not depend on it."""
+    if num_threads < 1:
+        raise ValueError("num_threads must be at least 1")
     p = Params(weights, biases)
     check_inputs(p, X)
     labels = np.zeros(X.n_rows, dtype=np.intp)
     cdef Py_ssize_t[::1] labels_mv = labels
     cdef const double[:, ::1] Y_mv
-    cdef const double *y_ptr = NULL
-    cdef int c = 0
+    cdef ScanJob h = ScanJob()
+    cdef Py_ssize_t b, blocks = (X.n_rows + SCAN_BLOCK - 1) // SCAN_BLOCK
+    cdef double total = 0.0
     if Y is not None:
         check_targets(p, np.asarray(Y), X.n_rows)
-        c = cost_id(cost)
+        h.job.cost = cost_id(cost)
         Y_mv = Y
-        if X.n_rows:
-            y_ptr = &Y_mv[0, 0]
     if X.n_rows == 0:
         return 0.0, labels
-    return scan(p, X, y_ptr, c, &labels_mv[0]), labels
+    h.keep = (p, X, Y, labels)
+    h.rows = X.rows()
+    h.job.net = &p.net
+    h.job.X = &h.rows
+    h.job.m = X.n_rows
+    h.job.Y = &Y_mv[0, 0] if Y is not None else NULL
+    h.job.labels = &labels_mv[0]
+    h.job.partial = <double *> calloc(blocks, sizeof(double))
+    if h.job.partial == NULL:
+        raise MemoryError()
+    num_threads = min(num_threads, blocks)
+    h.job.act = scratch64(num_threads * p.net.width)
+    threads = start_team(&h.job.team, _scan_thread, h, num_threads)
+    with nogil:
+        scan_part(&h.job, 0)
+    for thread in threads:
+        thread.join()
+    for b in range(blocks):
+        total += h.job.partial[b]
+    return total, labels
 
 
 def cost_sum(list weights, list biases, Inputs X, const double[:, ::1] Y, cost):
