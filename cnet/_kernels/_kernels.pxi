@@ -19,6 +19,12 @@ kept as compressed rows (``Inputs``: each example's non-zero pixels and their
 indices), so that the input layer's loops run over the non-zero pixels only,
 with no test per pixel.
 
+Threads.  ``train`` and ``cost_and_predict`` can share a call among
+``num_threads`` threads (see "threads" below): training splits the input
+layer's weights between them by the neurons of layer 1, evaluation splits the
+rows.  Each number is still computed by one thread in one order, so the
+results are the same bits for any number of threads.
+
 The ``def`` functions at the bottom are the kernel interface (the same as
 ``cnet._kernels.numpy_kernels``).  They receive arrays the engine has already
 validated; they re-check only the cheap structural facts (shapes, index range)
