@@ -43,6 +43,14 @@ def test_1000_steps_chapter_1(mnist, capsys):
     assert our_line == ref_line and our_line.startswith("Epoch 0: ")
     assert int(our_line.split()[2]) > 6000  # it learned (chance is 1,000)
     assert max_rel_diff(ours, ref) < 1e-10
+    # two threads: the same 1,000 steps to the bit, and the same line
+    np.random.seed(12)
+    random.seed(34)
+    net = network.Network([784, 30, 10], backend="cython", num_threads=2)
+    net.SGD(list(training_data[:10000]), 1, 10, 3.0, test_data=test_data)
+    assert capsys.readouterr().out == our_line
+    for got, want in zip(net.weights + net.biases, ours):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_1000_steps_chapter_3_all_monitors(mnist, capsys):

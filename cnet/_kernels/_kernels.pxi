@@ -687,7 +687,7 @@ cdef void train_part(Job *job, int t) noexcept nogil:
     # of b_0.  Per mini-batch:
     #   1. z_1 on those columns, for each example;
     #   2. (after all threads) the rest of the forward pass and δ of examples k ≡ t mod T;
-    #   3. (after all) the step of layer 0 on j0:j1, and of layers ≥ 1 by the last thread.
+    #   3. (after all) the step of layer 0 on those panels, and of layers ≥ 1 by the last thread.
     cdef Net *net = job.net
     cdef Py_ssize_t T = job.team.n, W = net.width, start = 0, m, k, e, l, q, batch = 0
     cdef real_t *act
