@@ -234,6 +234,17 @@ def test_a_network_pickles_and_copies(backend):
                 np.testing.assert_array_equal(a, b)
 
 
+def test_a_network_pickled_before_num_threads_unpickles_on_one_thread():
+    import pickle
+    net = network.Network([5, 4, 3], seed=1, num_threads=2)
+    state = net.__getstate__()
+    del state["num_threads"]                  # as pickled by an earlier cnet
+    old = network.Network.__new__(network.Network)
+    old.__setstate__(pickle.loads(pickle.dumps(state)))
+    assert old.num_threads == 1
+    old.SGD(make_data([5, 4, 3], 8, np.random.default_rng(0)), 1, 4, 0.5)
+
+
 def test_float32_networks(backend, tmp_path):
     from cnet import network2
     np.random.seed(4)
