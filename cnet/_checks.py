@@ -59,7 +59,15 @@ def num_threads(value):
         name = "CNET_NUM_THREADS"
     else:
         name = "num_threads"
-    return integer(name, value, 1)
+    return threads(name, value)
+
+
+def threads(name, value):
+    """``value`` as a number of threads: an int from 1 to 1024."""
+    value = integer(name, value, 1)
+    if value > 1024:
+        raise ValueError("{} must be at most 1024, got {}".format(name, value))
+    return value
 
 
 def real(name, value, positive=True):

@@ -120,7 +120,7 @@ class Engine:
 
     def _threads(self):
         """``self.num_threads``, checked (the user may have assigned it)."""
-        return _checks.integer("net.num_threads", self.num_threads, 1)
+        return _checks.threads("net.num_threads", self.num_threads)
 
     def _kernels_for_cost(self):
         """The kernel module that computes ``self.cost``: the chosen backend's, or

@@ -142,7 +142,7 @@ def test_bad_backend():
 
 
 @pytest.mark.parametrize("value, exc", [(0, ValueError), (-2, ValueError), (1.5, TypeError),
-                                        ("2", TypeError), (True, TypeError)])
+                                        ("2", TypeError), (True, TypeError), (10**30, ValueError)])
 def test_bad_num_threads(value, exc):
     with pytest.raises(exc, match="num_threads"):
         network.Network([3, 2], num_threads=value)
@@ -150,7 +150,7 @@ def test_bad_num_threads(value, exc):
         network2.Network([3, 2], num_threads=value)
 
 
-@pytest.mark.parametrize("text", ["two", "0", "1.5", "-1"])
+@pytest.mark.parametrize("text", ["two", "0", "1.5", "-1", "99999999999999999999999"])
 def test_bad_num_threads_variable(text, monkeypatch):
     monkeypatch.setenv("CNET_NUM_THREADS", text)
     with pytest.raises(ValueError, match="CNET_NUM_THREADS"):
