@@ -96,8 +96,8 @@ def child(impl, sizes, repeat, n_train, seed):
                 tracemalloc.start()
             begin = time.perf_counter()
             net._sgd(order, 1, 10, 3.0, 0.0,
-                     lambda j, X, Y: marks.setdefault("end", time.perf_counter()),
-                     lambda done, total: marks.setdefault("start", time.perf_counter()), 1)
+                     lambda j, X, Y, marks=marks: marks.setdefault("end", time.perf_counter()),
+                     lambda done, total, marks=marks: marks.setdefault("start", time.perf_counter()), 1)
             if run == repeat:
                 train_peak = tracemalloc.get_traced_memory()[1]
                 tracemalloc.stop()

@@ -17,7 +17,7 @@ def _sizes(text):
     try:
         sizes = [int(s) for s in text.replace(",", " ").split()]
     except ValueError:
-        raise argparse.ArgumentTypeError("expected layer widths such as 784,30,10, got {!r}".format(text))
+        raise argparse.ArgumentTypeError("expected layer widths such as 784,30,10, got {!r}".format(text)) from None
     if len(sizes) < 2 or min(sizes) < 1:
         raise argparse.ArgumentTypeError("expected at least two positive widths, got {!r}".format(text))
     return sizes
@@ -28,7 +28,8 @@ def _positive(kind):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError("expected a positive {}, got {!r}".format(kind.__name__, text))
+            raise argparse.ArgumentTypeError(
+                "expected a positive {}, got {!r}".format(kind.__name__, text)) from None
         if not value > 0 or value != value or value == float("inf"):
             raise argparse.ArgumentTypeError("expected a positive {}, got {!r}".format(kind.__name__, text))
         return value

@@ -63,7 +63,8 @@ def test_sgd_with_all_monitors_is_the_books(backend, cost_name, capsys):
     assert [type(a) for a in got[1] + got[3]] == [int] * 6
     ours_rows, theirs_rows = split_lines(our_out), split_lines(their_out)
     assert [h for h, _ in ours_rows] == [h for h, _ in theirs_rows]
-    assert ours_rows[:6] == [("Epoch 0 training complete", []), ("Cost on training data", [pytest.approx(theirs_rows[1][1][0], rel=1e-10)]),
+    assert ours_rows[:6] == [("Epoch 0 training complete", []),
+                             ("Cost on training data", [pytest.approx(theirs_rows[1][1][0], rel=1e-10)]),
                              ("Accuracy on training data", theirs_rows[2][1]),
                              ("Cost on evaluation data", [pytest.approx(theirs_rows[3][1][0], rel=1e-10)]),
                              ("Accuracy on evaluation data", theirs_rows[4][1]), ("", [])]

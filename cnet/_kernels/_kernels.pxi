@@ -105,7 +105,9 @@ cdef extern from *:
             for (p = p0; p < p1; p++) { \
                 CNET_REAL *r = wt + CNET_ROW(p) * s + jb; \
                 CNET_REAL a = -(c * value[p]); \
-                for (k = 0; k < K; k++) { CNET_LOAD(w, r + k * CNET_V); w += a * dv[k]; CNET_STORE(r + k * CNET_V, w); } \
+                for (k = 0; k < K; k++) { \
+                    CNET_LOAD(w, r + k * CNET_V); w += a * dv[k]; CNET_STORE(r + k * CNET_V, w); \
+                } \
             } \
             jb += K * CNET_V; \
         } while (0)
@@ -163,8 +165,9 @@ cdef struct Net:
     Py_ssize_t *s         # s[l]: the stored width of layer l ≥ 1 (n[l] rounded up to BLOCK)
     real_t **wt           # wt[l][i * s[l+1] + j] = w_l[j, i] / scale[l]  (n[l] rows), l ≥ 1
     Py_ssize_t panels     # wt[0] is cut by columns into panels: panel q holds columns
-    Py_ssize_t *col       # col[q] ≤ j < col[q+1] as an n[0] × (col[q+1] − col[q]) matrix
-                          # at wt[0] + n[0] · col[q] (one panel: the layout above)
+    # panel q (col[q] ≤ j < col[q+1]) is an n[0] × (col[q+1] − col[q]) matrix at
+    # wt[0] + n[0] · col[q] (one panel: the layout above)
+    Py_ssize_t *col
     real_t *scale         # scale[l]: w_l = scale[l] · wt[l]ᵀ (lazy L2 decay; 1 without it)
     real_t **b            # b[l][j]: bias of neuron j of layer l+1  (s[l+1] entries)
     real_t *zeros         # s_max zeros: the bias of a scaled layer's unscaled sum
