@@ -28,15 +28,16 @@ _fast_shuffle = []
 
 def _fast_shuffle_ok():
     """True when the compiled shuffle reproduces ``random.shuffle`` here: the
-    extension is built, ``random.shuffle`` is the standard Mersenne Twister's,
-    and a trial on a private generator (made once) gives the same permutation."""
+    extension ``_kernels.common`` is built, ``random.shuffle`` is the standard
+    Mersenne Twister's, and a trial on a private generator (made once) gives the
+    same permutation."""
     shuffle = random.shuffle
-    if _kernels.compiled is None or type(getattr(shuffle, "__self__", None)) is not random.Random:
+    if _kernels.common is None or type(getattr(shuffle, "__self__", None)) is not random.Random:
         return False
     if not _fast_shuffle:
         trial = random.Random(20261122)
         state = trial.getstate()
-        perm, after = _kernels.compiled.shuffle_permutation(1000, state)
+        perm, after = _kernels.common.shuffle_permutation(1000, state)
         expected = list(range(1000))
         trial.shuffle(expected)
         _fast_shuffle.append(perm.tolist() == expected and after == trial.getstate())
@@ -90,7 +91,7 @@ class Engine:
             self._rng.shuffle(perm)
             return perm
         if _fast_shuffle_ok():
-            perm, state = _kernels.compiled.shuffle_permutation(n, random.getstate())
+            perm, state = _kernels.common.shuffle_permutation(n, random.getstate())
             random.setstate(state)
             return perm.tolist()
         perm = list(range(n))
