@@ -4,6 +4,10 @@
 # a_{l+1} = σ(z_{l+1}) with z_{l+1} = w_l a_l + b_l for the L weight layers
 # l = 0 … L−1, and δ_l = ∂C/∂z_l.  An example's activations a_1 … a_L (and its
 # errors δ_1 … δ_L) are one block of `width` reals, layer l+1's at off[l].
+#
+# Every layer is dense (fully connected); each loop over the layers calls one
+# function per layer (dense_forward, dense_backward, step_layer), which is where
+# another kind of layer (convolution, pooling) would get its own.
 from cnet._kernels.real cimport real_t
 from cnet._kernels.vec cimport cnet_rows_forward, cnet_rows_update, cnet_dot, cnet_prefetch
 
@@ -34,23 +38,28 @@ cdef void input_sum(const Net *net, const Rows *X, Py_ssize_t e, Py_ssize_t q,
                       X.index, X.value, X.start[e], X.start[e + 1], act + j0)
 
 
+cdef inline void dense_forward(const Net *net, Py_ssize_t l, real_t *act) noexcept nogil:
+    # a_{l+1} = σ(w_l a_l + b_l) into act[off[l] …], for a dense layer l; for l = 0,
+    # act[0 …] already holds z_1 from input_sum
+    cdef Py_ssize_t j, no = net.s[l + 1]
+    cdef real_t *a = act + net.off[l]
+    if l > 0:
+        # z_{l+1} = b_l + Σ_i a_{l,i} · wt_l[i, :]
+        cnet_rows_forward(scaled_bias(net, l), net.wt[l], no, no,
+                          NULL, act + net.off[l - 1], 0, net.n[l], a)
+    if is_scaled(net, l):
+        for j in range(net.n[l + 1]):
+            a[j] = net.b[l][j] + net.scale[l] * a[j]     # z = b + scale · Σ …
+    for j in range(net.n[l + 1]):
+        a[j] = sigmoid(a[j])
+
+
 cdef void finish_forward(const Net *net, real_t *act) noexcept nogil:
     # Given z_1 from input_sum in act[0 …]: a_1 = σ(z_1), then
     # a_{l+1} = σ(w_l a_l + b_l), l = 1 … L−1, into act[off[l] …]
-    cdef Py_ssize_t l, j, no
-    cdef real_t *a
+    cdef Py_ssize_t l
     for l in range(net.L):
-        no = net.s[l + 1]
-        a = act + net.off[l]
-        if l > 0:
-            # z_{l+1} = b_l + Σ_i a_{l,i} · wt_l[i, :]
-            cnet_rows_forward(scaled_bias(net, l), net.wt[l], no, no,
-                              NULL, act + net.off[l - 1], 0, net.n[l], a)
-        if is_scaled(net, l):
-            for j in range(net.n[l + 1]):
-                a[j] = net.b[l][j] + net.scale[l] * a[j]     # z = b + scale · Σ …
-        for j in range(net.n[l + 1]):
-            a[j] = sigmoid(a[j])
+        dense_forward(net, l, act)
 
 
 cdef void forward(const Net *net, const Rows *X, Py_ssize_t e, real_t *act) noexcept nogil:
@@ -63,26 +72,29 @@ cdef void forward(const Net *net, const Rows *X, Py_ssize_t e, real_t *act) noex
 
 # ----------------------------------------------------------------- backward
 
+cdef inline void dense_backward(const Net *net, Py_ssize_t l, const real_t *act,
+                                real_t *delta) noexcept nogil:
+    # δ_l = (w_lᵀ δ_{l+1}) ⊙ σ'(z_l) into delta[off[l−1] …], for a dense layer l ≥ 1
+    cdef Py_ssize_t i, no = net.s[l + 1]
+    cdef const real_t *a = act + net.off[l - 1]
+    cdef real_t *d = delta + net.off[l - 1]
+    cdef const real_t *d_next = delta + net.off[l]
+    for i in range(net.n[l]):
+        # (w_lᵀ δ_{l+1})_i is row i of wt[l] dotted with δ_{l+1} (zero in the padding)
+        if is_scaled(net, l):
+            d[i] = (net.scale[l] * cnet_dot(net.wt[l] + i * no, d_next, no)) * sigmoid_prime(a[i])
+        else:
+            d[i] = cnet_dot(net.wt[l] + i * no, d_next, no) * sigmoid_prime(a[i])
+
+
 cdef void backward(const Net *net, const real_t *act, const double *y, int cost,
                    real_t *delta) noexcept nogil:
     # δ_L from the cost (output_error), then backwards:
     # δ_l = (w_lᵀ δ_{l+1}) ⊙ σ'(z_l), l = L−1 … 1
-    cdef Py_ssize_t L = net.L, l, i, no
-    cdef const real_t *a
-    cdef real_t *d
-    cdef const real_t *d_next
+    cdef Py_ssize_t L = net.L, l
     output_error(act + net.off[L - 1], y, net.n[L], cost, delta + net.off[L - 1])
     for l in range(L - 1, 0, -1):
-        no = net.s[l + 1]
-        a = act + net.off[l - 1]
-        d = delta + net.off[l - 1]
-        d_next = delta + net.off[l]
-        for i in range(net.n[l]):
-            # (w_lᵀ δ_{l+1})_i is row i of wt[l] dotted with δ_{l+1} (zero in the padding)
-            if is_scaled(net, l):
-                d[i] = (net.scale[l] * cnet_dot(net.wt[l] + i * no, d_next, no)) * sigmoid_prime(a[i])
-            else:
-                d[i] = cnet_dot(net.wt[l] + i * no, d_next, no) * sigmoid_prime(a[i])
+        dense_backward(net, l, act, delta)
 
 
 # ---------------------------------------------------------------- the step
