@@ -40,36 +40,36 @@ CNET_INLINE void cnet_store(cnet_real *p, const cnet_vec *v)
     __builtin_memcpy(p, v, sizeof(*v));
 }
 
-/* z[j] = b[j] + Σ_{p0 ≤ p < p1} value[p] · wt[row(p)·s + j] for j < K·V (K ≤ 8),
-   the K vectors of z held in registers: acc_k += x · wt_row[k·V …] */
-CNET_INLINE void cnet_forward_slice(int K, const cnet_real *b, const cnet_real *wt, Py_ssize_t s,
-                                    const int *index, const cnet_real *value,
+/* z[j] = b[j] + Σ_{p0 ≤ p < p1} value[p] · wt[row(p)·s + j] for jb ≤ j < jb + K·V
+   (K ≤ 8), the K vectors of z held in registers: acc_k += x · wt_row[jb + k·V …] */
+CNET_INLINE void cnet_forward_slice(int K, Py_ssize_t jb, const cnet_real *b, const cnet_real *wt,
+                                    Py_ssize_t s, const int *index, const cnet_real *value,
                                     Py_ssize_t p0, Py_ssize_t p1, cnet_real *z)
 {
     cnet_vec acc[8], w;
     Py_ssize_t p;
     int k;
-    for (k = 0; k < K; k++) cnet_load(&acc[k], b + k * CNET_V);
+    for (k = 0; k < K; k++) cnet_load(&acc[k], b + jb + k * CNET_V);
     for (p = p0; p < p1; p++) {
-        const cnet_real *r = wt + cnet_row(index, p) * s;
+        const cnet_real *r = wt + cnet_row(index, p) * s + jb;
         cnet_real x = value[p];
         for (k = 0; k < K; k++) { cnet_load(&w, r + k * CNET_V); acc[k] += x * w; }
     }
-    for (k = 0; k < K; k++) cnet_store(z + k * CNET_V, &acc[k]);
+    for (k = 0; k < K; k++) cnet_store(z + jb + k * CNET_V, &acc[k]);
 }
 
-/* wt[row(p)·s + j] += (−c · value[p]) · d[j] for p0 ≤ p < p1 in order, j < K·V (K ≤ 8),
-   the K vectors of d held in registers */
-CNET_INLINE void cnet_update_slice(int K, cnet_real *wt, Py_ssize_t s, const int *index,
-                                   const cnet_real *value, Py_ssize_t p0, Py_ssize_t p1,
-                                   cnet_real c, const cnet_real *d)
+/* wt[row(p)·s + j] += (−c · value[p]) · d[j] for p0 ≤ p < p1 in order, jb ≤ j < jb + K·V
+   (K ≤ 8), the K vectors of d held in registers */
+CNET_INLINE void cnet_update_slice(int K, Py_ssize_t jb, cnet_real *wt, Py_ssize_t s,
+                                   const int *index, const cnet_real *value,
+                                   Py_ssize_t p0, Py_ssize_t p1, cnet_real c, const cnet_real *d)
 {
     cnet_vec dv[8], w;
     Py_ssize_t p;
     int k;
-    for (k = 0; k < K; k++) cnet_load(&dv[k], d + k * CNET_V);
+    for (k = 0; k < K; k++) cnet_load(&dv[k], d + jb + k * CNET_V);
     for (p = p0; p < p1; p++) {
-        cnet_real *r = wt + cnet_row(index, p) * s;
+        cnet_real *r = wt + cnet_row(index, p) * s + jb;
         cnet_real a = -(c * value[p]);
         for (k = 0; k < K; k++) {
             cnet_load(&w, r + k * CNET_V);
@@ -88,9 +88,9 @@ static void cnet_rows_forward(const cnet_real *b, const cnet_real *wt, Py_ssize_
     Py_ssize_t jb = 0, p;
 #if defined(__GNUC__)
     for (; jb + 8 * CNET_V <= n; jb += 8 * CNET_V)
-        cnet_forward_slice(8, b + jb, wt + jb, s, index, value, p0, p1, z + jb);
+        cnet_forward_slice(8, jb, b, wt, s, index, value, p0, p1, z);
     for (; jb + 4 * CNET_V <= n; jb += 4 * CNET_V)
-        cnet_forward_slice(4, b + jb, wt + jb, s, index, value, p0, p1, z + jb);
+        cnet_forward_slice(4, jb, b, wt, s, index, value, p0, p1, z);
 #endif
     for (; jb < n; jb++) {
         z[jb] = b[jb];
@@ -107,9 +107,9 @@ static void cnet_rows_update(cnet_real *wt, Py_ssize_t s, Py_ssize_t n, const in
     Py_ssize_t jb = 0, p;
 #if defined(__GNUC__)
     for (; jb + 8 * CNET_V <= n; jb += 8 * CNET_V)
-        cnet_update_slice(8, wt + jb, s, index, value, p0, p1, c, d + jb);
+        cnet_update_slice(8, jb, wt, s, index, value, p0, p1, c, d);
     for (; jb + 4 * CNET_V <= n; jb += 4 * CNET_V)
-        cnet_update_slice(4, wt + jb, s, index, value, p0, p1, c, d + jb);
+        cnet_update_slice(4, jb, wt, s, index, value, p0, p1, c, d);
 #endif
     for (; jb < n; jb++)
         for (p = p0; p < p1; p++)
