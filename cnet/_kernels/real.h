@@ -5,6 +5,7 @@
 #ifndef CNET_REAL_H
 #define CNET_REAL_H
 
+#include <Python.h>   /* Py_ssize_t */
 #include <math.h>
 
 #if CNET_PRECISION == 64
