@@ -116,3 +116,18 @@ def test_what_the_kernels_allocate_is_counted_by_tracemalloc():
     entry = 4 + 8                                       # an int index and a float64 value
     assert nonzero * entry <= held <= nonzero * entry * 1.1 + 2001 * 8 + 4096
     assert left < 4096
+
+
+def test_the_kernel_sources_stay_small_and_keep_their_c_in_headers():
+    # One concern per file, each readable in one sitting; C lives in the .h files,
+    # declared in .pxd files, never in Python strings (`cdef extern from *`).
+    if not os.path.isdir(KERNELS):
+        pytest.skip("not run from a source tree")
+    names = [f for f in os.listdir(KERNELS) if f.endswith((".pyx", ".pxi", ".pxd", ".h", ".py"))]
+    assert {"real.h", "vec.h", "team.h", "alloc.h", "_common.pyx", "_interface.pxi"} <= set(names)
+    for name in names:
+        with open(os.path.join(KERNELS, name), encoding="utf-8") as f:
+            text = f.read()
+        assert text.count("\n") <= 400, "{} has grown past 400 lines".format(name)
+        if name.endswith((".pyx", ".pxi", ".pxd")):
+            assert not re.search(r"cdef\s+extern\s+from\s+\*", text), "{} holds C in a string".format(name)
