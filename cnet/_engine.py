@@ -190,7 +190,7 @@ class Engine:
         return numpy_kernels
 
     # ------------------------------------------------------ overridden methods
-    def _announce(self):
+    def _announce(self, stacklevel=4):
         """Warn, once per class, which overridden methods move work off the compiled
         path and what that costs."""
         cls = type(self)
@@ -202,7 +202,7 @@ class Engine:
                               cls.__name__, ", ".join(costly),
                               "it" if len(costly) == 1 else "them",
                               "; ".join("{}: {}".format(n, self.HOOKS[n]) for n in costly)),
-                          stacklevel=4)
+                          stacklevel=stacklevel)
 
     @contextlib.contextmanager
     def _trusting(self):

@@ -78,7 +78,7 @@ class Network(Engine, hooks=HOOKS,
 
         python_evaluate = self._in_python("evaluate", "feedforward")
         if python_evaluate:
-            self._announce()
+            self._announce(stacklevel=3)
 
         def report(j, X, Y):
             if test_data:

@@ -98,7 +98,7 @@ class Network(Engine, hooks=HOOKS, training_hooks=("update_mini_batch", "backpro
         python_cost = self._in_python("total_cost", "feedforward")
         python_accuracy = self._in_python("accuracy", "feedforward")
         if python_cost or python_accuracy:
-            self._announce()
+            self._announce(stacklevel=3)
 
         def measure(X, Y, labels, data, evaluation, want_cost, want_accuracy, book_accuracy):
             """(cost, accuracy) of a data set: the overridden methods called as the book
