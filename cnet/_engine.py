@@ -17,7 +17,7 @@ once, when the class is created (``__init_subclass__``, as CPython's
 ``random.Random`` picks its ``_randbelow``), and kept in ``_overrides``.  A
 class that overrides none of them runs the compiled path only.  Otherwise the
 book's own algorithm runs in Python around the overrides (``_sgd``'s Python
-epoch loop, ``_book_update``, ``_book_backprop``, the ``_book_*`` measures),
+epoch loop, ``_book_update``, ``_gradient``, the ``_book_*`` measures),
 calling each method where and as often as the book does, and the compiled
 kernels wherever the method called is not overridden.
 """
@@ -33,7 +33,7 @@ import numpy as np
 
 from cnet import _checks, _kernels
 from cnet._kernels import numpy_kernels
-from cnet.functions import builtin_cost, overridden_cost_methods
+from cnet.functions import builtin_cost, overridden_cost_methods, sigmoid, sigmoid_prime
 
 _warned_costs = weakref.WeakSet()      # cost classes already reported as not compiled
 _warned_classes = weakref.WeakSet()    # network classes already reported as leaving the compiled path
@@ -103,6 +103,7 @@ class Engine:
         # a network pickles (and deep-copies) as its data; the kernel module is looked up again
         state = dict(self.__dict__)
         del state["_kernels"]
+        state.pop("_trusted", None)
         return state
 
     def __setstate__(self, state):
@@ -226,28 +227,61 @@ class Engine:
             self._params()
             self._announce()
 
-    def _delta_cost(self):
-        """What the book's backprop asks for the output error: an object whose
-        ``delta(z, a, y)`` is δ_L (``network`` asks ``cost_derivative`` instead)."""
-        return self._kernel_cost()
+    def _output_error(self):
+        """``(delta, users)``: the function δ_L = delta(z, a, y) that the book's backprop
+        uses at the output layer, and whether it is the user's own code (then it is
+        called once per example, as the book calls it)."""
+        return self._kernel_cost().delta, builtin_cost(self.cost) is None
 
-    def _book_backprop(self, x, y):
-        """The book's backprop, in NumPy on ``self.weights``/``self.biases``: faster for
-        one example than the compiled kernels, which must first copy every weight
-        into their own layout."""
-        return numpy_kernels.backprop(self.weights, self.biases, x, y, self._delta_cost())
+    def _gradient(self, xs, ys):
+        """``(nabla_b, nabla_w)``: the gradient of the cost summed over the examples
+        (xs[k], ys[k]), lists shaped like ``biases`` and ``weights``, on
+        ``self.weights``/``self.biases`` as they are.  The book's backprop with the
+        examples as the columns of one matrix (chapter 2's problem): for one
+        example it is exactly the book's; for a mini-batch it agrees to rounding."""
+        delta_fn, users = self._output_error()
+        one = len(xs) == 1
+        x = xs[0] if one else np.hstack(xs)
+        # feedforward, keeping every z and a:  z_l = w_l a_{l−1} + b_l,  a_l = σ(z_l)
+        activation, activations, zs = x, [x], []
+        for b, w in zip(self.biases, self.weights):
+            z = np.dot(w, activation) + b
+            zs.append(z)
+            activation = sigmoid(z)
+            activations.append(activation)
+        # output error δ_L; the user's code is called once per example, as the book does
+        if one:
+            delta = delta_fn(zs[-1], activations[-1], ys[0])
+        elif users:
+            delta = np.hstack([delta_fn(zs[-1][:, k:k + 1], activations[-1][:, k:k + 1], y)
+                               for k, y in enumerate(ys)])
+        else:
+            delta = delta_fn(zs[-1], activations[-1], np.hstack(ys))
+        nabla_b = [None] * len(self.biases)
+        nabla_w = [None] * len(self.weights)
+        # backwards: δ_l = (w_{l+1}ᵀ δ_{l+1}) ⊙ σ'(z_l);  ∂C/∂b_l = Σ δ_l,  ∂C/∂w_l = Σ δ_l a_{l−1}ᵀ
+        for l in range(1, self.num_layers):
+            if l > 1:
+                delta = np.dot(self.weights[-l + 1].transpose(), delta) * sigmoid_prime(zs[-l])
+            nabla_b[-l] = delta if one else delta.sum(axis=1, keepdims=True)
+            nabla_w[-l] = np.dot(delta, activations[-l - 1].transpose())
+        return nabla_b, nabla_w
 
     def _book_update(self, mini_batch, eta, lmbda, n):
-        """The book's update_mini_batch: ∇ = Σ self.backprop(x, y) over the mini-batch,
-        then w ← (1 − ηλ/n) w − (η/m) ∇w, b ← b − (η/m) ∇b (new arrays, as the book)."""
-        nabla_b = [np.zeros(b.shape) for b in self.biases]
-        nabla_w = [np.zeros(w.shape) for w in self.weights]
-        for x, y in mini_batch:
-            delta_nabla_b, delta_nabla_w = self.backprop(x, y)
-            for nb, dnb in zip(nabla_b, delta_nabla_b):
-                nb += dnb
-            for nw, dnw in zip(nabla_w, delta_nabla_w):
-                nw += dnw
+        """The book's update_mini_batch: ∇ = Σ self.backprop(x, y) over the mini-batch
+        (or, when ``backprop`` is not overridden, the same sum with the mini-batch as
+        one matrix), then w ← (1 − ηλ/n) w − (η/m) ∇w, b ← b − (η/m) ∇b as new arrays."""
+        if "backprop" in self._overrides:
+            nabla_b = [np.zeros(b.shape) for b in self.biases]
+            nabla_w = [np.zeros(w.shape) for w in self.weights]
+            for x, y in mini_batch:
+                delta_nabla_b, delta_nabla_w = self.backprop(x, y)
+                for nb, dnb in zip(nabla_b, delta_nabla_b):
+                    nb += dnb
+                for nw, dnw in zip(nabla_w, delta_nabla_w):
+                    nw += dnw
+        else:
+            nabla_b, nabla_w = self._gradient([x for x, _ in mini_batch], [y for _, y in mini_batch])
         m = len(mini_batch)
         self.weights = [((1 - eta * (lmbda / n)) * w - (eta / m) * nw).astype(self.dtype, copy=False)
                         for w, nw in zip(self.weights, nabla_w)]
@@ -304,14 +338,15 @@ class Engine:
         """Return ``(nabla_b, nabla_w)``, the gradient of the cost for the one example
         (x, y): lists of arrays shaped like ``biases`` and ``weights``."""
         if self._trusted:
-            return self._book_backprop(x, y)
+            return self._gradient([x], [y])
         X, Y = _checks.examples("backprop: (x, y)", [(x, y)], self.sizes[0], self.sizes[-1], False)
         kernels = self._kernels_for_cost()
         weights, biases = self._params()
-        delta_cost = self._delta_cost()
-        if not kernels.supports(delta_cost):
-            kernels = numpy_kernels     # the output error is the subclass's own code
-        return kernels.backprop(weights, biases, X.dense()[0], Y[0], delta_cost)
+        if self._output_error()[1]:
+            # the output error is the user's code: the book's backprop, in NumPy
+            with self._trusting():
+                return self._gradient([x], [y])
+        return kernels.backprop(weights, biases, X.dense()[0], Y[0], self._kernel_cost())
 
     def _sgd(self, training_data, epochs, mini_batch_size, eta, lmbda, after_epoch,
              progress=None, progress_steps=100, step=None):
@@ -342,20 +377,29 @@ class Engine:
         if step is not None and self._in_python(*self.TRAINING_HOOKS):
             self._announce()
             self._publish(weights, biases)
+        # progress is reported every `chunk` examples, a whole number of mini-batches
+        steps = 1 if progress is None else progress_steps
+        chunk = max(1, n // (steps * mini_batch_size)) * mini_batch_size
+        if step is not None and self._in_python(*self.TRAINING_HOOKS):
+            self._announce()
+            self._publish(weights, biases)
             with self._trusting():
                 for j in range(epochs):
                     perm = self._permutation(n)
                     data[:] = [data[i] for i in perm]
+                    if progress is not None:
+                        progress(0, n)
                     for k in range(0, n, mini_batch_size):
                         step(data[k:k + mini_batch_size])
+                        if progress is not None and (k + mini_batch_size) % chunk == 0:
+                            progress(min(k + mini_batch_size, n), n)
+                    if progress is not None and n % chunk:
+                        progress(n, n)
                     if after_epoch(j, X, Y) is False:
                         break
             return
         order = np.arange(n, dtype=np.intp)
         cost = self._kernel_cost()
-        # progress is reported every `chunk` examples, a whole number of mini-batches
-        steps = 1 if progress is None else progress_steps
-        chunk = max(1, n // (steps * mini_batch_size)) * mini_batch_size
         for j in range(epochs):
             perm = self._permutation(n)
             data[:] = [data[i] for i in perm]

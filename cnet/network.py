@@ -31,17 +31,6 @@ HOOKS = {
 }
 
 
-class _CostDerivative:
-    """The output error of the book's backprop when ``cost_derivative`` is the user's:
-    δ_L = cost_derivative(a, y) ⊙ σ'(z)."""
-
-    def __init__(self, net):
-        self.cost_derivative = net.cost_derivative
-
-    def delta(self, z, a, y):
-        return self.cost_derivative(a, y) * sigmoid_prime(z)
-
-
 class Network(Engine, hooks=HOOKS,
               training_hooks=("update_mini_batch", "backprop", "cost_derivative")):
     """A network of sigmoid neurons with layer widths ``sizes``, e.g. [784, 30, 10].
@@ -109,7 +98,9 @@ class Network(Engine, hooks=HOOKS,
         """Return the vector of partial derivatives ∂C_x/∂a for the output activations."""
         return output_activations - y
 
-    def _delta_cost(self):
+    def _output_error(self):
         if "cost_derivative" in self._overrides:
-            return _CostDerivative(self)
-        return super()._delta_cost()
+            cost_derivative = self.cost_derivative
+            # the book's backprop: δ_L = cost_derivative(a_L, y) ⊙ σ'(z_L)
+            return (lambda z, a, y: cost_derivative(a, y) * sigmoid_prime(z)), True
+        return super()._output_error()
