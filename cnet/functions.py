@@ -57,6 +57,7 @@ class CrossEntropyCost:
 # The costs the compiled kernels compute (the kernels' ``supports`` says which of
 # these they know); a new compiled cost is added here.
 BUILTIN_COSTS = (QuadraticCost, CrossEntropyCost)
+_BUILTIN_HOOKS = frozenset(["fn", "delta"])   # what a user's cost may define for itself
 
 _builtin_of_class = weakref.WeakKeyDictionary()
 
@@ -97,6 +98,3 @@ def overridden_cost_methods(cost):
         return []
     return ["{}.{}".format(base.__name__, name) for name in sorted(_BUILTIN_HOOKS)
             if getattr(cost, name) is not getattr(base, name)]
-
-
-_BUILTIN_HOOKS = frozenset(["fn", "delta"])

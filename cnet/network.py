@@ -24,8 +24,9 @@ HOOKS = {
                          "update_mini_batch, if it calls that, stays compiled)",
     "backprop": "update_mini_batch calls it for every example from Python, at about the "
                 "book's speed",
-    "cost_derivative": "backprop runs for every example in NumPy to call it, at about the "
-                       "book's speed",
+    "cost_derivative": "backprop runs in NumPy to call it for every example (each "
+                       "mini-batch as one matrix: a few times the book's speed, not the "
+                       "compiled epoch's)",
     "feedforward": "evaluate calls it for every example from Python, at about the book's speed",
     "evaluate": None,
 }

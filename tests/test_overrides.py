@@ -561,3 +561,64 @@ def test_bad_input_is_refused_before_an_override_runs(backend):
     assert net.calls == 0
     for a, b in zip(net.weights, before):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_users_cost_is_called_as_often_as_in_the_book(backend):
+    """cost.delta once per example from backprop, cost.fn once per example from
+    total_cost -- also when backprop is overridden and the mini-batch runs in Python."""
+    def counting_cost():
+        class Counted:
+            calls = {"fn": 0, "delta": 0}
+
+            @staticmethod
+            def fn(a, y):
+                Counted.calls["fn"] += 1
+                return book.CrossEntropyCost.fn(a, y)
+
+            @staticmethod
+            def delta(z, a, y):
+                Counted.calls["delta"] += 1
+                return a - y
+        return Counted
+
+    class Overriding(network2.Network):
+        def backprop(self, x, y):
+            return super().backprop(x, y)
+
+    rng = np.random.default_rng(13)
+    train = make_data(SIZES, 20, rng)
+    evaluation = make_data(SIZES, 6, rng, labels=True)
+    flags = dict(evaluation_data=evaluation, monitor_evaluation_cost=True,
+                 monitor_training_cost=True, monitor_training_accuracy=True)
+    for cls in (network2.Network, Overriding):
+        counts, params = [], []
+        for Net, kwargs in ((cls, {"backend": backend}), (book.Network2, {})):
+            cost = counting_cost()
+            np.random.seed(2)
+            random.seed(3)
+            net = Net(SIZES, cost=cost, **kwargs)
+            with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                net.SGD(list(train), 2, 6, 0.5, lmbda=1.0, **flags)
+            counts.append(dict(cost.calls))
+            params.append(net.weights + net.biases)
+        assert counts[0] == counts[1] == {"delta": 2 * 20, "fn": 2 * (20 + 6)}
+        assert max_rel_diff(params[0], params[1]) <= 1e-10
+
+
+def test_float32_networks_stay_float32_through_overrides():
+    class Overriding(network.Network):
+        def backprop(self, x, y):
+            return super().backprop(x, y)
+
+        def feedforward(self, a):
+            return super().feedforward(a)
+
+    rng = np.random.default_rng(14)
+    train = make_data(SIZES, 20, rng)
+    test = make_data(SIZES, 5, rng, labels=True)
+    net = Overriding(SIZES, seed=0, dtype=np.float32)
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net.SGD(list(train), 2, 5, 3.0, test_data=test)
+    assert all(a.dtype == np.float32 for a in net.weights + net.biases)
