@@ -391,10 +391,9 @@ class Engine:
                         progress(0, n)
                     for k in range(0, n, mini_batch_size):
                         step(data[k:k + mini_batch_size])
-                        if progress is not None and (k + mini_batch_size) % chunk == 0:
-                            progress(min(k + mini_batch_size, n), n)
-                    if progress is not None and n % chunk:
-                        progress(n, n)
+                        done = min(k + mini_batch_size, n)
+                        if progress is not None and (done % chunk == 0 or done == n):
+                            progress(done, n)
                     if after_epoch(j, X, Y) is False:
                         break
             return

@@ -622,3 +622,22 @@ def test_float32_networks_stay_float32_through_overrides():
         warnings.simplefilter("ignore")
         net.SGD(list(train), 2, 5, 3.0, test_data=test)
     assert all(a.dtype == np.float32 for a in net.weights + net.biases)
+
+
+def test_progress_is_reported_alike_on_the_python_path():
+    class Overriding(network.Network):
+        def update_mini_batch(self, mini_batch, eta):
+            return super().update_mini_batch(mini_batch, eta)
+
+    train = make_data(SIZES, 47, np.random.default_rng(15))
+    reports = []
+    for cls in (network.Network, Overriding):
+        seen = []
+        net = cls(SIZES, seed=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            net._sgd(list(train), 2, 5, 1.0, 0.0, lambda j, X, Y: None,
+                     lambda done, total, seen=seen: seen.append((done, total)), 4,
+                     step=lambda mini_batch, net=net: net.update_mini_batch(mini_batch, 1.0))
+        reports.append(seen)
+    assert reports[0] == reports[1] and reports[0][-1] == (47, 47) and len(reports[0]) > 4
