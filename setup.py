@@ -16,6 +16,7 @@ import os
 import platform
 import sys
 
+import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
@@ -34,12 +35,14 @@ modules = [("cnet._kernels._common", base_flags, None),
 if platform.machine().lower() in ("x86_64", "amd64"):
     modules += [("cnet._kernels._cy_avx2", avx2_flags, 64), ("cnet._kernels._cy_avx2_f32", avx2_flags, 32)]
 
-# The C headers (real.h, vec.h, team.h, alloc.h, cpu.h) are in cnet/_kernels; Cython's
+# The C headers (real.h, vec.h, team.h, alloc.h, cpu.h, pack.h) are in cnet/_kernels,
+# NumPy's (packing reads arrays through its C API) in numpy.get_include(); Cython's
 # directives (boundscheck=False, ...) are at the top of each .pyx.
 extensions = [
     Extension(name, [name.replace(".", "/") + ".pyx"], extra_compile_args=flags,
-              include_dirs=["cnet/_kernels"],
-              define_macros=[("CNET_PRECISION", str(bits))] if bits else [])
+              include_dirs=["cnet/_kernels", numpy.get_include()],
+              define_macros=([("CNET_PRECISION", str(bits))] if bits else [])
+              + [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")])
     for name, flags, bits in modules
 ]
 
