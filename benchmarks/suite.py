@@ -31,8 +31,9 @@ Implementations:
                 scripts pass it
   sklearn-b10   scikit-learn's MLPClassifier((30,), activation="logistic", solver="sgd",
   sklearn-b100  momentum=0, alpha=0) at batch_size 10 and 100, one epoch (max_iter=1),
-                when scikit-learn is installed (its output layer is softmax with the
-                log-loss: the same size of network, not the same arithmetic)
+                on one BLAS thread, when scikit-learn is installed (its output layer is
+                softmax with the log-loss: the same size of network, not the same
+                arithmetic)
 The subclass rows are reported against the book's code as well.
 
 A second table gives, for cnet, the fallback, the book and scikit-learn, what a
@@ -158,6 +159,8 @@ def child(impl, sizes, repeat, n_train, seed):
 
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.neural_network import MLPClassifier
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(1)            # one thread, as every other row
         X, X_test = tr_x.astype(np.float64), te_x.astype(np.float64)
         for run in range(repeat + 1):
             clf = MLPClassifier((30,), activation="logistic", solver="sgd", momentum=0, alpha=0,
