@@ -163,3 +163,34 @@ def test_pack_raises_what_the_checks_raise(K, case):
     assert got == want
     if want is None:
         assert_same_packing(K, data, 9, 3, labels)
+
+
+class Shrinking:
+    """An input that empties the list it is in when NumPy reads it."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def __array__(self, dtype=None, copy=None):
+        self.data.clear()
+        return np.zeros((9, 1))
+
+
+class Lying(np.ndarray):
+    """An ndarray whose shape says (9, 1) while its memory holds one value."""
+
+    @property
+    def shape(self):
+        return (9, 1)
+
+
+@pytest.mark.parametrize("K", MODULES, ids=lambda K: K.__name__.rsplit(".", 1)[1])
+def test_pack_survives_inputs_that_misbehave(K):
+    data = sparse_data(np.random.default_rng(6), 40, 9, 3, False)
+    data[3] = (Shrinking(data), data[3][1])
+    with pytest.raises(RuntimeError, match="changed size"):
+        K.pack("data", data, 9, 3, False)
+    data = sparse_data(np.random.default_rng(6), 40, 9, 3, False)
+    data[3] = (np.zeros(1).view(Lying), data[3][1])
+    with pytest.raises(ValueError, match=r"data\[3\]\[0\] does not hold"):
+        K.pack("data", data, 9, 3, False)

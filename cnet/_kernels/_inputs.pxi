@@ -149,27 +149,30 @@ def prepare(X):
 
 # ------------------------------------------------------- packing a list of examples
 
-cdef inline bint is_column(object a, Py_ssize_t rows) noexcept:
-    # a is exactly an ndarray of shape (rows, 1) holding native float32 or float64
-    cdef cnp.ndarray arr
-    cdef int kind
-    if type(a) is not cnp.ndarray:
-        return False
-    arr = <cnp.ndarray> a
-    kind = cnp.PyArray_TYPE(arr)
+cdef inline bint holds_column(object a, Py_ssize_t rows) noexcept:
+    # a is an ndarray (or a subclass) whose memory is (rows, 1) native float32 or float64
+    cdef cnp.ndarray arr = <cnp.ndarray> a
+    cdef int kind = cnp.PyArray_TYPE(arr)
     return (cnp.PyArray_NDIM(arr) == 2 and cnp.PyArray_DIMS(arr)[0] == rows
             and cnp.PyArray_DIMS(arr)[1] == 1 and (kind == cnp.NPY_FLOAT or kind == cnp.NPY_DOUBLE)
             and cnp.PyArray_ISNOTSWAPPED(arr))
 
 
-cdef cnp.ndarray as_column(object a):
-    # a, a checked numeric ndarray of shape (rows, 1), as one is_column accepts
+cdef inline bint is_column(object a, Py_ssize_t rows) noexcept:
+    # a is exactly an ndarray of shape (rows, 1) holding native float32 or float64
+    return type(a) is cnp.ndarray and holds_column(a, rows)
+
+
+cdef cnp.ndarray as_column(object a, Py_ssize_t rows, where):
+    # a, a checked numeric ndarray of shape (rows, 1), as holds_column accepts
     # (converted to float64, as np.concatenate(...).astype(float64) would, if it is not)
-    if isinstance(a, cnp.ndarray):
-        kind = cnp.PyArray_TYPE(<cnp.ndarray> a)
-        if (kind == cnp.NPY_FLOAT or kind == cnp.NPY_DOUBLE) and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray> a):
-            return <cnp.ndarray> a
-    return np.asarray(a, dtype=np.float64)
+    if isinstance(a, cnp.ndarray) and holds_column(a, rows):
+        return <cnp.ndarray> a
+    a = np.array(a, dtype=np.float64)
+    if not holds_column(a, rows):
+        # only an ndarray subclass whose shape says what its memory is not gets here
+        raise ValueError("{} does not hold the ({}, 1) values its shape says".format(where, rows))
+    return <cnp.ndarray> a
 
 
 cdef Py_ssize_t projected_entries(list data, Py_ssize_t n_in) except -1:
@@ -277,6 +280,9 @@ def pack(name, list data, Py_ssize_t n_in, Py_ssize_t n_out, bint labels):
     else:
         T_outputs = T
     for k in range(n):
+        if PyList_GET_SIZE(data) != n:
+            # the checks call the caller's code (__array__, __iter__, ...), which may change it
+            raise RuntimeError("{} changed size while it was being checked".format(name))
         prefetch_examples(data, k, n)
         item = <object> PyList_GET_ITEM(data, k)
         if type(item) is tuple and PyTuple_GET_SIZE(item) == 2:
@@ -286,7 +292,7 @@ def pack(name, list data, Py_ssize_t n_in, Py_ssize_t n_out, bint labels):
             x, y = _checks.pair(name, k, item)
         # the input: checked, then packed
         if not is_column(x, n_in):
-            x = as_column(_checks.input_x(name, k, x, n_in))
+            x = as_column(_checks.input_x(name, k, x, n_in), n_in, "{}[{}][0]".format(name, k))
         xa = <cnp.ndarray> x
         if p + n_in + PACK_SLACK > out.capacity:
             out.reserve(max(p + n_in + PACK_SLACK,
@@ -311,7 +317,7 @@ def pack(name, list data, Py_ssize_t n_in, Py_ssize_t n_out, bint labels):
                     first_bad_y = k
         else:
             if not is_column(y, n_out):
-                y = as_column(_checks.output_y(name, k, y, n_out))
+                y = as_column(_checks.output_y(name, k, y, n_out), n_out, "{}[{}][1]".format(name, k))
             ya = <cnp.ndarray> y
             stride = cnp.PyArray_STRIDES(ya)[0]
             row = &T_outputs[k, 0]
