@@ -178,7 +178,9 @@ class Engine:
         ``progress(done, total)``, if given, is told how many examples of the
         epoch are done (0 when an epoch starts), about ``progress_steps`` times
         an epoch.  ``self.weights``/``self.biases`` are updated after
-        every epoch.
+        every epoch, and when a KeyboardInterrupt stops the training: then to
+        those of the last mini-batch done, with ``training_data`` this
+        epoch's permutation of it.
         """
         epochs = _checks.integer("epochs", epochs, 0)
         mini_batch_size = _checks.integer("mini_batch_size", mini_batch_size, 1)
@@ -196,15 +198,19 @@ class Engine:
         chunk = max(1, n // (steps * mini_batch_size)) * mini_batch_size
         for j in range(epochs):
             perm = self._permutation(n)
-            data[:] = [data[i] for i in perm]
+            data[:] = [data[i] for i in perm]       # one assignment: a whole permutation or none
             order = order[perm]
             if progress is not None:
                 progress(0, n)
-            for start in range(0, n, chunk):
-                kernels.train(weights, biases, X, Y, order[start:start + chunk],
-                              mini_batch_size, eta, lmbda, n, self.cost, threads)
-                if progress is not None:
-                    progress(min(start + chunk, n), n)
+            try:
+                for start in range(0, n, chunk):
+                    kernels.train(weights, biases, X, Y, order[start:start + chunk],
+                                  mini_batch_size, eta, lmbda, n, self.cost, threads)
+                    if progress is not None:
+                        progress(min(start + chunk, n), n)
+            except KeyboardInterrupt:   # the kernels stop between mini-batches: publish the last one's
+                self._publish(weights, biases)
+                raise
             self._publish(weights, biases)
             if after_epoch(j, X, Y) is False:
                 break
@@ -221,8 +227,12 @@ class Engine:
         X, Y = self._examples("mini_batch", data, labels=False)
         kernels = self._kernels_for_cost()
         weights, biases = self._params()
-        kernels.train(weights, biases, X, Y, np.arange(len(data), dtype=np.intp), len(data),
-                      eta, lmbda, n, self.cost, threads)
+        try:
+            kernels.train(weights, biases, X, Y, np.arange(len(data), dtype=np.intp), len(data),
+                          eta, lmbda, n, self.cost, threads)
+        except KeyboardInterrupt:   # the step done, or (stopped before it) not begun
+            self._publish(weights, biases)
+            raise
         self._publish(weights, biases)
 
     def _measure(self, X, Y=None, labels=None, lmbda=0.0):
