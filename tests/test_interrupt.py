@@ -6,9 +6,13 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 import cnet
+from cnet._kernels import numpy_kernels
+from cnet.functions import CrossEntropyCost
+from conftest import make_data
 from test_datasets import fake_mnist, write_fake_idx
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -75,3 +79,35 @@ def test_cli_sigint_mid_epoch(tmp_path):
     assert child.returncode == 130
     assert err.strip().endswith("cnet: interrupted")
     assert latency < 5.0
+
+
+class CutShort(np.ndarray):
+    """An array whose first whole assignment (a[...] = v) raises KeyboardInterrupt
+    instead of writing: Ctrl-C arriving in the middle of a step."""
+    armed = True
+
+    def __setitem__(self, key, value):
+        if key is Ellipsis and CutShort.armed:
+            CutShort.armed = False
+            raise KeyboardInterrupt
+        super().__setitem__(key, value)
+
+
+def test_numpy_kernels_step_is_whole_when_interrupted():
+    sizes = [6, 5, 4, 3]
+    rng = np.random.default_rng(4)
+    weights = [rng.standard_normal((j, i)) for i, j in zip(sizes[:-1], sizes[1:])]
+    biases = [rng.standard_normal((j, 1)) for j in sizes[1:]]
+    X, Y = map(np.array, zip(*[(x.ravel(), y.ravel()) for x, y in make_data(sizes, 8, rng)]))
+    order = np.arange(8, dtype=np.intp)
+    args = (X, Y, order, 8, 0.5, 2.0, 8, CrossEntropyCost)
+    expected_w, expected_b = [w.copy() for w in weights], [b.copy() for b in biases]
+    numpy_kernels.train(expected_w, expected_b, *args)
+    # the interrupt lands after layer 0's weights are written, before layer 1's
+    weights[1] = weights[1].view(CutShort)
+    CutShort.armed = True
+    with pytest.raises(KeyboardInterrupt):
+        numpy_kernels.train(weights, biases, *args)
+    assert not CutShort.armed
+    for got, want in zip(weights + biases, expected_w + expected_b):
+        np.testing.assert_array_equal(np.asarray(got), want)
