@@ -1,6 +1,7 @@
-"""cnet.images.to_mnist: your own digits, preprocessed as MNIST's were."""
+"""cnet.images.to_mnist: your own digits, preprocessed as MNIST's were; python -m cnet predict."""
 import contextlib
 import io
+import os
 import struct
 import zlib
 
@@ -9,7 +10,8 @@ import pytest
 
 Image = pytest.importorskip("PIL.Image", reason="cnet.images needs Pillow (the [images] extra)")
 
-from cnet import images, mnist_loader, network2  # noqa: E402
+from cnet import images, mnist_loader, network, network2  # noqa: E402
+from test_cli import run  # noqa: E402
 
 
 def centre_of_mass(x):
@@ -235,3 +237,52 @@ def test_write_png_holds_the_input(tmp_path):
     seen = np.asarray(Image.open(path))
     assert seen.shape == (28, 28)
     np.testing.assert_array_equal(seen, np.round(x.reshape(28, 28) * 256))
+
+
+# ------------------------------------------------------------ python -m cnet predict
+def test_cli_predict_end_to_end(tmp_path):
+    net = network2.Network([784, 30, 10], seed=2)
+    net.weights = [w * 4 for w in net.weights]
+    saved = str(tmp_path / "net.json")
+    net.save(saved)
+    paths = []
+    for k, (shape, dark) in enumerate([((90, 60), True), ((120, 200), False), ((61, 47), True)]):
+        a = np.zeros(shape, dtype=np.uint8)
+        a[5:shape[0] - 5:2, k + 3:shape[1] // 2] = 255         # different shapes, different digits
+        paths.append(str(tmp_path / "digit{}.png".format(k)))
+        Image.fromarray(255 - a if dark else a).save(paths[-1])
+    blank = str(tmp_path / "blank.png")
+    Image.new("L", (30, 30), 255).save(blank)
+    show = str(tmp_path / "seen")
+    r = run("predict", saved, paths[0], blank, paths[1], paths[2], "--show-dir", show)
+    assert r.returncode == 1                                      # one image failed; the rest ran
+    assert r.stderr == "cnet: error: {}: no ink found: nothing differs from the background by 10% " \
+                       "of the grey scale or more\n".format(blank)
+    lines = r.stdout.splitlines()
+    assert len(lines) == 6
+    for path, line, saw in zip(paths, lines[0::2], lines[1::2]):
+        x = images.to_mnist(path)
+        scores = net.predict_proba(x)[:, 0]
+        best = np.argsort(-scores, kind="stable")[:3]
+        assert line == "{}: {}   scores {}".format(path, net.predict(x)[0], "  ".join(
+            "{} {:.3f}".format(j, scores[j]) for j in best))
+        shown = os.path.join(show, os.path.basename(path) + ".mnist.png")
+        assert saw == "  saw: " + shown
+        np.testing.assert_array_equal(np.asarray(Image.open(shown)), np.round(x.reshape(28, 28) * 256))
+    r = run("predict", saved, paths[0], "--show")
+    assert r.returncode == 0 and os.path.exists(paths[0] + ".mnist.png")
+
+
+def test_cli_predict_with_a_chapter_1_network_and_a_wrong_one(tmp_path):
+    image = str(tmp_path / "d.png")
+    Image.fromarray(blob()).save(image)
+    saved = str(tmp_path / "net1.json")
+    net = network.Network([784, 20, 10], seed=3)
+    net.save(saved)
+    r = run("predict", saved, image, "--backend", "numpy")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("{}: {}   scores ".format(image, net.predict(images.to_mnist(image))[0]))
+    network2.Network([100, 10]).save(str(tmp_path / "narrow.json"))
+    r = run("predict", str(tmp_path / "narrow.json"), image)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "narrow.json: the network takes 100 inputs; an image becomes 784 (28 x 28)" in r.stderr
