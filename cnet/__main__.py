@@ -152,18 +152,17 @@ def predict(args):
     for path in args.images:
         try:
             x = images.to_mnist(path)
-        except (ValueError, OSError) as exc:
+            scores = net.predict_proba(x)[:, 0]
+            best = sorted(range(len(scores)), key=lambda j: -scores[j])[:3]
+            print("{}: {}   {} {}".format(path, best[0], kind,
+                                          "  ".join("{} {:.3f}".format(j, scores[j]) for j in best)))
+            if args.show or args.show_dir:
+                shown = _shown_path(path, args.show_dir)
+                images.write_png(x, shown)
+                print("  saw: {}".format(shown))
+        except (ValueError, OSError) as exc:     # this image; the others still run
             print("cnet: error: {}".format(exc), file=sys.stderr)
             failed += 1
-            continue
-        scores = net.predict_proba(x)[:, 0]
-        best = sorted(range(len(scores)), key=lambda j: -scores[j])[:3]
-        print("{}: {}   {} {}".format(path, best[0], kind,
-                                      "  ".join("{} {:.3f}".format(j, scores[j]) for j in best)))
-        if args.show or args.show_dir:
-            shown = _shown_path(path, args.show_dir)
-            images.write_png(x, shown)
-            print("  saw: {}".format(shown))
     return 1 if failed else 0
 
 

@@ -4,7 +4,8 @@
 array -- into the (784, 1) float32 column that ``net.predict`` and
 ``net.feedforward`` take, the way MNIST's own digits were made:
 
-1. greyscale (ITU-R 601 luma), an alpha channel composited over the colour
+1. upright (a file's EXIF orientation, as a phone or scanner writes it, is
+   applied); greyscale (ITU-R 601 luma), an alpha channel composited over the colour
    that contrasts with the visible pixels (white under dark ink, black under
    light ink);
 2. inverted when the ink is darker than the background, so that ink is bright
@@ -37,17 +38,18 @@ import warnings
 import numpy as np
 
 try:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 except ImportError as exc:  # pragma: no cover - the [images] extra is not installed
     raise ImportError("cnet.images needs Pillow: pip install 'cnet[images]'") from exc
 
 __all__ = ["to_mnist", "write_png", "MAX_PIXELS", "INK"]
 
-#: Images with more pixels than this are refused before they are decoded (a
-#: guard against decompression bombs, and against running out of memory: an
-#: image takes about 12 bytes per pixel while it is processed).  Pass
-#: ``max_pixels=`` to ``to_mnist`` to allow larger ones.
-MAX_PIXELS = 40_000_000
+#: Images with more pixels than this (25 megapixels: a 6000 x 4000 photograph
+#: fits) are refused before they are decoded: a guard against decompression
+#: bombs, and against running out of memory, since an image takes about 14
+#: bytes a pixel while it is processed (measured: 0.17 GB for a 12-megapixel
+#: JPEG).  Pass ``max_pixels=`` to ``to_mnist`` to allow larger ones.
+MAX_PIXELS = 25_000_000
 
 #: A pixel is ink, for the bounding box, when it is at least this strong on the
 #: scale from background (0) to the strongest ink (1): half, where the edge of
@@ -80,8 +82,9 @@ def to_mnist(image, max_pixels=MAX_PIXELS):
     grey, name = _grey(image, max_pixels)
     ink = _levels(grey, name)
     del grey
-    rows = np.flatnonzero((ink >= INK).any(axis=1))
-    cols = np.flatnonzero((ink >= INK).any(axis=0))
+    inked = ink >= INK
+    rows, cols = np.flatnonzero(inked.any(axis=1)), np.flatnonzero(inked.any(axis=0))
+    del inked
     crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     return _fit(crop).reshape(SIDE * SIDE, 1)
 
@@ -119,10 +122,10 @@ def _grey(image, max_pixels):
                 im.load()
             except (OSError, SyntaxError, ValueError, EOFError) as exc:
                 raise ValueError("{}: the image cannot be decoded ({})".format(path, exc)) from None
-            return _pil_grey(im, path), path
+            return _pil_grey(ImageOps.exif_transpose(im), path), path
     if isinstance(image, Image.Image):
         _check_pixels("image", image.size[0] * image.size[1], max_pixels)
-        return _pil_grey(image, "image"), "image"
+        return _pil_grey(ImageOps.exif_transpose(image), "image"), "image"
     if isinstance(image, np.ndarray) or isinstance(image, (list, tuple)):
         return _array_grey(np.asarray(image), max_pixels), "image"
     raise TypeError("image must be a path, a PIL image or an array, got {}".format(type(image).__name__))
@@ -138,19 +141,32 @@ def _check_pixels(name, pixels, max_pixels):
 
 def _pil_grey(im, name):
     mode = im.mode
-    if mode.startswith("I;16") or mode == "I":
-        values = np.asarray(im, dtype=np.float32)
-        # 16-bit greyscale; a 32-bit "I" image holding 8-bit values is read as 8-bit
-        full = 255.0 if mode == "I" and values.max(initial=0) <= 255 else 65535.0
-        return _unit("{} (mode {})".format(name, mode), values / np.float32(full))
-    if mode == "F":
-        return _unit("{} (mode F)".format(name), np.asarray(im, dtype=np.float32))
-    if "A" in mode or "a" in mode or "transparency" in im.info:
-        rgba = im.convert("RGBA")
-        grey = np.asarray(rgba.convert("L"), dtype=np.float32) / np.float32(255)
-        alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / np.float32(255)
-        return _composite(grey, alpha, name)
-    return np.asarray(im.convert("L"), dtype=np.float32) / np.float32(255)
+    try:
+        if mode.startswith("I;16") or mode in ("I", "F"):
+            values = np.array(im, dtype=np.float32)
+            # 16-bit greyscale 0..65535; "I" or "F" holding 8-bit values (as Pillow's
+            # convert gives them) 0..255; "F" up to 1 is taken as 0..1
+            top = values.max(initial=0)
+            full = 1.0 if mode == "F" and top <= 1 else 255.0 if top <= 255 else 65535.0
+            values /= np.float32(full)
+            return _unit("{} (mode {})".format(name, mode), values)
+        if "A" in mode or "a" in mode or "transparency" in im.info:
+            rgba = im.convert("RGBA")
+            grey = _bytes_to_unit(rgba.convert("L"))
+            return _composite(grey, _bytes_to_unit(rgba.getchannel("A")), name)
+        return _bytes_to_unit(im.convert("L"))
+    except ValueError as exc:
+        if "conversion" not in str(exc):
+            raise
+        raise ValueError("{}: Pillow cannot convert mode {} images to grey ({})".format(
+            name, mode, exc)) from None
+
+
+def _bytes_to_unit(im):
+    """An 8-bit one-band PIL image as float32 values in [0, 1] (a new array)."""
+    values = np.array(im, dtype=np.float32)
+    values /= np.float32(255)
+    return values
 
 
 def _array_grey(a, max_pixels):
@@ -198,10 +214,13 @@ def _composite(grey, alpha, name):
     opacity = float(alpha.sum(dtype=np.float64))
     if opacity == 0:
         raise ValueError("{}: no ink (the image is fully transparent)".format(name))
-    visible = float((grey * alpha).sum(dtype=np.float64)) / opacity
-    background = 1.0 if visible < 0.5 else 0.0
-    # a·g + (1 − a)·background
-    return grey * alpha + np.float32(background) * (1 - alpha)
+    visible = float(np.vdot(grey.ravel(), alpha.ravel())) / opacity
+    background = np.float32(1.0 if visible < 0.5 else 0.0)
+    # a·g + (1 − a)·background = a·(g − background) + background, in grey's place
+    grey -= background
+    grey *= alpha
+    grey += background
+    return grey
 
 
 # ------------------------------------------------------------ MNIST's steps
@@ -213,13 +232,14 @@ def _levels(grey, name):
     background = float(np.median(border))
     darkest, lightest = float(grey.min()), float(grey.max())
     if background - darkest > lightest - background:
-        grey = 1 - grey
         background, lightest = 1 - background, 1 - darkest
+        grey = np.subtract(np.float32(1), grey, out=grey if grey.flags.writeable else None)
     contrast = lightest - background
     if contrast < MIN_CONTRAST:
         raise ValueError("{}: no ink found: nothing differs from the background by {:.0%} of the "
                          "grey scale or more".format(name, MIN_CONTRAST))
-    ink = grey - np.float32(background)
+    # (grey − background) / contrast, in place: grey is this module's own copy
+    ink = np.subtract(grey, np.float32(background), out=grey if grey.flags.writeable else None)
     ink /= np.float32(contrast)
     return np.clip(ink, 0, 1, out=ink)
 

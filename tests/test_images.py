@@ -136,6 +136,26 @@ def test_palette_16_bit_and_jpeg_files(tmp_path):
     np.testing.assert_allclose(images.to_mnist(str(tmp_path / "d.jpg")), reference, atol=0.06)
 
 
+@pytest.mark.parametrize("mode", ["1", "P", "RGB", "RGBA", "LA", "PA", "CMYK", "YCbCr", "I", "F"])
+def test_every_pil_mode_gives_the_same_input(mode):
+    a = blob()
+    converted = Image.fromarray(a).convert(mode)
+    assert converted.mode == mode
+    np.testing.assert_array_equal(images.to_mnist(converted), images.to_mnist(a))
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    a = blob()
+    upright = images.to_mnist(a)
+    stored = Image.fromarray(np.rot90(a, k=1))      # stored turned a quarter left ...
+    exif = Image.Exif()
+    exif[0x0112] = 6                                 # ... and tagged "rotate 90° clockwise to view"
+    path = str(tmp_path / "phone.jpg")
+    stored.save(path, exif=exif, quality=95)
+    np.testing.assert_allclose(images.to_mnist(path), upright, atol=0.06)
+    assert not np.allclose(images.to_mnist(np.asarray(stored)), upright, atol=0.06)
+
+
 @pytest.mark.parametrize("ink", [0, 255])
 def test_alpha_is_composited_on_a_contrasting_background(tmp_path, ink):
     # strokes of one colour on a fully transparent background whose hidden colour
@@ -186,10 +206,10 @@ def png_header_only(path, width, height):
 def test_huge_images_are_refused_before_decoding(tmp_path):
     path = str(tmp_path / "huge.png")
     png_header_only(path, 8000, 6000)           # 48 megapixels, above MAX_PIXELS
-    with pytest.raises(ValueError, match="huge.png: 48000000 pixels, more than max_pixels=40000000"):
+    with pytest.raises(ValueError, match="huge.png: 48000000 pixels, more than max_pixels=25000000"):
         images.to_mnist(path)
     png_header_only(path, 30000, 30000)         # beyond Pillow's own guard too
-    with pytest.raises(ValueError, match="huge.png: more than 40000000 pixels; refused before decoding"):
+    with pytest.raises(ValueError, match="huge.png: more than 25000000 pixels; refused before decoding"):
         images.to_mnist(path)
     small = str(tmp_path / "small.png")
     Image.fromarray(blob()).save(small)
@@ -271,6 +291,10 @@ def test_cli_predict_end_to_end(tmp_path):
         np.testing.assert_array_equal(np.asarray(Image.open(shown)), np.round(x.reshape(28, 28) * 256))
     r = run("predict", saved, paths[0], "--show")
     assert r.returncode == 0 and os.path.exists(paths[0] + ".mnist.png")
+    missing = str(tmp_path / "missing.png")
+    r = run("predict", saved, missing, paths[1])
+    assert r.returncode == 1 and "missing.png" in r.stderr and "Traceback" not in r.stderr
+    assert r.stdout.startswith(paths[1] + ": ")
 
 
 def test_cli_predict_with_a_chapter_1_network_and_a_wrong_one(tmp_path):
