@@ -76,7 +76,7 @@ def to_mnist(image, max_pixels=MAX_PIXELS):
     RGBA, of uint8 (0..255), uint16 (0..65535), other integers (0..255), bool,
     or floats in [0, 1].  A file with several frames (an animated GIF or PNG)
     gives its first; palette, 16-bit, greyscale-with-alpha and RGBA images are
-    converted.  An image with no ink (no contrast), one that is not an image,
+    converted; an EXIF orientation is applied.  An image with no ink (no contrast), one that is not an image,
     or one with more than ``max_pixels`` pixels raises ValueError naming it.
     """
     grey, name = _grey(image, max_pixels)
@@ -113,10 +113,10 @@ def _grey(image, max_pixels):
         except UnidentifiedImageError:
             raise ValueError("{}: not an image file that Pillow can read".format(path)) from None
         except Image.DecompressionBombError:
-            raise ValueError("{}: more than {} pixels; refused before decoding (pass "
-                             "max_pixels= to allow it)".format(path, max_pixels)) from None
+            raise ValueError("{}: more than {} pixels, Pillow's guard against decompression bombs; "
+                             "refused before decoding".format(path, 2 * Image.MAX_IMAGE_PIXELS)) from None
         with im:
-            _check_pixels(path, im.size[0] * im.size[1], max_pixels)
+            _check_pixels(path, im.size[0] * im.size[1], max_pixels, "; refused before decoding")
             try:
                 im.seek(0)      # the first frame of an animation
                 im.load()
@@ -131,10 +131,9 @@ def _grey(image, max_pixels):
     raise TypeError("image must be a path, a PIL image or an array, got {}".format(type(image).__name__))
 
 
-def _check_pixels(name, pixels, max_pixels):
+def _check_pixels(name, pixels, max_pixels, when=""):
     if pixels > max_pixels:
-        raise ValueError("{}: {} pixels, more than max_pixels={}; refused before decoding".format(
-            name, pixels, max_pixels))
+        raise ValueError("{}: {} pixels, more than max_pixels={}{}".format(name, pixels, max_pixels, when))
     if pixels == 0:
         raise ValueError("{}: an empty image (no pixels)".format(name))
 
