@@ -61,6 +61,7 @@ def parser():
         q.add_argument("--data-dir", metavar="DIR", default=None,
                        help="where MNIST is (default: $CNET_DATA_DIR, the cache, else fetch it)")
     sub.choices["evaluate"].add_argument("file", metavar="FILE", help="a network saved as JSON")
+    _predict_parser(sub)
     return p
 
 
@@ -121,9 +122,66 @@ def _with_backend(net, backend):
     return other
 
 
+def _predict_parser(sub):
+    q = sub.add_parser("predict", help="the digit in each of your images, by a saved network")
+    q.add_argument("file", metavar="NET", help="a network saved as JSON (784 inputs)")
+    q.add_argument("images", metavar="IMAGE", nargs="+", help="image files, one digit each")
+    q.add_argument("--show", action="store_true",
+                   help="write what the network saw, 28x28, next to each image as IMAGE.mnist.png")
+    q.add_argument("--show-dir", metavar="DIR", default=None,
+                   help="with --show (implied): write the 28x28 inputs into DIR instead")
+    q.add_argument("--backend", choices=_kernels.BACKENDS, default=None,
+                   help="kernels to run (default: $CNET_BACKEND, else the compiled ones)")
+
+
+def predict(args):
+    """``predict``: print the digit a saved network sees in each image, and its three
+    best scores (``cnet.images``, which needs Pillow); return 1 if any image failed."""
+    try:
+        from cnet import images
+    except ImportError as exc:
+        raise RuntimeError(str(exc)) from None
+    net = network2.load(args.file)
+    if args.backend:
+        net = _with_backend(net, args.backend)
+    if net.sizes[0] != images.SIDE * images.SIDE:
+        raise ValueError("{}: the network takes {} inputs; an image becomes 784 (28 x 28), so "
+                         "predict needs a network of sizes [784, ..., 10]".format(args.file, net.sizes[0]))
+    kind = "probabilities" if getattr(net.cost, "softmax", False) is True else "scores"
+    failed = 0
+    for path in args.images:
+        try:
+            x = images.to_mnist(path)
+            scores = net.predict_proba(x)[:, 0]
+            best = sorted(range(len(scores)), key=lambda j: -scores[j])[:3]
+            print("{}: {}   {} {}".format(path, best[0], kind,
+                                          "  ".join("{} {:.3f}".format(j, scores[j]) for j in best)))
+            if args.show or args.show_dir:
+                shown = _shown_path(path, args.show_dir)
+                images.write_png(x, shown)
+                print("  saw: {}".format(shown))
+        except (ValueError, OSError) as exc:     # this image; the others still run
+            print("cnet: error: {}".format(exc), file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
+def _shown_path(path, directory):
+    """Where ``--show`` writes the 28 x 28 input for ``path``: IMAGE.mnist.png, beside
+    it or in ``directory``."""
+    import os
+    name = os.path.basename(path) + ".mnist.png"
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        return os.path.join(directory, name)
+    return path + ".mnist.png"
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
     try:
+        if args.command == "predict":
+            return predict(args)
         (train if args.command == "train" else evaluate)(args)
     except (datasets.DataNotFound, ValueError, TypeError, OSError, RuntimeError) as exc:
         print("cnet: error: {}".format(exc), file=sys.stderr)
