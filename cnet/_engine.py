@@ -428,10 +428,13 @@ class Engine:
         ``progress(done, total)``, if given, is told how many examples of the
         epoch are done (0 when an epoch starts), about ``progress_steps`` times
         an epoch.  ``self.weights``/``self.biases`` are updated after
-        every epoch.  When the class overrides one of ``TRAINING_HOOKS``, the
-        epoch runs as the book's loop in Python instead: ``step(mini_batch)``
-        (which calls ``self.update_mini_batch`` with the book's arguments) for
-        each mini-batch, a list cut from the shuffled ``training_data``.
+        every epoch, and when a KeyboardInterrupt stops the training: then to
+        those of the last mini-batch done, with ``training_data`` this
+        epoch's permutation of it.  When the class overrides one of
+        ``TRAINING_HOOKS``, the epoch runs as the book's loop in Python instead:
+        ``step(mini_batch)`` (which calls ``self.update_mini_batch`` with the
+        book's arguments) for each mini-batch, a list cut from the shuffled
+        ``training_data``.
         """
         epochs = _checks.integer("epochs", epochs, 0)
         mini_batch_size = _checks.integer("mini_batch_size", mini_batch_size, 1)
@@ -470,15 +473,19 @@ class Engine:
         cost = self._kernel_cost()
         for j in range(epochs):
             perm = self._permutation(n)
-            data[:] = [data[i] for i in perm]
+            data[:] = [data[i] for i in perm]       # one assignment: a whole permutation or none
             order = order[perm]
             if progress is not None:
                 progress(0, n)
-            for start in range(0, n, chunk):
-                kernels.train(weights, biases, X, Y, order[start:start + chunk],
-                              mini_batch_size, eta, lmbda, n, cost, threads)
-                if progress is not None:
-                    progress(min(start + chunk, n), n)
+            try:
+                for start in range(0, n, chunk):
+                    kernels.train(weights, biases, X, Y, order[start:start + chunk],
+                                  mini_batch_size, eta, lmbda, n, cost, threads)
+                    if progress is not None:
+                        progress(min(start + chunk, n), n)
+            except KeyboardInterrupt:   # the kernels stop between mini-batches: publish the last one's
+                self._publish(weights, biases)
+                raise
             self._publish(weights, biases)
             if after_epoch(j, X, Y) is False:
                 break
@@ -507,8 +514,12 @@ class Engine:
             self._publish(weights, biases)
             with self._trusting():
                 return self._book_update(data, eta, lmbda, n)
-        kernels.train(weights, biases, X, Y, np.arange(len(data), dtype=np.intp), len(data),
-                      eta, lmbda, n, self._kernel_cost(), threads)
+        try:
+            kernels.train(weights, biases, X, Y, np.arange(len(data), dtype=np.intp), len(data),
+                          eta, lmbda, n, self._kernel_cost(), threads)
+        except KeyboardInterrupt:   # the step done, or (stopped before it) not begun
+            self._publish(weights, biases)
+            raise
         self._publish(weights, biases)
 
     def _measure(self, X, Y=None, labels=None, lmbda=0.0):
