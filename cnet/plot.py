@@ -178,6 +178,9 @@ def sweep_figure(records, metric="evaluation_accuracy", by="eta", columns=3):
         ax.set_title(describe(group[0]["config"], panel_keys), fontsize="medium")
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
+    if metric.endswith("accuracy"):        # one y scale, named once a row
+        for ax in axes[:, 1:].flat:
+            ax.set_ylabel("")
     shared = [k for k in records[0]["config"] if k not in keys and k != "seed"]
     seeds = sorted({r["config"]["seed"] for r in records})
     fig.suptitle("{}; median over seed{} {}".format(
