@@ -254,7 +254,7 @@ class _cluster:
         import contextlib
         self.stack = contextlib.ExitStack()
         try:
-            self.stack.enter_context(Client(self.address, timeout="20s"))
+            self.stack.enter_context(Client(self.address))   # waits distributed.comm.timeouts.connect
         except (OSError, TimeoutError) as exc:
             raise RuntimeError("cannot reach the Dask scheduler at {}: {}".format(self.address, exc)) from None
         self.stack.enter_context(joblib.parallel_config(backend="dask"))

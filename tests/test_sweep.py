@@ -325,8 +325,10 @@ def test_a_killed_sweep_resumes_losing_nothing(data_dir, tmp_path):
 # ------------------------------------------------------------ the command line
 
 def cli(*args, cwd=None):
+    # a scheduler that does not answer is given up after 2 s (Dask's default: 30 s)
+    e = dict(env(), DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT="2s")
     return subprocess.run([sys.executable, "-m", "cnet"] + list(args), capture_output=True, text=True,
-                          env=env(), timeout=300, cwd=cwd)
+                          env=e, timeout=300, cwd=cwd)
 
 
 def test_command_line(data_dir, tmp_path, serial):
