@@ -552,9 +552,9 @@ def table(records):
                     + [str(len(r["seeds"])), pair(r["final_median"], r["final_spread"]),
                        pair(r["best_median"], r["best_spread"]), "{:.2f}".format(r["seconds_median"])])
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
-    lines.append("  ".join(h.ljust(w) for h, w in zip(head, widths)))
+    lines.append("  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip())
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths)) for b in body]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths)).rstrip() for b in body]
     lines.append("accuracy on the {} images: median over seeds ± half its range (max − min)".format(
         "/".join(sorted({r["config"]["evaluate_on"] for r in rows}))))
     return "\n".join(lines)
