@@ -26,12 +26,16 @@ else:
     if os.environ.get("CNET_NATIVE") == "1":
         base_flags = base_flags + ["-march=native"]
 
+# CNET_SANITIZE=1: AddressSanitizer and UndefinedBehaviorSanitizer (tools/sanitize.sh)
+sanitize = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"] if os.environ.get("CNET_SANITIZE") == "1" else []
+
 modules = [("cnet._kernels._cy_base", base_flags), ("cnet._kernels._cy_base_f32", base_flags)]
 if platform.machine().lower() in ("x86_64", "amd64"):
     modules += [("cnet._kernels._cy_avx2", avx2_flags), ("cnet._kernels._cy_avx2_f32", avx2_flags)]
 
 extensions = [
-    Extension(name, [name.replace(".", "/") + ".pyx"], extra_compile_args=flags)
+    Extension(name, [name.replace(".", "/") + ".pyx"], extra_compile_args=flags + sanitize,
+              extra_link_args=sanitize)
     for name, flags in modules
 ]
 

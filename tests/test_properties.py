@@ -404,3 +404,38 @@ def test_bad_file_names_are_refused_by_name(function, path):
     }
     call, name = calls[function]
     assert_refused(call, name)
+
+
+# ------------------------------------------------------------ the issue's own examples
+
+@pytest.mark.parametrize("module", [network, network2])
+def test_a_network_larger_than_memory_is_refused_by_name(module, monkeypatch):
+    with pytest.raises(ValueError, match=r"sizes \[1099511627776, 2\] describe 2199023255554 weights "
+                                         r"and biases: 16\.0 TiB in float64, more than this machine's"):
+        module.Network([2 ** 40, 2])
+    with pytest.raises(ValueError, match=r"8\.0 TiB in float32"):
+        module.Network([2 ** 40, 2], dtype=np.float32)
+    monkeypatch.setattr("cnet._checks._physical_memory", lambda: 10 ** 6)
+    with pytest.raises(ValueError, match=r"sizes \[784, 1000, 10\] describe 795010 weights and biases: "
+                                         r"6\.1 MiB in float64, more than this machine's 976\.6 KiB"):
+        module.Network([784, 1000, 10])
+    module.Network([784, 100, 10])  # 635 KiB fits
+
+
+@pytest.mark.parametrize("seed, exc, message", [
+    (-1, ValueError, "seed must be a non-negative integer, got -1"),
+    ("abc", TypeError, "seed must be None or a non-negative integer, got 'abc'"),
+    (1.5, TypeError, "seed must be None or a non-negative integer, got 1.5"),
+    (True, TypeError, "seed must be None or a non-negative integer, got True"),
+    ([1, -2], ValueError, "seed must be None or a non-negative integer, got [1, -2]"),
+])
+def test_a_bad_seed_is_named(seed, exc, message):
+    for module in (network, network2):
+        with pytest.raises(exc) as info:
+            module.Network([3, 2], seed=seed)
+        assert str(info.value).startswith(message)
+
+
+def test_seeds_that_numpy_takes_still_work():
+    for seed in (0, 2 ** 70, np.int64(5), [1, 2], np.random.SeedSequence(3)):
+        assert network.Network([3, 2], seed=seed).weights[0].shape == (2, 3)
