@@ -345,3 +345,27 @@ def test_mutated_pickles(tmp_path, protocol):
             refused += 1
         assert peak <= 8 * len(data) + SLACK, (peak, data)
     assert refused > 400
+
+
+@pytest.mark.parametrize("form", ["idx", "pickle"])
+@pytest.mark.parametrize("damage", ["size", "label"])
+def test_mnist_that_is_not_mnist_is_named(tmp_path, form, damage):
+    # what load_data_wrapper would trip over later (a reshape to 784, a one-hot of 10)
+    from test_datasets import fake_mnist, write_fake_idx
+    tr_x, tr_y, te_x, te_y = fake_mnist(n_train=30, n_test=10)
+    if damage == "size":
+        tr_x = tr_x[:, :20, :]
+    else:
+        te_y = te_y.copy()
+        te_y[3] = 12
+    if form == "idx":
+        write_fake_idx(str(tmp_path), (tr_x, tr_y, te_x, te_y), gz=False)
+        bad = "train-images" if damage == "size" else "t10k-labels"
+    else:
+        flat = [(x.reshape(len(x), -1).astype(np.float32) / 256, y.astype(np.int64))
+                for x, y in ((tr_x[:20], tr_y[:20]), (tr_x[20:], tr_y[20:]), (te_x, te_y))]
+        write_pickle(tmp_path / "mnist.pkl.gz", tuple(flat))
+        bad = "mnist.pkl.gz"
+    with pytest.raises(ValueError, match="digits 0..9" if damage == "label" else "MNIST's are") as info:
+        mnist_loader.load_data(str(tmp_path))
+    assert bad in str(info.value)
