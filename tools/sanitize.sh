@@ -16,8 +16,9 @@
 #   1. the whole suite (its tests train on 1, 2, 3 and 8 threads);
 #   2. the suite's network tests and the properties with CNET_NUM_THREADS=2, then 3;
 #   3. the kernel tests and the properties on the baseline (non-AVX2) build.
-# Reports are written to $SANITIZE_LOGS (default: a logs/ directory in the copy) and
-# counted at the end; the script exits non-zero if there is any, or if a run fails.
+# Each run's output and ASan's reports are written to $SANITIZE_LOGS (default: a logs/
+# directory in the copy) and the reports counted at the end; the script exits non-zero
+# if there is any, or if a run fails (halt_on_error: a report also ends its run).
 # CNET_HYPOTHESIS_PROFILE=long makes the property runs long ones.
 set -eu
 
@@ -42,9 +43,12 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$logs/ubsan"
 export PYTHONPATH="$work"
 
 status=0
+runs=0
 run() {
+    runs=$((runs + 1))
     echo "sanitize: $*"
-    env "$@" || status=1
+    env "$@" >"$logs/run$runs.txt" 2>&1 || status=1
+    tail -1 "$logs/run$runs.txt"
 }
 pytest="python -m pytest -q -p no:cacheprovider"
 run $pytest "$@"
@@ -54,8 +58,11 @@ for threads in 2 3; do
 done
 run CNET_NO_AVX2=1 $pytest tests/test_kernels.py tests/test_properties.py "$@"
 
-reports=$(find "$logs" -name 'asan*' -o -name 'ubsan*' | wc -l)
+# ASan writes its reports to log_path; UBSan, linked with ASan, writes them to stderr
+reports=$(cat "$logs"/asan* "$logs"/ubsan* "$logs"/run*.txt 2>/dev/null \
+          | grep -c -e 'ERROR: AddressSanitizer' -e 'runtime error:' || true)
 echo "sanitize: $reports sanitizer report(s) in $logs"
-[ "$reports" -eq 0 ] || { cat "$logs"/asan* "$logs"/ubsan* 2>/dev/null | head -60; status=1; }
+[ "$reports" -eq 0 ] || { grep -h -A12 -e 'ERROR: AddressSanitizer' -e 'runtime error:' \
+                              "$logs"/asan* "$logs"/ubsan* "$logs"/run*.txt 2>/dev/null | head -60; status=1; }
 [ "$status" -eq 0 ] && echo "sanitize: clean" && rm -rf "$work"
 exit $status
