@@ -28,6 +28,9 @@ else:
     if os.environ.get("CNET_NATIVE") == "1":
         base_flags = base_flags + ["-march=native"]
 
+# CNET_SANITIZE=1: AddressSanitizer and UndefinedBehaviorSanitizer (tools/sanitize.sh)
+sanitize = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"] if os.environ.get("CNET_SANITIZE") == "1" else []
+
 # (module, compiler flags, bits of the kernels' reals: the CNET_PRECISION define)
 modules = [("cnet._kernels._common", base_flags, None),
            ("cnet._kernels._cy_base", base_flags, 64), ("cnet._kernels._cy_base_f32", base_flags, 32)]
@@ -37,8 +40,8 @@ if platform.machine().lower() in ("x86_64", "amd64"):
 # The C headers (real.h, vec.h, team.h, alloc.h, cpu.h) are in cnet/_kernels; Cython's
 # directives (boundscheck=False, ...) are at the top of each .pyx.
 extensions = [
-    Extension(name, [name.replace(".", "/") + ".pyx"], extra_compile_args=flags,
-              include_dirs=["cnet/_kernels"],
+    Extension(name, [name.replace(".", "/") + ".pyx"], extra_compile_args=flags + sanitize,
+              extra_link_args=sanitize, include_dirs=["cnet/_kernels"],
               define_macros=[("CNET_PRECISION", str(bits))] if bits else [])
     for name, flags, bits in modules
 ]

@@ -96,7 +96,8 @@ class Engine:
         self.cost = cost
         self.seed = seed
         self.dtype = _kernels.dtype_of(dtype)
-        self._rng = None if seed is None else np.random.default_rng(seed)
+        _checks.fits_in_memory(self.sizes, self.dtype)
+        self._rng = _checks.rng(seed)
         self._kernels = _kernels.get(backend, self.dtype)
         self.backend = self._kernels.NAME
 
@@ -583,6 +584,7 @@ class Engine:
     def save(self, filename):
         """Save the network to ``filename`` as JSON (``network2``'s format), atomically:
         the file is written in full under a temporary name, then renamed."""
+        filename = _checks.path("filename", filename)
         weights, biases = self._params()
         data = {"sizes": self.sizes,
                 "weights": [w.tolist() for w in weights],
