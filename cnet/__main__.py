@@ -1,11 +1,14 @@
-"""The command line: ``python -m cnet train`` and ``python -m cnet evaluate FILE``.
+"""The command line: ``python -m cnet train``, ``python -m cnet evaluate FILE``
+and ``python -m cnet info``.
 
 ``train`` trains the book's chapter-1 network on MNIST (default [784, 30, 10],
 30 epochs, mini-batch 10, eta 3.0), printing each epoch's test accuracy and
 time; ``evaluate`` prints the test accuracy of a network saved with
-``--save`` or ``network2``'s ``save``.
+``--save`` or ``network2``'s ``save``; ``info`` prints ``cnet.info()``, which
+kernels this installation runs, for bug reports.
 """
 import argparse
+import json
 import sys
 import time
 
@@ -61,6 +64,8 @@ def parser():
         q.add_argument("--data-dir", metavar="DIR", default=None,
                        help="where MNIST is (default: $CNET_DATA_DIR, the cache, else fetch it)")
     sub.choices["evaluate"].add_argument("file", metavar="FILE", help="a network saved as JSON")
+    i = sub.add_parser("info", help="print which kernels this installation runs, for bug reports")
+    i.add_argument("--json", action="store_true", help="print it as JSON")
     return p
 
 
@@ -121,10 +126,26 @@ def _with_backend(net, backend):
     return other
 
 
+def info(args):
+    import cnet
+    facts = cnet.info()
+    if args.json:
+        print(json.dumps(facts, indent=2))
+        return
+    width = max(len(k) for k in facts)
+    for key, value in facts.items():
+        if isinstance(value, dict):
+            value = ", ".join("{}={}".format(k, v) for k, v in value.items()) or "-"
+        print("{:<{}}  {}".format(key, width, value))
+
+
+COMMANDS = {"train": train, "evaluate": evaluate, "info": info}
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
     try:
-        (train if args.command == "train" else evaluate)(args)
+        COMMANDS[args.command](args)
     except (datasets.DataNotFound, ValueError, TypeError, OSError, RuntimeError) as exc:
         print("cnet: error: {}".format(exc), file=sys.stderr)
         return 1
