@@ -57,9 +57,9 @@ COMPILER_DIRECTIVES = {"language_level": "3"}
 # the files every module may include: a change to any of them rebuilds all
 DEPENDS = sorted(KERNELS + f for f in os.listdir(KERNELS) if f.endswith((".pxi", ".pxd", ".h")))
 
-HOW_TO_GET_THEM = ("to get them, install a C compiler (and Cython>=3 for builds without isolation), then "
-                   "`pip install --force-reinstall --no-cache-dir cnet` (or `.` from a source tree); "
-                   "set CNET_REQUIRE_COMPILED=1 to make such a build fail instead")
+HOW_TO_GET_THEM = ("to get them, install a C compiler (and Cython>=3 for builds without isolation) and "
+                   "reinstall with `pip install --force-reinstall --no-cache-dir` and the same sdist or source "
+                   "tree, or install a wheel; set CNET_REQUIRE_COMPILED=1 to make such a build fail instead")
 
 # written into the installed package when modules were left out; cnet.info() reads it
 FAILURE_RECORD = "_build_failure.txt"

@@ -21,7 +21,8 @@ def info():
     ``build`` (which compiled variant this CPU uses: "avx2" or "baseline", None
     when not compiled); ``float32_compiled`` and ``float32_build`` likewise for
     float32; ``why_not_compiled`` (why there are no compiled float64 kernels, or
-    None); ``backend`` (what a Network uses by default: "cython" or "numpy");
+    None); ``not_built_at_install`` (which compiled modules the install had to
+    leave out, and why, or None); ``backend`` (what a Network uses by default: "cython" or "numpy");
     ``threads_supported`` (whether ``num_threads`` > 1 can share the work);
     ``python``, ``numpy``, ``platform``; ``cpu`` (the architecture, model and
     whether it has AVX2, FMA and AVX-512F: True, False, or None where this
@@ -35,13 +36,16 @@ def info():
     from cnet import _kernels
 
     compiled, compiled_f32 = _kernels.compiled, getattr(_kernels, "compiled_f32", None)
+    not_built = None
+    record = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_build_failure.txt")
+    if os.path.exists(record):          # written by setup.py when the build left modules out
+        with open(record, encoding="utf-8") as f:
+            not_built = " ".join(f.read().split())
     why = None
     if compiled is None:
         why = str(getattr(_kernels, "compiled_error", None) or "unknown")
-        record = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_build_failure.txt")
-        if os.path.exists(record):      # written by setup.py when the build left them out
-            with open(record, encoding="utf-8") as f:
-                why = "{} (at install: {})".format(why, " ".join(f.read().split()))
+        if not_built:
+            why = "{} (at install: {})".format(why, not_built)
     try:
         backend = _kernels.get().NAME
     except (ValueError, RuntimeError) as exc:
@@ -54,6 +58,7 @@ def info():
         "float32_compiled": compiled_f32 is not None,
         "float32_build": getattr(compiled_f32, "ISA", None) if compiled_f32 is not None else None,
         "why_not_compiled": why,
+        "not_built_at_install": not_built,
         "backend": backend,
         "threads_supported": bool(threads()) if threads is not None else False,
         "python": "{} {}".format(platform.python_implementation(), platform.python_version()),

@@ -9,7 +9,9 @@ built here from the source tree with ``python -m build --sdist``.
 import glob
 import json
 import os
+import platform
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -152,3 +154,27 @@ def test_require_compiled_makes_a_failed_compile_fail_the_install(sdist, tmp_pat
     assert MESSAGE in log and "no working C compiler" in log
     assert "CNET_REQUIRE_COMPILED=1 makes this an error" in log
     assert not os.path.exists(target / "cnet")
+
+
+def test_a_module_that_fails_to_compile_is_left_out_and_the_rest_serve(sdist, tmp_path):
+    # a compiler that builds everything but the AVX2 modules: the baseline ones must serve
+    real = shutil.which("gcc") or shutil.which("cc")
+    if real is None or platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip("needs a C compiler on x86-64 (where the AVX2 modules are built)")
+    fake = tmp_path / "cc-without-avx2"
+    fake.write_text("#!/bin/sh\ncase \" $* \" in *\" -mavx2 \"*) echo 'no AVX2 here' >&2; exit 1;; esac\n"
+                    "exec {} \"$@\"\n".format(real))
+    fake.chmod(0o755)
+    target = tmp_path / "target"
+    r, log = _run([sys.executable, "-m", "pip", "install", "-v", "--no-deps", "--no-cache-dir",
+                   "--disable-pip-version-check", "--target", target, sdist], env=_env(CC=str(fake)))
+    assert r.returncode == 0, log
+    assert MESSAGE + " (_cy_avx2, _cy_avx2_f32): " in log
+    r, log = _run([sys.executable, "-c", "import json, cnet; print(json.dumps(cnet.info()))"], cwd=tmp_path,
+                  env=_env(PYTHONPATH=str(target)))
+    assert r.returncode == 0, log
+    facts = json.loads(r.stdout)
+    assert facts["compiled"] and facts["float32_compiled"] and facts["why_not_compiled"] is None
+    assert facts["build"] == facts["float32_build"] == "baseline"
+    assert facts["not_built_at_install"].startswith(MESSAGE + " (_cy_avx2, _cy_avx2_f32): ")
+    assert fake.name in facts["not_built_at_install"]     # the failed command
