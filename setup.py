@@ -106,11 +106,15 @@ class optional_build_ext(build_ext):
         try:
             compiler = new_compiler(compiler=self.compiler)
             customize_compiler(compiler)
+            here = os.getcwd()
             with tempfile.TemporaryDirectory() as tmp:
-                probe = os.path.join(tmp, "probe.c")
-                with open(probe, "w") as f:
-                    f.write("int cnet_probe(void) { return 0; }\n")
-                compiler.compile([probe], output_dir=tmp)
+                os.chdir(tmp)           # so that the error names probe.c, not a long path
+                try:
+                    with open("probe.c", "w") as f:
+                        f.write("int cnet_probe(void) { return 0; }\n")
+                    compiler.compile(["probe.c"])
+                finally:
+                    os.chdir(here)
         except Exception as exc:        # whatever stops a trivial file from compiling
             return "no working C compiler ({})".format(_one_line(exc))
         return None
@@ -120,6 +124,12 @@ class optional_build_ext(build_ext):
             ", ".join(name.rsplit(".", 1)[-1] for name in names), reason)
         if os.environ.get("CNET_REQUIRE_COMPILED") == "1":
             raise CCompilerError(message + "; CNET_REQUIRE_COMPILED=1 makes this an error")
+        if not self.inplace:
+            # an earlier build's module left in build/ would otherwise ship, stale
+            for name in names:
+                path = self.get_ext_fullpath(name)
+                if os.path.exists(path):
+                    os.remove(path)
         print("\n{}; cnet will run on its pure-NumPy kernels, which are much slower; {}\n".format(
             message, HOW_TO_GET_THEM), file=sys.stderr, flush=True)
         self._record(message)

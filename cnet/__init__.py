@@ -41,11 +41,7 @@ def info():
     if os.path.exists(record):          # written by setup.py when the build left modules out
         with open(record, encoding="utf-8") as f:
             not_built = " ".join(f.read().split())
-    why = None
-    if compiled is None:
-        why = str(getattr(_kernels, "compiled_error", None) or "unknown")
-        if not_built:
-            why = "{} (at install: {})".format(why, not_built)
+    why = None if compiled is not None else str(getattr(_kernels, "compiled_error", None) or "unknown")
     try:
         backend = _kernels.get().NAME
     except (ValueError, RuntimeError) as exc:
