@@ -5,7 +5,8 @@
 #
 # 1. `python -m build`: the sdist from the source tree, then the wheel from the
 #    sdist (so this also proves the sdist builds from itself alone), with
-#    CNET_REQUIRE_COMPILED=1: a wheel without the compiled kernels is an error.
+#    CNET_REQUIRE_COMPILED=1: a wheel without the compiled kernels is an error;
+#    so is a deprecation warning in the build log (OUTDIR/build.log).
 # 2. `auditwheel repair`: the wheel made portable, OUTDIR/wheelhouse/*manylinux*.whl.
 # 3. The repaired wheel installed with its [test] extra into a new virtual
 #    environment whose C compiler is /bin/false; from a directory without the
@@ -20,10 +21,14 @@ out="${1:-$root/dist}"
 python="${PYTHON:-python3}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
-rm -rf "$out"/cnet-*.tar.gz "$out"/cnet-*.whl "$out/wheelhouse"
+rm -rf "$out"/cnet-*.tar.gz "$out"/cnet-*.whl "$out/wheelhouse" "$out/build.log"
 
 echo "== build: sdist, then the wheel from the sdist"
-CNET_REQUIRE_COMPILED=1 "$python" -m build --outdir "$out" "$root"
+CNET_REQUIRE_COMPILED=1 "$python" -m build --outdir "$out" "$root" 2>&1 | tee "$out/build.log"
+if grep -i deprecat "$out/build.log"; then
+    echo "error: the build log has deprecation warnings (above; all of it in $out/build.log)" >&2
+    exit 1
+fi
 sdist="$(ls "$out"/cnet-*.tar.gz)"
 wheel="$(ls "$out"/cnet-*.whl)"
 
