@@ -1,12 +1,14 @@
-"""The command line: ``python -m cnet train``, ``python -m cnet evaluate FILE``,
-``python -m cnet sweep ...`` and ``python -m cnet plot FILE``.
+"""The command line: ``python -m cnet train``, ``evaluate FILE``, ``predict NET IMAGE...``,
+``sweep ...``, ``plot FILE`` and ``info``.
 
 ``train`` trains the book's chapter-1 network on MNIST (default [784, 30, 10],
 30 epochs, mini-batch 10, eta 3.0), printing each epoch's test accuracy and
 time; ``evaluate`` prints the test accuracy of a network saved with
-``--save`` or ``network2``'s ``save``.
+``--save`` or ``network2``'s ``save``; ``info`` prints ``cnet.info()``, which
+kernels this installation runs, for bug reports.
 """
 import argparse
+import json
 import sys
 import time
 
@@ -65,6 +67,9 @@ def parser():
     _predict_parser(sub)
     sweep_parser(sub)
     plot_parser(sub)
+    i = sub.add_parser("info", help="print which kernels this installation runs, for bug reports")
+    i.add_argument("--json", action="store_true", help="print it as JSON")
+    i.set_defaults(handler=info)
     return p
 
 
@@ -179,6 +184,20 @@ def _shown_path(path, directory):
         os.makedirs(directory, exist_ok=True)
         return os.path.join(directory, name)
     return path + ".mnist.png"
+
+
+def info(args):
+    """``info``: print ``cnet.info()``, one key a line (``--json``: as JSON)."""
+    import cnet
+    facts = cnet.info()
+    if args.json:
+        print(json.dumps(facts, indent=2))
+        return
+    width = max(len(k) for k in facts)
+    for key, value in facts.items():
+        if isinstance(value, dict):
+            value = ", ".join("{}={}".format(k, v) for k, v in value.items()) or "-"
+        print("{:<{}}  {}".format(key, width, value))
 
 
 def main(argv=None):
