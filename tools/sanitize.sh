@@ -30,7 +30,9 @@ echo "sanitize: building a copy of $root in $work"
 cd "$root"
 git ls-files -co --exclude-standard | grep -v '\.so$' | tar -cf - -T - | (cd "$work" && tar -xf -)
 cd "$work"
-CNET_SANITIZE=1 python setup.py build_ext --inplace -j 2 >"$logs/build.txt" 2>&1 \
+# CNET_REQUIRE_COMPILED=1: a module that fails to build stops here, rather than
+# leaving the suite to run on the NumPy kernels
+CNET_REQUIRE_COMPILED=1 CNET_SANITIZE=1 python setup.py build_ext --inplace -j 2 >"$logs/build.txt" 2>&1 \
     || { tail -20 "$logs/build.txt"; exit 1; }
 
 cc=${CC:-gcc}
