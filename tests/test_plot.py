@@ -1,6 +1,7 @@
 """cnet.plot and ``python -m cnet plot``: the plotted data, read back from the figure's
 line and image objects, are the records' (or the network's) numbers."""
 import json
+import os
 import subprocess
 import sys
 
