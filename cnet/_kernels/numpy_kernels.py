@@ -86,10 +86,22 @@ def train(weights, biases, X, Y, order, mini_batch_size, eta, lmbda, n, cost, nu
             nabla_b = [nb + dnb for nb, dnb in zip(nabla_b, delta_nabla_b)]
             nabla_w = [nw + dnw for nw, dnw in zip(nabla_w, delta_nabla_w)]
         m = len(batch)
-        for w, nw in zip(weights, nabla_w):
-            w[...] = (1 - eta * (lmbda / n)) * w - (eta / m) * nw
-        for b, nb in zip(biases, nabla_b):
-            b[...] = b - (eta / m) * nb
+        _assign(weights + biases,
+                [(1 - eta * (lmbda / n)) * w - (eta / m) * nw for w, nw in zip(weights, nabla_w)]
+                + [b - (eta / m) * nb for b, nb in zip(biases, nabla_b)])
+
+
+def _assign(arrays, values):
+    """Set each of ``arrays`` to the value in the same place of ``values``, all of them:
+    if a signal's exception (KeyboardInterrupt) cuts the copying short, it is done
+    again in full (the values are fixed, so twice is the same) and then raised."""
+    try:
+        for array, value in zip(arrays, values):
+            array[...] = value
+    except BaseException:
+        for array, value in zip(arrays, values):
+            array[...] = value
+        raise
 
 
 def cost_and_predict(weights, biases, X, Y, cost, num_threads=1):
