@@ -44,8 +44,10 @@ x86_64 = sysconfig.get_platform().lower().endswith(("x86_64", "amd64"))
 sanitize = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"] if os.environ.get("CNET_SANITIZE") == "1" else []
 
 KERNELS = "cnet/_kernels/"
-# The kernels' C headers (real.h, vec.h, team.h, alloc.h, cpu.h) are in cnet/_kernels;
-# Cython's directives (boundscheck=False, ...) are at the top of each .pyx.
+# The kernels' C headers (real.h, vec.h, team.h, alloc.h, cpu.h, pack.h) are in
+# cnet/_kernels, NumPy's (packing reads arrays through its C API) where
+# numpy.get_include() says, added at build time; Cython's directives
+# (boundscheck=False, ...) are at the top of each .pyx.
 INCLUDE_DIRS = ["cnet/_kernels"]
 
 
@@ -90,6 +92,10 @@ class optional_build_ext(build_ext):
         if reason is not None:
             self._give_up(reason, [ext.name for ext in self.extensions])
             return
+        import numpy
+        for ext in self.extensions:
+            ext.include_dirs.append(numpy.get_include())
+            ext.define_macros.append(("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"))
         from Cython.Build import cythonize
         translated = cythonize(self.extensions, compiler_directives=COMPILER_DIRECTIVES,
                                nthreads=self.parallel if isinstance(self.parallel, int) else 0)
@@ -115,6 +121,10 @@ class optional_build_ext(build_ext):
             import Cython  # noqa: F401
         except ImportError:
             return "Cython is not installed"
+        try:
+            import numpy  # noqa: F401
+        except ImportError:
+            return "NumPy is not installed"
         # the distutils setuptools builds with (its own copy, once setuptools is imported)
         from distutils.ccompiler import new_compiler
         from distutils.sysconfig import customize_compiler

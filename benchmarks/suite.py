@@ -29,7 +29,20 @@ Implementations:
   net2-cost-class        cnet.network2 with cost=CrossEntropyCost (the class)
   net2-cost-instance     the same with cost=CrossEntropyCost(), as the book's figure
                 scripts pass it
+  sklearn-b10   scikit-learn's MLPClassifier((30,), activation="logistic", solver="sgd",
+  sklearn-b100  momentum=0, alpha=0) at batch_size 10 and 100, one epoch (max_iter=1),
+                on one BLAS thread, when scikit-learn is installed (its output layer is
+                softmax with the log-loss: the same size of network, not the same
+                arithmetic)
 The subclass rows are reported against the book's code as well.
+
+A second table gives, for cnet, the fallback, the book and scikit-learn, what a
+user pays per call: "1-epoch call", a whole ``net.SGD(training_data, 1, 10, 3.0)``
+on the list of 50,000 pairs (checking and packing the list included: what a
+notebook calling SGD once per epoch pays each time; for scikit-learn, ``fit``
+with max_iter=1 on arrays), and "evaluate(list)", ``net.evaluate(test_data)`` on
+the 10,000 test pairs (for scikit-learn, ``predict`` on the test array), each
+with its ratio to the book's code in the same run.
 
 Then how the compiled epoch grows with the number of examples and with the
 hidden width (it should be linear in both).
@@ -55,7 +68,10 @@ IMPLEMENTATIONS = ["cnet", "cnet-f32", "cnet-2t", "fallback", "numpy-batch", "to
                    "sub-cost-derivative", "sub-update-mini-batch", "net2-cost-class",
                    "net2-cost-instance"]
 SUBCLASSES = ("sub-cost-derivative", "sub-update-mini-batch")
-SLOW = ("fallback", "book") + SUBCLASSES      # timed over one epoch only
+SKLEARN = ("sklearn-b10", "sklearn-b100")
+IMPLEMENTATIONS += list(SKLEARN)
+SLOW = ("fallback", "book") + SUBCLASSES + SKLEARN      # timed over one epoch only
+CALLS = ("cnet", "cnet-f32", "cnet-2t", "fallback", "book") + SKLEARN   # rows of the second table
 
 
 # --------------------------------------------------------------- one run (child)
@@ -114,7 +130,7 @@ def child(impl, sizes, repeat, n_train, seed):
     (tr_x, tr_y), _, (te_x, te_y) = mnist_loader.load_data()
     tr_x, tr_y = tr_x[:n_train], tr_y[:n_train]
     data_bytes = tr_x.nbytes
-    epochs, stack, correct = [], None, None
+    epochs, stack, correct, calls, evaluations = [], None, None, [], []
     if impl == "book":
         sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
         import book
@@ -136,7 +152,38 @@ def child(impl, sizes, repeat, n_train, seed):
                 tracemalloc.stop()
             else:
                 epochs.append(time.perf_counter() - begin)
-        correct = net.evaluate(test_data)
+        calls = epochs          # the book's SGD(training_data, 1, ...) is its epoch
+        correct, evaluations = timed_evaluations(net, test_data, repeat)
+    elif impl in SKLEARN:
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPClassifier
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(1)            # one thread, as every other row
+        X, X_test = tr_x.astype(np.float64), te_x.astype(np.float64)
+        for run in range(repeat + 1):
+            clf = MLPClassifier((30,), activation="logistic", solver="sgd", momentum=0, alpha=0,
+                                batch_size=10 if impl == "sklearn-b10" else 100, learning_rate_init=0.1,
+                                max_iter=1, random_state=seed)
+            if run == repeat:
+                tracemalloc.start()
+            begin = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                clf.fit(X, tr_y)
+            if run == repeat:
+                train_peak = tracemalloc.get_traced_memory()[1]
+                tracemalloc.stop()
+            else:
+                epochs.append(time.perf_counter() - begin)
+        calls = epochs
+        evaluations = []
+        for _ in range(max(repeat, 3)):
+            begin = time.perf_counter()
+            predicted = clf.predict(X_test)
+            evaluations.append(time.perf_counter() - begin)
+        correct = int(np.sum(predicted == te_y))
     elif impl in ("cnet", "cnet-f32", "cnet-2t", "fallback") + SUBCLASSES + (
             "net2-cost-class", "net2-cost-instance"):
         Network = _network_class(impl)
@@ -170,7 +217,22 @@ def child(impl, sizes, repeat, n_train, seed):
             else:
                 epochs.append(marks["end"] - marks["start"])
                 stack = marks["start"] - begin
-        correct = net.accuracy(test_data) if cost is not None else net.evaluate(test_data)
+        if impl in CALLS:
+            # what a user pays per call: a whole SGD(training_data, 1, 10, 3.0), then evaluate
+            for _ in range(repeat):
+                np.random.seed(seed)
+                random.seed(seed)
+                net = Network(sizes, backend="numpy" if impl == "fallback" else "cython",
+                              dtype=np.float32 if impl == "cnet-f32" else np.float64,
+                              num_threads=2 if impl == "cnet-2t" else 1)
+                order = list(training_data)
+                begin = time.perf_counter()
+                with contextlib.redirect_stdout(io.StringIO()):
+                    net.SGD(order, 1, 10, 3.0)
+                calls.append(time.perf_counter() - begin)
+            correct, evaluations = timed_evaluations(net, test_data, repeat)
+        else:
+            correct = net.accuracy(test_data) if cost is not None else net.evaluate(test_data)
     else:
         np.random.seed(seed)
         biases = [np.random.randn(y, 1) for y in sizes[1:]]
@@ -208,11 +270,23 @@ def child(impl, sizes, repeat, n_train, seed):
     print(json.dumps({
         "implementation": impl, "sizes": sizes, "examples": n_train,
         "epoch_seconds": statistics.median(epochs), "epoch_runs": epochs, "stack_seconds": stack,
+        "call_seconds": statistics.median(calls) if calls else None,
+        "evaluate_seconds": statistics.median(evaluations) if evaluations else None,
         "accuracy": correct / len(te_y),
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "train_peak_mb": train_peak / 2 ** 20,
         "data_mb": data_bytes / 2 ** 20,
     }))
+
+
+def timed_evaluations(net, test_data, repeat):
+    """(correct, [seconds of each of max(repeat, 3) calls of net.evaluate(test_data)])."""
+    seconds = []
+    for _ in range(max(repeat, 3)):
+        begin = time.perf_counter()
+        correct = net.evaluate(test_data)
+        seconds.append(time.perf_counter() - begin)
+    return correct, seconds
 
 
 # --------------------------------------------------------------- the driver
@@ -226,12 +300,16 @@ def run(impl, sizes, repeat, n_train=50000, seed=1):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def have_torch():
+def have(module):
     try:
-        import torch  # noqa: F401
+        __import__(module)
         return True
     except ImportError:
         return False
+
+
+def have_torch():
+    return have("torch")
 
 
 def main(argv=None):
@@ -253,7 +331,8 @@ def main(argv=None):
         return 0
 
     from cnet import _kernels
-    impls = [i for i in args.implementations if i != "torch" or have_torch()]
+    impls = [i for i in args.implementations
+             if (i != "torch" or have_torch()) and (i not in SKLEARN or have("sklearn"))]
     print("cnet suite: compiled kernels {}; {} {}, Python {}; torch {}".format(
         getattr(_kernels.compiled, "ISA", "not built"), platform.machine(), platform.processor(),
         platform.python_version(), "yes" if have_torch() else "not installed (skipped)"))
@@ -293,6 +372,18 @@ def main(argv=None):
             print("{:<15} against the book's code: {}".format("", ", ".join(
                 "{} {:.1f}x faster".format(i, done["book"]["epoch_seconds"] / done[i]["epoch_seconds"])
                 for i in ("cnet",) + SUBCLASSES if i in done)))
+        calls = [done[i] for i in CALLS if i in done and done[i].get("call_seconds")]
+        if calls:
+            book = done.get("book")
+            print("\n{:<15} {:<21} {:>12} {:>8} {:>15} {:>8}".format(
+                sizes, "what a call costs", "1-epoch call", "vs book", "evaluate(list)", "vs book"))
+            for r in calls:
+                print("{:<15} {:<21} {:>10.4f} s {:>8} {:>13.4f} s {:>8}".format(
+                    "", r["implementation"], r["call_seconds"],
+                    "{:.1f}x".format(book["call_seconds"] / r["call_seconds"]) if book else "-",
+                    r["evaluate_seconds"],
+                    "{:.1f}x".format(book["evaluate_seconds"] / r["evaluate_seconds"]) if book else "-"))
+            print()
         if "net2-cost-class" in done and "net2-cost-instance" in done:
             print("{:<15} cost=CrossEntropyCost() takes {:.2f}x the time of cost=CrossEntropyCost".format(
                 "", done["net2-cost-instance"]["epoch_seconds"] / done["net2-cost-class"]["epoch_seconds"]))

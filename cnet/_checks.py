@@ -218,54 +218,94 @@ def examples(name, data, n_in, n_out, labels):
     be finite as they are read); T is (len(data), n_out) float64 holding the
     y columns when ``labels`` is False, or the (len(data),) integer labels
     when it is True.
+
+    The compiled kernels' ``pack`` makes the same checks, with the same
+    messages (the functions below), in one compiled pass that also packs the
+    inputs: an error is raised for the first example in the list that breaks
+    the pair, shape or type rules; after those, for the first label out of
+    range or desired output that is not finite; after those, for the first
+    input that is not finite.
     """
     xs, ys = [], []
     x_shape, y_shape = (n_in, 1), (n_out, 1)
     ndarray, kinds, float32 = np.ndarray, _NUMERIC_KINDS, np.dtype(np.float32)
     all_float32 = True
-    for k, pair in enumerate(data):
-        try:
-            x, y = pair
-        except (TypeError, ValueError):
-            raise TypeError("{}[{}] must be an (x, y) pair, got {}".format(
-                name, k, _describe(pair))) from None
-        # the common case, checked inline; anything else goes through array()
+    for k, item in enumerate(data):
+        x, y = pair(name, k, item)
+        # the common case, checked inline; anything else goes through input_x()
         if not (type(x) is ndarray and x.shape == x_shape and x.dtype.kind in kinds):
-            x = array("{}[{}][0] (the input x)".format(name, k), x, x_shape)
+            x = input_x(name, k, x, n_in)
         all_float32 = all_float32 and x.dtype == float32
         xs.append(x)
         if labels:
-            if type(y) is ndarray and y.shape == () and y.dtype.kind in "iu":
-                y = y.item()  # a 0-d integer array is a label too
-            if type(y) not in _INT_TYPES and (isinstance(y, bool) or not isinstance(y, numbers.Integral)):
-                raise TypeError("{}[{}][1] must be an integer label in 0..{}, got {}".format(
-                    name, k, n_out - 1, _describe(y)))
+            y = label(name, k, y, n_out)
         elif not (type(y) is ndarray and y.shape == y_shape and y.dtype.kind in kinds):
-            y = array("{}[{}][1] (the desired output y)".format(name, k), y, y_shape)
+            y = output_y(name, k, y, n_out)
         ys.append(y)
     X = InputRows(name, xs, n_in, np.float32 if xs and all_float32 else np.float64)
     if labels:
-        try:
-            T = np.array(ys, dtype=np.intp).reshape(len(ys))
-            bad = (T < 0) | (T >= n_out)
-        except OverflowError:
-            T, bad = None, np.array([not 0 <= y < n_out for y in ys])
-        if bad.any():
-            k = int(np.flatnonzero(bad)[0])
-            raise ValueError("{}[{}][1] is label {}; expected an integer in 0..{}".format(
-                name, k, ys[k], n_out - 1))
-        return X, T
+        return X, label_array(name, ys, n_out)
     T = (np.concatenate(ys, axis=0).astype(np.float64, copy=False).reshape(len(ys), n_out)
          if ys else np.empty((0, n_out)))
     _finite_rows(name, 1, T)
     return X, T
 
 
+def pair(name, k, item):
+    """``(x, y)``: the example ``item`` = data[k] unpacked."""
+    try:
+        x, y = item
+    except (TypeError, ValueError):
+        raise TypeError("{}[{}] must be an (x, y) pair, got {}".format(
+            name, k, _describe(item))) from None
+    return x, y
+
+
+def input_x(name, k, x, n_in):
+    """The input x of data[k] as a numeric ndarray of shape (n_in, 1)."""
+    return array("{}[{}][0] (the input x)".format(name, k), x, (n_in, 1))
+
+
+def output_y(name, k, y, n_out):
+    """The desired output y of data[k] as a numeric ndarray of shape (n_out, 1)."""
+    return array("{}[{}][1] (the desired output y)".format(name, k), y, (n_out, 1))
+
+
+def label(name, k, y, n_out):
+    """The label y of data[k], checked to be an integer (a 0-d integer array becomes
+    its value); its range is checked by ``label_array``."""
+    if type(y) is np.ndarray and y.shape == () and y.dtype.kind in "iu":
+        y = y.item()  # a 0-d integer array is a label too
+    if type(y) not in _INT_TYPES and (isinstance(y, bool) or not isinstance(y, numbers.Integral)):
+        raise TypeError("{}[{}][1] must be an integer label in 0..{}, got {}".format(
+            name, k, n_out - 1, _describe(y)))
+    return y
+
+
+def label_array(name, ys, n_out):
+    """The labels ``ys`` (each from ``label``) as an intp array, checked to be in 0..n_out − 1."""
+    try:
+        T = np.array(ys, dtype=np.intp).reshape(len(ys))
+        bad = (T < 0) | (T >= n_out)
+    except OverflowError:
+        T, bad = None, np.array([not 0 <= y < n_out for y in ys])
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise ValueError("{}[{}][1] is label {}; expected an integer in 0..{}".format(
+            name, k, ys[k], n_out - 1))
+    return T
+
+
+def not_finite(name, k, part):
+    """The error for data[k][part] (0: the input x, 1: the desired output y) holding
+    a NaN or an infinity."""
+    return ValueError("{}[{}][{}] contains NaN or infinity; {} must be finite".format(
+        name, k, part, "inputs" if part == 0 else "desired outputs"))
+
+
 def _finite_rows(name, part, M, first=0):
     if M.size and not np.isfinite(M).all():
-        k = first + int(np.flatnonzero(~np.isfinite(M).all(axis=1))[0])
-        raise ValueError("{}[{}][{}] contains NaN or infinity; {} must be finite".format(
-            name, k, part, "inputs" if part == 0 else "desired outputs"))
+        raise not_finite(name, first + int(np.flatnonzero(~np.isfinite(M).all(axis=1))[0]), part)
 
 
 def _describe(value):

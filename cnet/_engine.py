@@ -316,6 +316,10 @@ class Engine:
     def _examples(self, name, data, labels):
         """``(inputs, T)`` for ``data``: the checked inputs prepared for the kernels,
         and the desired outputs (labels=False) or integer labels (labels=True)."""
+        pack = getattr(self._kernels, "pack", None)
+        if pack is not None and self._kernels.supports(self._kernel_cost()):
+            # the compiled kernels check and pack the list in one pass
+            return pack(name, data, self.sizes[0], self.sizes[-1], labels)
         X, T = _checks.examples(name, data, self.sizes[0], self.sizes[-1], labels)
         return self._kernels_for_cost().prepare(X), T
 

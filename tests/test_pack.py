@@ -1,0 +1,196 @@
+"""The compiled one-pass check-and-pack (``pack``) against the Python checks
+(``_checks.examples``) followed by ``prepare``: the same packed inputs, the same
+targets, the same errors with the same messages, from every compiled module."""
+import importlib
+
+import numpy as np
+import pytest
+
+from cnet import _checks, _kernels
+
+from conftest import make_data
+
+
+def compiled_modules():
+    names = ["_cy_base", "_cy_base_f32"]
+    if _kernels.common is not None and _kernels.common.cpu_has_avx2():
+        names += ["_cy_avx2", "_cy_avx2_f32"]
+    modules = []
+    for name in names:
+        try:
+            modules.append(importlib.import_module("cnet._kernels." + name))
+        except ImportError:
+            pass
+    return modules
+
+
+MODULES = compiled_modules()
+pytestmark = pytest.mark.skipif(not MODULES, reason="the compiled kernels are not built")
+
+
+def by_python(K, name, data, n_in, n_out, labels):
+    X, T = _checks.examples(name, data, n_in, n_out, labels)
+    return K.prepare(X), T
+
+
+def assert_same_packing(K, data, n_in, n_out, labels):
+    got, got_T = K.pack("data", data, n_in, n_out, labels)
+    want, want_T = by_python(K, "data", data, n_in, n_out, labels)
+    assert (got.n_rows, got.n_cols) == (want.n_rows, want.n_cols)
+    for a, b in zip(got.arrays(), want.arrays()):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    assert got_T.dtype == want_T.dtype and got_T.shape == want_T.shape
+    np.testing.assert_array_equal(got_T, want_T)
+
+
+def sparse_data(rng, n, n_in, n_out, labels, dtype=np.float32):
+    data = make_data([n_in, 5, n_out], n, rng, labels=labels)
+    out = []
+    for x, y in data:
+        x = x.copy()
+        x[rng.random(x.shape) < 0.7] = 0.0
+        out.append((x.astype(dtype), y))
+    return out
+
+
+@pytest.mark.parametrize("K", MODULES, ids=lambda K: K.__name__.rsplit(".", 1)[1])
+@pytest.mark.parametrize("labels", [False, True], ids=["outputs", "labels"])
+def test_pack_equals_checks_then_prepare(K, labels):
+    rng = np.random.default_rng(7)
+    # widths around the 8-pixel groups of the vector loop, and MNIST's
+    for n_in in (1, 7, 8, 9, 17, 64, 784):
+        for dtype in (np.float32, np.float64):
+            assert_same_packing(K, sparse_data(rng, 40, n_in, 3, labels, dtype), n_in, 3, labels)
+    # every kind of input the checks accept: other dtypes, strides, byte orders, lists
+    base = sparse_data(rng, 12, 9, 3, labels, np.float64)
+    variants = [
+        lambda x: x.astype(np.uint8),
+        lambda x: x.astype(np.bool_),
+        lambda x: x.astype(np.float16),
+        lambda x: x.astype(np.int64) * 3,
+        lambda x: x.astype(">f8"),
+        lambda x: x.astype(">f4"),
+        lambda x: np.repeat(x, 3, axis=1)[:, 1:2],                  # a strided column
+        lambda x: np.asfortranarray(np.hstack([x, x]))[:, :1],
+        lambda x: x[::-1][::-1],
+        lambda x: np.lib.stride_tricks.as_strided(x[:1].astype(np.float32), (9, 1), (0, 0)),
+        lambda x: x.tolist(),
+        lambda x: -x,                                                # -0.0 is zero too
+        lambda x: x.astype(np.float32) * np.float32(1e-40),          # subnormals are not zero
+        lambda x: x.astype(np.longdouble),
+    ]
+    for f in variants:
+        mixed = [(f(x) if k % 2 else x, y) for k, (x, y) in enumerate(base)]
+        assert_same_packing(K, mixed, 9, 3, labels)
+        assert_same_packing(K, [(f(x), y) for x, y in base], 9, 3, labels)
+    # the pairs may be lists, and outputs any numeric columns
+    assert_same_packing(K, [[x, y] for x, y in base], 9, 3, labels)
+    if labels:
+        for t in (np.int64, np.uint8, np.int32, np.array, int):
+            assert_same_packing(K, [(x, t(y)) for x, y in base], 9, 3, True)
+    else:
+        for t in (lambda y: y.astype(np.float32), lambda y: y.astype(np.uint8), lambda y: y.tolist(),
+                  lambda y: y.astype(">f8"), lambda y: np.repeat(y, 2, axis=1)[:, 1:]):
+            assert_same_packing(K, [(x, t(y)) for x, y in base], 9, 3, False)
+    assert_same_packing(K, [], 9, 3, labels)
+
+
+@pytest.mark.parametrize("K", MODULES, ids=lambda K: K.__name__.rsplit(".", 1)[1])
+def test_pack_of_mnist_like_sizes_grows_its_buffers_as_needed(K):
+    # pack projects its buffers from 256 examples spread over the list (k·n // 256);
+    # here those are sparse and all others dense, so that the buffers must grow
+    rng = np.random.default_rng(3)
+    n = 1000
+    sampled = {k * n // 256 for k in range(256)}
+    data = sparse_data(rng, n, 784, 10, False)
+    data = [(x if k in sampled else rng.random((784, 1)).astype(np.float32) + 0.1, y)
+            for k, (x, y) in enumerate(data)]
+    assert_same_packing(K, data, 784, 10, False)
+
+
+def error_of(f):
+    try:
+        f()
+    except (TypeError, ValueError) as exc:
+        return type(exc), str(exc)
+    return None
+
+
+BAD = [
+    # (what, labels, how to spoil the list)
+    ("nan x", False, lambda d: d.__setitem__(5, (np.full((9, 1), np.nan, np.float32), d[5][1]))),
+    ("inf x f64", False, lambda d: d.__setitem__(2, (np.full((9, 1), -np.inf), d[2][1]))),
+    ("inf y", False, lambda d: d.__setitem__(3, (d[3][0], np.full((3, 1), np.inf)))),
+    ("nan x then inf y", False, lambda d: (d.__setitem__(1, (np.full((9, 1), np.nan), d[1][1])),
+                                            d.__setitem__(7, (d[7][0], np.full((3, 1), np.inf))))),
+    ("nan x then bad shape", False, lambda d: (d.__setitem__(1, (np.full((9, 1), np.nan), d[1][1])),
+                                                d.__setitem__(8, (np.zeros((8, 1)), d[8][1])))),
+    ("x shape", False, lambda d: d.__setitem__(4, (np.zeros((9,)), d[4][1]))),
+    ("x ragged", False, lambda d: d.__setitem__(4, ([[1.0], [2.0, 3.0]], d[4][1]))),
+    ("x strings", False, lambda d: d.__setitem__(4, (np.full((9, 1), "a"), d[4][1]))),
+    ("x complex", False, lambda d: d.__setitem__(4, (np.zeros((9, 1), complex), d[4][1]))),
+    ("y shape", False, lambda d: d.__setitem__(6, (d[6][0], np.zeros((2, 1))))),
+    ("y object", False, lambda d: d.__setitem__(6, (d[6][0], np.array([[None]] * 3)))),
+    ("not a pair", False, lambda d: d.__setitem__(3, d[3][0])),
+    ("a triple", False, lambda d: d.__setitem__(3, (d[3][0], d[3][1], 1))),
+    ("None", False, lambda d: d.__setitem__(0, None)),
+    ("f32 kernels: a large finite x", False,
+     lambda d: d.__setitem__(2, (np.full((9, 1), 1e300), d[2][1]))),     # no error: it is finite
+    ("label too big", True, lambda d: d.__setitem__(4, (d[4][0], 3))),
+    ("label negative", True, lambda d: d.__setitem__(4, (d[4][0], np.int64(-1)))),
+    ("label huge", True, lambda d: d.__setitem__(4, (d[4][0], 10 ** 30))),
+    ("label huge uint64", True, lambda d: d.__setitem__(4, (d[4][0], np.uint64(2 ** 63 + 5)))),
+    ("label float", True, lambda d: d.__setitem__(4, (d[4][0], 1.0))),
+    ("label bool", True, lambda d: d.__setitem__(4, (d[4][0], True))),
+    ("label one-hot", True, lambda d: d.__setitem__(4, (d[4][0], np.zeros((3, 1))))),
+    ("label 0-d float", True, lambda d: d.__setitem__(4, (d[4][0], np.array(1.0)))),
+    ("bad label then nan x", True, lambda d: (d.__setitem__(6, (d[6][0], 7)),
+                                              d.__setitem__(2, (np.full((9, 1), np.inf), d[2][1])))),
+    ("nan x then bad label type", True, lambda d: (d.__setitem__(2, (np.full((9, 1), np.inf), d[2][1])),
+                                                   d.__setitem__(9, (d[9][0], "1")))),
+]
+
+
+@pytest.mark.parametrize("K", MODULES, ids=lambda K: K.__name__.rsplit(".", 1)[1])
+@pytest.mark.parametrize("case", BAD, ids=[c[0] for c in BAD])
+def test_pack_raises_what_the_checks_raise(K, case):
+    _, labels, spoil = case
+    data = sparse_data(np.random.default_rng(5), 12, 9, 3, labels)
+    spoil(data)
+    want = error_of(lambda: by_python(K, "training_data", data, 9, 3, labels))
+    got = error_of(lambda: K.pack("training_data", data, 9, 3, labels))
+    assert got == want
+    if want is None:
+        assert_same_packing(K, data, 9, 3, labels)
+
+
+class Shrinking:
+    """An input that empties the list it is in when NumPy reads it."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def __array__(self, dtype=None, copy=None):
+        self.data.clear()
+        return np.zeros((9, 1))
+
+
+class Lying(np.ndarray):
+    """An ndarray whose shape says (9, 1) while its memory holds one value."""
+
+    @property
+    def shape(self):
+        return (9, 1)
+
+
+@pytest.mark.parametrize("K", MODULES, ids=lambda K: K.__name__.rsplit(".", 1)[1])
+def test_pack_survives_inputs_that_misbehave(K):
+    data = sparse_data(np.random.default_rng(6), 40, 9, 3, False)
+    data[3] = (Shrinking(data), data[3][1])
+    with pytest.raises(RuntimeError, match="changed size"):
+        K.pack("data", data, 9, 3, False)
+    data = sparse_data(np.random.default_rng(6), 40, 9, 3, False)
+    data[3] = (np.zeros(1).view(Lying), data[3][1])
+    with pytest.raises(ValueError, match=r"data\[3\]\[0\] does not hold"):
+        K.pack("data", data, 9, 3, False)
