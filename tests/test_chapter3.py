@@ -1,0 +1,216 @@
+"""Chapter 3's options in the kernels: softmax + log-likelihood, tanh and ReLU,
+momentum, L1 -- the NumPy reference against finite differences and the formulas,
+and the compiled kernels against the reference."""
+import numpy as np
+import pytest
+
+from cnet import _kernels
+from cnet._kernels import numpy_kernels
+from cnet.functions import (ACTIVATIONS, CrossEntropyCost, LogLikelihoodCost, QuadraticCost,
+                            output_of, relu, relu_prime, softmax, tanh, tanh_prime)
+
+from conftest import make_data, max_rel_diff
+
+N = numpy_kernels
+C = _kernels.compiled
+C32 = _kernels.compiled_f32
+COSTS = [QuadraticCost, CrossEntropyCost, LogLikelihoodCost]
+KERNEL_BACKENDS = ["numpy", "cython"]
+
+
+def params(sizes, rng, scale=1.0):
+    weights = [scale * rng.standard_normal((y, x)) / np.sqrt(x) for x, y in zip(sizes[:-1], sizes[1:])]
+    biases = [scale * rng.standard_normal((y, 1)) for y in sizes[1:]]
+    return weights, biases
+
+
+def stacked(data):
+    X = np.stack([x for x, _ in data]).reshape(len(data), -1)
+    Y = np.stack([y for _, y in data]).reshape(len(data), -1).astype(np.float64)
+    return X, Y
+
+
+# ------------------------------------------------------------- the functions
+
+def test_softmax_columns_sum_to_one_and_stay_finite_for_huge_z():
+    z = np.array([[1000.0, -1000.0, 0.0, 5000.0],
+                  [-1000.0, -1000.0, 1e-3, -5000.0],
+                  [999.0, -1001.0, -2.0, 4990.0]])
+    a = softmax(z)
+    assert np.all(np.isfinite(a)) and np.all(a >= 0)
+    np.testing.assert_allclose(a.sum(axis=0), 1.0, rtol=0, atol=1e-15)
+    # the same as the naive formula where that one does not overflow
+    small = z[:, 2:3]
+    np.testing.assert_allclose(softmax(small), np.exp(small) / np.exp(small).sum(), rtol=1e-15)
+    np.testing.assert_allclose(a[:, 0], [1 / (1 + np.exp(-1.0)), 0.0, np.exp(-1.0) / (1 + np.exp(-1.0))],
+                               rtol=1e-15)
+    a32 = softmax(z.astype(np.float32))
+    assert a32.dtype == np.float32 and np.all(np.isfinite(a32))
+    np.testing.assert_allclose(a32.sum(axis=0), 1.0, rtol=0, atol=1e-6)
+
+
+def test_log_likelihood_cost_is_minus_ln_a_y_and_finite_when_a_y_underflows():
+    a = softmax(np.array([[2.0], [1.0], [-1.0]]))
+    y = np.array([[0.0], [1.0], [0.0]])
+    assert LogLikelihoodCost.fn(a, y) == pytest.approx(-np.log(a[1, 0]), rel=1e-15)
+    saturated = softmax(np.array([[1000.0], [-1000.0], [0.0]]))   # a_y = e^{-2000} = 0
+    assert saturated[1, 0] == 0.0
+    cost = LogLikelihoodCost.fn(saturated, y)
+    assert np.isfinite(cost) and cost == pytest.approx(-np.log(np.finfo(float).tiny))
+    assert LogLikelihoodCost.fn(saturated, np.array([[1.0], [0.0], [0.0]])) == 0.0  # 0 · ln 0 = 0
+    np.testing.assert_array_equal(LogLikelihoodCost.delta(None, a, y), a - y)
+    assert output_of(LogLikelihoodCost) == "softmax"
+    assert output_of(CrossEntropyCost) == output_of(QuadraticCost) == "sigmoid"
+
+
+@pytest.mark.parametrize("f, f_prime", [(tanh, tanh_prime), (relu, relu_prime)], ids=["tanh", "relu"])
+def test_activation_derivatives_against_finite_differences(f, f_prime):
+    z = np.linspace(-3, 3, 601)
+    z = z[np.abs(z) > 1e-3]             # away from ReLU's kink
+    h = 1e-6
+    np.testing.assert_allclose(f_prime(z), (f(z + h) - f(z - h)) / (2 * h), rtol=1e-7, atol=1e-8)
+    assert relu_prime(np.array([0.0, -0.0]))[0] == 0.0
+    assert set(ACTIVATIONS) == {"sigmoid", "tanh", "relu"}
+
+
+# ------------------------------------------------- gradients of the kernels
+
+def kernel(backend, dtype=np.float64):
+    return _kernels.get(backend, dtype)
+
+
+@pytest.mark.parametrize("backend", KERNEL_BACKENDS)
+@pytest.mark.parametrize("cost", COSTS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("sizes", [[4, 3, 2], [3, 5, 4, 3], [6, 1], [5, 7, 3]], ids=str)
+def test_backprop_against_finite_differences(backend, cost, activation, sizes):
+    if cost is LogLikelihoodCost and sizes[-1] == 1:
+        pytest.skip("softmax of one output is the constant 1")
+    K = kernel(backend)
+    output = output_of(cost)
+    rng = np.random.default_rng(sum(sizes) + len(activation))
+    weights, biases = params(sizes, rng)
+    x = rng.random(sizes[0])
+    y = np.zeros(sizes[-1])
+    y[-1] = 1.0
+    nabla_b, nabla_w = K.backprop(weights, biases, x, y, cost, activation=activation, output=output)
+
+    def C_x():
+        return N.cost_sum(weights, biases, x.reshape(1, -1), y.reshape(1, -1), cost,
+                          activation=activation, output=output)
+
+    h = 1e-6
+    for params_l, grads in ((weights, nabla_w), (biases, nabla_b)):
+        for p, g in zip(params_l, grads):
+            for idx in np.ndindex(p.shape):
+                old = p[idx]
+                p[idx] = old + h
+                up = C_x()
+                p[idx] = old - h
+                down = C_x()
+                p[idx] = old
+                assert g[idx] == pytest.approx((up - down) / (2 * h), rel=1e-6, abs=1e-8)
+
+
+@pytest.mark.parametrize("backend", KERNEL_BACKENDS)
+def test_softmax_output_columns_sum_to_one_and_cost_stays_finite(backend):
+    K = kernel(backend)
+    sizes = [6, 5, 4]
+    rng = np.random.default_rng(0)
+    weights, biases = params(sizes, rng, scale=400.0)   # |z| in the thousands
+    X, Y = stacked(make_data(sizes, 20, rng))
+    out = K.feedforward(weights, biases, K.prepare(X), activation="relu", output="softmax")
+    assert np.all(np.isfinite(out))
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=0, atol=1e-14)
+    assert np.any(out == 0.0)     # some a_j underflowed
+    total = K.cost_sum(weights, biases, K.prepare(X), Y, LogLikelihoodCost, activation="relu",
+                       output="softmax")
+    assert np.isfinite(total) and total > 100
+
+
+# ---------------------------------------------------------- the update rules
+
+def hand_written_momentum(weights, biases, X, Y, order, m, eta, lmbda, n, mu, regularization, cost,
+                          activation):
+    """The book's momentum-based SGD, written out: v ← μv − η∇C, w ← w + v."""
+    weights = [w.copy() for w in weights]
+    biases = [b.copy() for b in biases]
+    vw = [np.zeros_like(w) for w in weights]
+    vb = [np.zeros_like(b) for b in biases]
+    for start in range(0, len(order), m):
+        batch = order[start:start + m]
+        grads = [N.backprop(weights, biases, X[e], Y[e], cost, activation=activation,
+                            output=output_of(cost)) for e in batch]
+        for l in range(len(weights)):
+            gw = sum(g[1][l] for g in grads) / len(batch)
+            gb = sum(g[0][l] for g in grads) / len(batch)
+            reg = weights[l] if regularization == "L2" else np.sign(weights[l])
+            vw[l] = mu * vw[l] - eta * (gw + (lmbda / n) * reg)
+            vb[l] = mu * vb[l] - eta * gb
+            weights[l] = weights[l] + vw[l]
+            biases[l] = biases[l] + vb[l]
+    return weights, biases, vw, vb
+
+
+@pytest.mark.parametrize("backend", KERNEL_BACKENDS)
+@pytest.mark.parametrize("regularization", ["L2", "L1"])
+@pytest.mark.parametrize("mu", [0.5, 0.9])
+def test_momentum_is_the_hand_written_loop(backend, regularization, mu):
+    K = kernel(backend)
+    sizes = [20, 12, 5]
+    rng = np.random.default_rng(4)
+    weights, biases = params(sizes, rng)
+    X, Y = stacked(make_data(sizes, 30, rng))
+    order = np.concatenate([rng.permutation(30) for _ in range(3)]).astype(np.intp)[:70]  # last batch short
+    want_w, want_b, want_vw, want_vb = hand_written_momentum(
+        weights, biases, X, Y, order, 4, 0.3, 2.0, 30, mu, regularization, CrossEntropyCost, "tanh")
+    w, b = [a.copy() for a in weights], [a.copy() for a in biases]
+    vw, vb = [np.zeros_like(a) for a in w], [np.zeros_like(a) for a in b]
+    K.train(w, b, K.prepare(X), Y, order, 4, 0.3, 2.0, 30, CrossEntropyCost, activation="tanh",
+            regularization=regularization, mu=mu, velocities=(vw, vb))
+    assert max_rel_diff(w + b, want_w + want_b) < 1e-12
+    assert max_rel_diff(vw + vb, want_vw + want_vb) < 1e-11
+    assert max_rel_diff(w + b, weights + biases) > 1e-2
+
+
+@pytest.mark.parametrize("backend", KERNEL_BACKENDS)
+def test_l1_step_is_its_formula(backend):
+    K = kernel(backend)
+    sizes = [8, 6, 3]
+    rng = np.random.default_rng(8)
+    weights, biases = params(sizes, rng)
+    weights[0][0, 0] = 0.0                  # sgn(0) = 0: a zero weight is not pushed
+    X, Y = stacked(make_data(sizes, 5, rng))
+    eta, lmbda, n = 0.5, 3.0, 20
+    grads = [N.backprop(weights, biases, X[e], Y[e], QuadraticCost) for e in range(5)]
+    want_w = [w - (eta * lmbda / n) * np.sign(w) - (eta / 5) * sum(g[1][l] for g in grads)
+              for l, w in enumerate(weights)]
+    want_b = [b - (eta / 5) * sum(g[0][l] for g in grads) for l, b in enumerate(biases)]
+    w, b = [a.copy() for a in weights], [a.copy() for a in biases]
+    K.train(w, b, K.prepare(X), Y, np.arange(5, dtype=np.intp), 5, eta, lmbda, n, QuadraticCost,
+            regularization="L1")
+    assert max_rel_diff(w + b, want_w + want_b) < 1e-14
+    # and it is not the L2 step
+    w2, b2 = [a.copy() for a in weights], [a.copy() for a in biases]
+    K.train(w2, b2, K.prepare(X), Y, np.arange(5, dtype=np.intp), 5, eta, lmbda, n, QuadraticCost)
+    assert max_rel_diff(w2, w) > 1e-3
+
+
+@pytest.mark.parametrize("backend", KERNEL_BACKENDS)
+def test_mu_zero_is_the_plain_step_to_the_bit_and_leaves_velocities_alone(backend):
+    K = kernel(backend)
+    sizes = [10, 7, 4]
+    rng = np.random.default_rng(6)
+    weights, biases = params(sizes, rng)
+    X, Y = stacked(make_data(sizes, 12, rng))
+    order = rng.permutation(12).astype(np.intp)
+    results = []
+    for kwargs in ({}, {"mu": 0.0, "velocities": ([np.ones_like(a) for a in weights],
+                                                   [np.ones_like(a) for a in biases])}):
+        w, b = [a.copy() for a in weights], [a.copy() for a in biases]
+        K.train(w, b, K.prepare(X), Y, order, 5, 0.5, 1.0, 12, CrossEntropyCost, **kwargs)
+        results.append(w + b)
+        if kwargs:
+            assert all(np.all(v == 1) for v in kwargs["velocities"][0] + kwargs["velocities"][1])
+    for got, want in zip(*results):
+        np.testing.assert_array_equal(got, want)
