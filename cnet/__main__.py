@@ -72,12 +72,12 @@ def train(args):
         raise ValueError("--sizes must start with 784 (the pixels) and end with 10 (the digits)")
     net = network.Network(args.sizes, seed=args.seed, backend=args.backend, dtype=args.dtype,
                           num_threads=args.threads)
-    isa = getattr(net._kernels, "ISA", None)
+    isa = getattr(_kernels.get(net.backend, net.dtype), "ISA", None)
     print("cnet: {} on {} training images, {} epoch{}, mini-batch {}, eta {}; {} kernels ({}{}){}".format(
         args.sizes, len(training_data), args.epochs, "s" if args.epochs != 1 else "",
         args.mini_batch_size, args.eta, net.backend, args.dtype, ", " + isa if isa else "",
         ", {} threads".format(net.num_threads) if net.num_threads > 1 else ""))
-    X_test, labels = net._examples("test_data", test_data, labels=True)
+    count_correct = net.correct_counter(test_data, "test_data")
     bar = {}
     started = [0.0]
 
@@ -89,17 +89,17 @@ def train(args):
         bar["update"](done - bar.get("done", 0))
         bar["done"] = done
 
-    def report(j, X, Y):
+    def report(j):
         if "close" in bar:
             bar.pop("close")()
             bar.clear()
         seconds = time.perf_counter() - started[0]
-        correct = net._correct(X_test, labels)
+        correct = count_correct()
         print("Epoch {}: {} / {} ({:.2f}%)  {:.2f} s".format(
             j, correct, len(test_data), 100.0 * correct / len(test_data), seconds), flush=True)
 
     steps = 100 if sys.stderr.isatty() else 1  # a bar needs steps; without one, one call an epoch
-    net._sgd(training_data, args.epochs, args.mini_batch_size, args.eta, 0.0, report, progress, steps)
+    net.train_epochs(training_data, args.epochs, args.mini_batch_size, args.eta, 0.0, report, progress, steps)
     if args.save:
         net.save(args.save)
         print("saved to {}".format(args.save))

@@ -28,15 +28,16 @@ _fast_shuffle = []
 
 def _fast_shuffle_ok():
     """True when the compiled shuffle reproduces ``random.shuffle`` here: the
-    extension is built, ``random.shuffle`` is the standard Mersenne Twister's,
-    and a trial on a private generator (made once) gives the same permutation."""
+    extension ``_kernels.common`` is built, ``random.shuffle`` is the standard
+    Mersenne Twister's, and a trial on a private generator (made once) gives the
+    same permutation."""
     shuffle = random.shuffle
-    if _kernels.compiled is None or type(getattr(shuffle, "__self__", None)) is not random.Random:
+    if _kernels.common is None or type(getattr(shuffle, "__self__", None)) is not random.Random:
         return False
     if not _fast_shuffle:
         trial = random.Random(20261122)
         state = trial.getstate()
-        perm, after = _kernels.compiled.shuffle_permutation(1000, state)
+        perm, after = _kernels.common.shuffle_permutation(1000, state)
         expected = list(range(1000))
         trial.shuffle(expected)
         _fast_shuffle.append(perm.tolist() == expected and after == trial.getstate())
@@ -90,7 +91,7 @@ class Engine:
             self._rng.shuffle(perm)
             return perm
         if _fast_shuffle_ok():
-            perm, state = _kernels.compiled.shuffle_permutation(n, random.getstate())
+            perm, state = _kernels.common.shuffle_permutation(n, random.getstate())
             random.setstate(state)
             return perm.tolist()
         perm = list(range(n))
@@ -242,6 +243,34 @@ class Engine:
     def _correct(self, X, labels):
         """How many rows of X the network classifies as their label."""
         return self._measure(X, labels=labels)[1]
+
+    # ------------------------------------------------------ for cnet's own tools
+    # A small internal interface for the command line and scripts that need more
+    # than SGD's printed lines: documented here, and kept stable while the private
+    # methods above change.
+    def train_epochs(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0, after_epoch=None,
+                     progress=None, progress_steps=100):
+        """Train as ``SGD`` does, printing nothing: ``epochs`` epochs of mini-batch SGD
+        (L2 regularisation ``lmbda``), shuffling ``training_data`` in place.
+
+        After epoch j, with ``net.weights``/``net.biases`` updated, calls
+        ``after_epoch(j)``, which stops the training by returning False.
+        ``progress(done, total)``, if given, is told how many examples of the epoch
+        are done (0 when an epoch starts), about ``progress_steps`` times an epoch.
+        Returns None.
+        """
+        def report(j, X, Y):
+            return None if after_epoch is None else after_epoch(j)
+
+        self._sgd(training_data, epochs, mini_batch_size, eta, lmbda, report, progress, progress_steps)
+
+    def correct_counter(self, data, name="data"):
+        """A function of no arguments that returns how many of the (x, label) pairs in
+        ``data`` the network, as it is when called, classifies correctly.  ``data``
+        is checked (its errors naming it ``name``) and packed for the kernels once,
+        here, so that each call costs only the forward passes."""
+        X, labels = self._examples(name, _checks.as_list(name, data), labels=True)
+        return lambda: self._correct(X, labels)
 
     def _one_hot(self, labels):
         Y = np.zeros((len(labels), self.sizes[-1]))

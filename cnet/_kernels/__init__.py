@@ -1,14 +1,20 @@
 """One kernel interface, two implementations.
 
 ``numpy_kernels`` (pure NumPy, the reference) and the compiled Cython kernels
-(``_kernels.pxi``, built for float64 and float32, each for any CPU and with
-AVX2) all provide ``supports``, ``prepare``, ``feedforward``, ``predict``,
-``backprop``, ``train`` and ``cost_sum`` with the same arguments and results.
-``get(name, dtype)`` picks one: ``"cython"``, ``"numpy"``, or ``None`` for the
-``CNET_BACKEND`` environment variable, else the compiled kernels when they are
-built.  The NumPy kernels compute in the dtype of the weights they are given;
-each compiled module in its own.
+(``_interface.pxi`` and the files it includes, built for float64 and float32,
+each for any CPU and with AVX2) all provide ``supports``, ``prepare``,
+``feedforward``, ``predict``, ``backprop``, ``train``, ``cost_and_predict`` and
+``cost_sum`` with the same arguments and results.  ``get(name, dtype)`` picks
+one: ``"cython"``, ``"numpy"``, or ``None`` for the ``CNET_BACKEND`` environment
+variable, else the compiled kernels when they are built.  The NumPy kernels
+compute in the dtype of the weights they are given; each compiled module in its
+own.
+
+``common`` is the compiled module that does not depend on the precision or the
+instruction set (``_common.pyx``: the book's shuffle, the CPU check), or None
+when it is not built.
 """
+import importlib
 import os
 import warnings
 
@@ -17,15 +23,24 @@ from cnet._kernels import numpy_kernels
 BACKENDS = ("cython", "numpy")
 
 
+def _load_common():
+    try:
+        return importlib.import_module("cnet._kernels._common")
+    except ImportError:
+        return None
+
+
+common = _load_common()
+
+
 def _load_compiled(suffix=""):
     """The fastest compiled kernel module for this CPU (``suffix`` "" for float64,
     "_f32" for float32), and why there is none."""
-    import importlib
     try:
         base = importlib.import_module("cnet._kernels._cy_base" + suffix)
     except ImportError as exc:
         return None, str(exc)
-    if os.environ.get("CNET_NO_AVX2") != "1" and base.cpu_has_avx2():
+    if os.environ.get("CNET_NO_AVX2") != "1" and common is not None and common.cpu_has_avx2():
         try:
             return importlib.import_module("cnet._kernels._cy_avx2" + suffix), None
         except ImportError:

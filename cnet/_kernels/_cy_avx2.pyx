@@ -1,6 +1,5 @@
-# The kernels of _kernels.pxi in float64, compiled with AVX2 enabled;
-# import only where _cy_base.cpu_has_avx2() is true (see setup.py).
-include "_f64.pxi"
-include "_kernels.pxi"
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
+"""The compiled kernels in float64 (CNET_PRECISION=64), with AVX2: see _interface.pxi and setup.py."""
+include "_interface.pxi"
 
 ISA = "avx2"

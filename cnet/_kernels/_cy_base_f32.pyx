@@ -1,5 +1,5 @@
-# The kernels of _kernels.pxi in float32, compiled for any CPU (see setup.py).
-include "_f32.pxi"
-include "_kernels.pxi"
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
+"""The compiled kernels in float32 (CNET_PRECISION=32), for any CPU: see _interface.pxi and setup.py."""
+include "_interface.pxi"
 
 ISA = "baseline"

@@ -3,7 +3,7 @@
 Written for clarity in the book's per-example style: ``backprop`` is
 ``network.py``'s, and ``train`` sums its gradients over each mini-batch exactly
 as ``update_mini_batch`` does.  Same interface as the compiled kernels
-(``_kernels.pxi``): ``weights[l]`` is (n_{l+1}, n_l), ``biases[l]`` is
+(``_interface.pxi``): ``weights[l]`` is (n_{l+1}, n_l), ``biases[l]`` is
 (n_{l+1}, 1), both float64 or both float32 -- the arithmetic is done in their
 dtype; ``X`` holds one example per row; ``Y`` one desired output per row,
 float64.  ``cost`` is any class with static ``fn(a, y)`` and ``delta(z, a, y)``.

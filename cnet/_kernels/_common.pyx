@@ -1,0 +1,72 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
+"""What the compiled kernels share whatever their precision and instruction set,
+compiled once: the book's shuffle, and the CPU check that picks the kernels."""
+from cnet._kernels.cpu cimport cnet_cpu_has_avx2
+
+import numpy as np
+
+
+def cpu_has_avx2():
+    """True when this CPU runs AVX2 and FMA instructions."""
+    return bool(cnet_cpu_has_avx2())
+
+
+# ------------------------------------------------------------- the shuffle
+# random.shuffle(list(range(n))), computed in C from the state of Python's
+# `random` module: the same Mersenne Twister draws, the same rejection
+# sampling (_randbelow_with_getrandbits), the same swaps -- so the book's
+# per-epoch shuffle costs microseconds instead of a Python loop.
+
+cdef enum:
+    MT_N = 624
+    MT_M = 397
+
+
+cdef unsigned int mt_next(unsigned int *mt, Py_ssize_t *mti) noexcept nogil:
+    # genrand_uint32 of CPython's _randommodule.c (MT19937)
+    cdef unsigned int y
+    cdef Py_ssize_t kk
+    if mti[0] >= MT_N:
+        for kk in range(MT_N):
+            y = (mt[kk] & 0x80000000U) | (mt[(kk + 1) % MT_N] & 0x7fffffffU)
+            mt[kk] = mt[(kk + MT_M) % MT_N] ^ (y >> 1) ^ (0x9908b0dfU if y & 1 else 0U)
+        mti[0] = 0
+    y = mt[mti[0]]
+    mti[0] += 1
+    y ^= y >> 11
+    y ^= (y << 7) & 0x9d2c5680U
+    y ^= (y << 15) & 0xefc60000U
+    y ^= y >> 18
+    return y
+
+
+def shuffle_permutation(Py_ssize_t n, state):
+    """``(perm, new_state)``: ``perm`` is ``list(range(n))`` as ``random.shuffle``
+    leaves it when Python's ``random`` module is in ``state``
+    (``random.getstate()``), and ``new_state`` is the state it leaves behind."""
+    version, internal, gauss_next = state
+    if version != 3 or len(internal) != MT_N + 1 or not 0 <= n < 2 ** 32:
+        raise ValueError("not a Mersenne Twister state of Python's random module")
+    cdef unsigned int[::1] mt = np.asarray(internal[:MT_N], dtype=np.uint32)
+    cdef Py_ssize_t mti = internal[MT_N], i, j, t
+    if not 0 <= mti <= MT_N:
+        raise ValueError("not a Mersenne Twister state of Python's random module")
+    perm = np.arange(n, dtype=np.intp)
+    cdef Py_ssize_t[::1] p = perm
+    cdef unsigned int bound, k, r
+    with nogil:
+        # for i = n−1 … 1: j = randbelow(i + 1); swap p[i], p[j]
+        for i in range(n - 1, 0, -1):
+            bound = <unsigned int> (i + 1)
+            k = 0
+            while (bound >> k) != 0:
+                k += 1                      # k = bound.bit_length()
+            r = mt_next(&mt[0], &mti) >> (32 - k)
+            while r >= bound:
+                r = mt_next(&mt[0], &mti) >> (32 - k)
+            j = r
+            t = p[i]
+            p[i] = p[j]
+            p[j] = t
+    new_internal = tuple(int(v) for v in np.asarray(mt)) + (int(mti),)
+    return perm, (version, new_internal, gauss_next)

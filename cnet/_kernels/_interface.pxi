@@ -1,0 +1,195 @@
+# The compiled kernels: feedforward, backpropagation and SGD over typed memory.
+#
+# One source, compiled four times (setup.py): for float64 and float32 (the
+# CNET_PRECISION define, real.h) and, on x86-64, for any CPU and with AVX2.  Each
+# of _cy_base.pyx, _cy_base_f32.pyx, _cy_avx2.pyx, _cy_avx2_f32.pyx includes this
+# file, which includes the others, one concern each:
+#
+#   _functions.pxi   the costs and the activation
+#   _inputs.pxi      the packed inputs (Inputs, prepare)
+#   _params.pxi      the parameters in the kernels' layout, and the lazy L2 scale
+#   _loops.pxi       forward, backward, the SGD step
+#   _team.pxi        sharing a call among threads
+#   this file        the interface: the def functions
+#
+# with the C they call in real headers (real.h, vec.h, team.h, alloc.h; declared in
+# the .pxd of the same name).  The shuffle and the CPU check are in _common.pyx.
+#
+# The def functions below are the kernel interface (the same as
+# cnet._kernels.numpy_kernels).  They receive arrays the engine has already
+# validated; they re-check only the cheap structural facts (shapes, index range)
+# so that no call, however wrong, can read or write out of bounds.  The cdef
+# loops then run without bounds checks and without the GIL.
+include "_functions.pxi"
+include "_inputs.pxi"
+include "_params.pxi"
+include "_loops.pxi"
+include "_team.pxi"
+
+from cnet._kernels.alloc cimport cnet_alloc
+from cnet._kernels.real cimport real_t
+
+import numpy as np
+
+# The shuffle and the CPU check, compiled once in _common.pyx; part of this interface.
+from cnet._kernels._common import cpu_has_avx2, shuffle_permutation  # noqa: F401
+
+NAME = "cython"
+DTYPE = "float64" if sizeof(real_t) == 8 else "float32"
+
+
+def supports(cost):
+    """True when these kernels compute ``cost`` themselves (the built-in costs)."""
+    return any(cost is known for known, _ in compiled_costs())
+
+
+cdef void check_inputs(Params p, Inputs X) except *:
+    if X.n_cols != p.net.n[0]:
+        raise ValueError(f"inputs have {X.n_cols} columns; the network takes {p.net.n[0]}")
+
+
+cdef void check_targets(Params p, Y, Py_ssize_t n_rows) except *:
+    if Y.ndim != 2 or Y.shape[1] != p.net.n[p.net.L] or Y.shape[0] != n_rows:
+        raise ValueError(f"Y has shape {Y.shape}; expected ({n_rows}, {p.net.n[p.net.L]})")
+
+
+cdef real_t *zeroed(Py_ssize_t count) except NULL:
+    # count zero reals (from the one allocator; give back with cnet_free)
+    cdef real_t *buf = <real_t *> cnet_alloc(count * sizeof(real_t))
+    if buf == NULL:
+        raise MemoryError()
+    return buf
+
+
+cdef object forward_all(Params p, Inputs X):
+    # every example's activations a_1 … a_L, one row per example
+    check_inputs(p, X)
+    cdef Py_ssize_t e, m = X.n_rows
+    out = np.empty((m, p.net.width), dtype=DTYPE)
+    cdef real_t[:, ::1] act = out
+    cdef Rows rows = X.rows()
+    if m:
+        with nogil:
+            for e in range(m):
+                forward(&p.net, &rows, e, &act[e, 0])
+    return out
+
+
+def feedforward(list weights, list biases, Inputs X):
+    """The output activations a_L for each row of X: an (m, n_L) array of DTYPE."""
+    p = Params(weights, biases)
+    cdef Py_ssize_t out = p.net.off[p.net.L - 1]
+    return forward_all(p, X)[:, out:out + p.net.n[p.net.L]]
+
+
+def predict(list weights, list biases, Inputs X):
+    """argmax of the output activations for each row of X (first maximum on ties)."""
+    return cost_and_predict(weights, biases, X, None, None)[1]
+
+
+def backprop(list weights, list biases, x, y, cost):
+    """(nabla_b, nabla_w) of the cost of one example, shaped like biases and weights."""
+    p = Params(weights, biases)
+    check_targets(p, y.reshape(1, -1), 1)
+    cdef int c = cost_id(cost)
+    cdef Py_ssize_t W = p.net.width, L = p.net.L, l
+    act = forward_all(p, prepare(np.ascontiguousarray(x.reshape(1, -1))))[0]
+    delta = np.zeros(W, dtype=DTYPE)
+    cdef real_t[::1] act_mv = act, delta_mv = delta
+    cdef const double[::1] y_mv = np.ascontiguousarray(y, dtype=np.float64).ravel()
+    backward(&p.net, &act_mv[0], &y_mv[0], c, &delta_mv[0])
+    # ∂C/∂b_l = δ_{l+1},  ∂C/∂w_l = δ_{l+1} a_lᵀ
+    layer = [(p.offsets[l], p.offsets[l] + p.sizes[l + 1]) for l in range(L)]
+    inputs = [np.asarray(x, dtype=DTYPE).ravel()] + [act[i:j] for i, j in layer[:L - 1]]
+    deltas = [delta[i:j] for i, j in layer]
+    return ([d.reshape(-1, 1).copy() for d in deltas],
+            [np.outer(d, a) for d, a in zip(deltas, inputs)])
+
+
+def train(list weights, list biases, Inputs X, const double[:, ::1] Y,
+          const Py_ssize_t[::1] order, Py_ssize_t mini_batch_size, double eta,
+          double lmbda, double n, cost, Py_ssize_t num_threads=1):
+    """Run SGD over the mini-batches order[0:s], order[s:2s], … (s = mini_batch_size).
+
+    Each step is w ← (1 − ηλ/n) w − (η/m) ∇w, b ← b − (η/m) ∇b over the m
+    examples of the mini-batch.  Updates ``weights`` and ``biases`` in place.
+    ``num_threads`` threads share the work; the result does not depend on it.
+    """
+    if num_threads < 1:
+        raise ValueError("num_threads must be at least 1")
+    p = Params(weights, biases, num_threads)
+    check_inputs(p, X)
+    check_targets(p, np.asarray(Y), X.n_rows)
+    cdef int c = cost_id(cost)
+    cdef Py_ssize_t count = order.shape[0]
+    if mini_batch_size < 1:
+        raise ValueError("mini_batch_size must be at least 1")
+    if count and (np.min(order) < 0 or np.max(order) >= X.n_rows):
+        raise ValueError("order indexes outside X")
+    if count == 0:
+        return
+    cdef Py_ssize_t m = min(mini_batch_size, count), W = p.net.width
+    cdef Work w = Work()
+    w.keep = (p, X, Y, order)
+    w.rows = X.rows()
+    w.job.part = train_part
+    w.job.net = &p.net
+    w.job.X = &w.rows
+    w.job.Y = &Y[0, 0]
+    w.job.n_out = Y.shape[1]
+    w.job.cost = c
+    w.job.order = &order[0]
+    w.job.count = count
+    w.job.mbs = m
+    w.job.eta = <real_t> eta
+    w.job.decay = 1.0 - eta * (lmbda / n)
+    w.job.act = zeroed(2 * m * W)
+    w.job.delta = zeroed(m * W)      # zeroed: the padding of every layer's errors stays zero
+    w.job.nabla_b = zeroed(W)
+    run_on_threads(w, p.net.panels)  # one thread per panel: more would have nothing to do
+    p.write_back(weights, biases)
+
+
+def cost_and_predict(list weights, list biases, Inputs X, Y, cost, Py_ssize_t num_threads=1):
+    """``(Σ over the rows of X of cost.fn(a_L, y), the argmax of each row's a_L)`` from
+    one forward pass; with ``Y`` None, the sum is 0.0.  ``num_threads`` threads
+    share the rows; the costs are summed in blocks of rows, in order, so the
+    result does not depend on it."""
+    if num_threads < 1:
+        raise ValueError("num_threads must be at least 1")
+    p = Params(weights, biases)
+    check_inputs(p, X)
+    labels = np.zeros(X.n_rows, dtype=np.intp)
+    cdef Py_ssize_t[::1] labels_mv = labels
+    cdef const double[:, ::1] Y_mv
+    cdef Work w = Work()
+    cdef Py_ssize_t b, blocks = (X.n_rows + SCAN_BLOCK - 1) // SCAN_BLOCK
+    cdef double total = 0.0
+    if Y is not None:
+        check_targets(p, np.asarray(Y), X.n_rows)
+        w.job.cost = cost_id(cost)
+        Y_mv = Y
+    if X.n_rows == 0:
+        return 0.0, labels
+    w.keep = (p, X, Y, labels)
+    w.rows = X.rows()
+    w.job.part = scan_part
+    w.job.net = &p.net
+    w.job.X = &w.rows
+    w.job.count = X.n_rows
+    w.job.Y = &Y_mv[0, 0] if Y is not None else NULL
+    w.job.labels = &labels_mv[0]
+    w.job.partial = <double *> cnet_alloc(blocks * sizeof(double))
+    if w.job.partial == NULL:
+        raise MemoryError()
+    num_threads = min(num_threads, blocks)
+    w.job.act = zeroed(num_threads * p.net.width)
+    run_on_threads(w, num_threads)
+    for b in range(blocks):
+        total += w.job.partial[b]
+    return total, labels
+
+
+def cost_sum(list weights, list biases, Inputs X, const double[:, ::1] Y, cost):
+    """Σ over the rows of X of cost.fn(a_L, y): the unregularised total cost."""
+    return cost_and_predict(weights, biases, X, Y, cost)[0]

@@ -1,0 +1,140 @@
+# The loops: forward, backward and the SGD step, for one example or one
+# mini-batch, over the parameters in the layout of _params.pxi and the packed
+# inputs of _inputs.pxi.  Notation (the book's): a_0 = x is the input,
+# a_{l+1} = σ(z_{l+1}) with z_{l+1} = w_l a_l + b_l for the L weight layers
+# l = 0 … L−1, and δ_l = ∂C/∂z_l.  An example's activations a_1 … a_L (and its
+# errors δ_1 … δ_L) are one block of `width` reals, layer l+1's at off[l].
+#
+# Every layer is dense (fully connected); each loop over the layers calls one
+# function per layer (dense_forward, dense_backward, step_layer), which is where
+# another kind of layer (convolution, pooling) would get its own.
+from cnet._kernels.real cimport real_t
+from cnet._kernels.vec cimport cnet_rows_forward, cnet_rows_update, cnet_dot, cnet_prefetch
+
+
+cdef enum:
+    AHEAD = 4   # examples between a prefetch and the use of what it fetched
+
+
+cdef inline void prefetch_example(const Rows *X, Py_ssize_t e) noexcept nogil:
+    # Ask the cache for example e's non-zero entries ahead of use: training visits
+    # examples in shuffled order, so each one's entries start a fresh, unpredicted stream.
+    cdef Py_ssize_t p
+    for p in range(X.start[e], X.start[e + 1], 8):
+        cnet_prefetch(&X.value[p])      # 8 or 16 values to a 64-byte line
+    for p in range(X.start[e], X.start[e + 1], 16):
+        cnet_prefetch(&X.index[p])      # 16 ints to a line
+
+
+# ------------------------------------------------------------------ forward
+
+cdef void input_sum(const Net *net, const Rows *X, Py_ssize_t e, Py_ssize_t q,
+                    real_t *act) noexcept nogil:
+    # z_1[j] = b_0[j] + Σ_{p : x_i ≠ 0} x_i · wt_0[i, j] for the columns j of panel q,
+    # into act[j] (i = index[p], x_i = value[p]; b_0 is left out while layer 0 is
+    # scaled, and added by finish_forward)
+    cdef Py_ssize_t j0 = net.col[q], j1 = net.col[q + 1]
+    cnet_rows_forward(scaled_bias(net, 0) + j0, net.wt[0] + net.n[0] * j0, j1 - j0, j1 - j0,
+                      X.index, X.value, X.start[e], X.start[e + 1], act + j0)
+
+
+cdef inline void dense_forward(const Net *net, Py_ssize_t l, real_t *act) noexcept nogil:
+    # a_{l+1} = σ(w_l a_l + b_l) into act[off[l] …], for a dense layer l; for l = 0,
+    # act[0 …] already holds z_1 from input_sum
+    cdef Py_ssize_t j, no = net.s[l + 1]
+    cdef real_t *a = act + net.off[l]
+    if l > 0:
+        # z_{l+1} = b_l + Σ_i a_{l,i} · wt_l[i, :]
+        cnet_rows_forward(scaled_bias(net, l), net.wt[l], no, no,
+                          NULL, act + net.off[l - 1], 0, net.n[l], a)
+    if is_scaled(net, l):
+        for j in range(net.n[l + 1]):
+            a[j] = net.b[l][j] + net.scale[l] * a[j]     # z = b + scale · Σ …
+    for j in range(net.n[l + 1]):
+        a[j] = sigmoid(a[j])
+
+
+cdef void finish_forward(const Net *net, real_t *act) noexcept nogil:
+    # Given z_1 from input_sum in act[0 …]: a_1 = σ(z_1), then
+    # a_{l+1} = σ(w_l a_l + b_l), l = 1 … L−1, into act[off[l] …]
+    cdef Py_ssize_t l
+    for l in range(net.L):
+        dense_forward(net, l, act)
+
+
+cdef void forward(const Net *net, const Rows *X, Py_ssize_t e, real_t *act) noexcept nogil:
+    # a_{l+1} = σ(w_l a_l + b_l), l = 0 … L−1, into act[off[l] …]
+    cdef Py_ssize_t q
+    for q in range(net.panels):
+        input_sum(net, X, e, q, act)
+    finish_forward(net, act)
+
+
+# ----------------------------------------------------------------- backward
+
+cdef inline void dense_backward(const Net *net, Py_ssize_t l, const real_t *act,
+                                real_t *delta) noexcept nogil:
+    # δ_l = (w_lᵀ δ_{l+1}) ⊙ σ'(z_l) into delta[off[l−1] …], for a dense layer l ≥ 1
+    cdef Py_ssize_t i, no = net.s[l + 1]
+    cdef const real_t *a = act + net.off[l - 1]
+    cdef real_t *d = delta + net.off[l - 1]
+    cdef const real_t *d_next = delta + net.off[l]
+    for i in range(net.n[l]):
+        # (w_lᵀ δ_{l+1})_i is row i of wt[l] dotted with δ_{l+1} (zero in the padding)
+        if is_scaled(net, l):
+            d[i] = (net.scale[l] * cnet_dot(net.wt[l] + i * no, d_next, no)) * sigmoid_prime(a[i])
+        else:
+            d[i] = cnet_dot(net.wt[l] + i * no, d_next, no) * sigmoid_prime(a[i])
+
+
+cdef void backward(const Net *net, const real_t *act, const double *y, int cost,
+                   real_t *delta) noexcept nogil:
+    # δ_L from the cost (output_error), then backwards:
+    # δ_l = (w_lᵀ δ_{l+1}) ⊙ σ'(z_l), l = L−1 … 1
+    cdef Py_ssize_t L = net.L, l
+    output_error(act + net.off[L - 1], y, net.n[L], cost, delta + net.off[L - 1])
+    for l in range(L - 1, 0, -1):
+        dense_backward(net, l, act, delta)
+
+
+# ---------------------------------------------------------------- the step
+
+cdef void step_layer(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t m,
+                     const real_t *act, const real_t *delta, real_t c,
+                     Py_ssize_t l, Py_ssize_t q, real_t *nabla_b) noexcept nogil:
+    # Layer l's share of one SGD step over the m examples whose activations and errors
+    # are in act/delta: panel q of wt_0 when l = 0 (neurons j0 ≤ j < j1 of layer 1),
+    # else all of layer l+1 (c = η/m):
+    #   w_l ← decay · w_l − c Σ_k δ_{l+1,k} a_{l,k}ᵀ      (decay = 1 − ηλ/n)
+    #   b_l ← b_l − c Σ_k δ_{l+1,k}
+    # All δ were computed before any weight moves, so subtracting each example's
+    # term straight from w is the same step as summing ∇w first (up to the order
+    # of the additions).  The decay was applied to the layer's scale before (by
+    # scale_decay); the step moves wt by c / scale.
+    cdef Py_ssize_t k, j, e, j0 = 0, j1 = net.s[l + 1], no, W = net.width
+    cdef real_t *wt
+    cdef real_t cl
+    cdef const real_t *d
+    if l == 0:
+        j0 = net.col[q]
+        j1 = net.col[q + 1]
+    no = j1 - j0                      # the row length of wt_l's panel
+    wt = net.wt[l] + net.n[l] * j0
+    scale_fold(net, l, wt, net.n[l], no)
+    cl = unscaled_step(net, l, c)
+    for k in range(m):
+        # wt_l[i, j0:j1] −= (cl a_{l,i}) δ_{l+1}[j0:j1], over the non-zero inputs when l = 0
+        d = delta + k * W + net.off[l] + j0
+        if l == 0:
+            e = batch[k]
+            cnet_rows_update(wt, no, no, X.index, X.value, X.start[e], X.start[e + 1], cl, d)
+        else:
+            cnet_rows_update(wt, no, no, NULL, act + k * W + net.off[l - 1], 0, net.n[l], cl, d)
+    # ∇b_l = Σ_k δ_{l+1,k}, summed in example order, then b_l −= c ∇b_l
+    for j in range(j0, j1):
+        nabla_b[j] = 0
+    for k in range(m):
+        for j in range(j0, j1):
+            nabla_b[j] += delta[k * W + net.off[l] + j]
+    for j in range(j0, min(j1, net.n[l + 1])):
+        net.b[l][j] -= c * nabla_b[j]

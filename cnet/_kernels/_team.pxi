@@ -1,0 +1,168 @@
+# Threads.  A call can share its work among T threads (num_threads): Python
+# threads that each run the same nogil part with their own t, meeting at a
+# barrier (team.h).  Every weight and every sum is computed by exactly one
+# thread, in the same order as with one thread, so the results are the same
+# bits whatever T is.
+#
+# A Job is one call's work; its `part` says what thread t does of it: train_part
+# (SGD over mini-batches) or scan_part (one forward pass over all the rows).
+# run_on_threads runs a Job's part on up to T threads and waits for them.
+from cnet._kernels.alloc cimport cnet_free
+from cnet._kernels.real cimport real_t
+from cnet._kernels.team cimport (cnet_team, CNET_THREADS, cnet_arrive, cnet_release,
+                                 cnet_barrier, cnet_go, cnet_join)
+
+import threading
+
+
+ctypedef void (*Part)(Job *job, int t) noexcept nogil
+
+
+cdef struct Job:
+    Part part           # what thread t does: part(job, t)
+    cnet_team team
+    Net *net
+    const Rows *X
+    const double *Y     # desired outputs, n_out a row (scanning: NULL for no costs)
+    Py_ssize_t n_out
+    int cost
+    Py_ssize_t count    # training: the length of order; scanning: the rows of X
+    real_t *act         # training: 2 · mbs rows of `width` (a mini-batch's activations,
+    #                     the next's); scanning: a row of `width` for each thread
+    # training
+    const Py_ssize_t *order
+    Py_ssize_t mbs
+    real_t eta, decay
+    real_t *delta       # mbs rows of `width`: the errors
+    real_t *nabla_b     # width: ∇b of every layer (at off[l])
+    # scanning
+    Py_ssize_t *labels  # NULL: no labels
+    double *partial     # ⌈count / SCAN_BLOCK⌉ sums of costs
+
+
+cdef class Work:
+    # A Job and what it points into, alive as long as any of its threads
+    cdef Job job
+    cdef Rows rows
+    cdef object keep
+
+    def __dealloc__(self):
+        cnet_free(self.job.act)
+        cnet_free(self.job.delta)
+        cnet_free(self.job.nabla_b)
+        cnet_free(self.job.partial)
+
+
+def threads_supported():
+    """True when this build can share a call among several threads."""
+    return bool(CNET_THREADS)
+
+
+def _thread(Work w, int t):
+    with nogil:
+        if cnet_join(&w.job.team, t):
+            w.job.part(&w.job, t)
+
+
+cdef void run_on_threads(Work w, Py_ssize_t wanted) except *:
+    # w.job.part(&w.job, t) for t = 0 … T − 1, t = 0 on this thread and the others
+    # on new ones: T = wanted, fewer if the system refuses a thread.  Returns when
+    # all are done.  If this thread is interrupted while starting them, the team
+    # is told to stop, and the started threads leave without working.
+    threads = []
+    complete = False
+    try:
+        for t in range(1, wanted if CNET_THREADS else 1):
+            thread = threading.Thread(target=_thread, args=(w, t), daemon=True)
+            try:
+                thread.start()
+            except RuntimeError:        # "can't start new thread": go on with fewer
+                break
+            threads.append(thread)
+        complete = True
+    finally:
+        cnet_go(&w.job.team, len(threads) + 1, not complete)
+    with nogil:
+        w.job.part(&w.job, 0)
+    for thread in threads:
+        thread.join()
+
+
+cdef void train_part(Job *job, int t) noexcept nogil:
+    # Thread t's part of SGD over the mini-batches order[0:mbs], order[mbs:2·mbs], …
+    # (the last may be shorter).  Layer 0 -- nearly all the work -- is split by the
+    # neurons of layer 1: thread t owns the panels q ≡ t mod T of wt_0 (each its own
+    # block of memory, so that threads never share a cache line) and those columns
+    # of b_0.  Per mini-batch:
+    #   1. z_1 on those columns, for each example;
+    #   2. (after all threads) the rest of the forward pass and δ of examples k ≡ t mod T;
+    #   3. (after all) the step of layer 0 on those panels, and of layers ≥ 1 by the last thread.
+    cdef Net *net = job.net
+    cdef Py_ssize_t T = job.team.n, W = net.width, start = 0, m, k, e, l, q, batch = 0
+    cdef real_t *act
+    while start < job.count:
+        m = job.mbs if job.count - start > job.mbs else job.count - start
+        # the other half of act from the last mini-batch's, which the last thread may still be reading
+        act = job.act + (batch % 2) * job.mbs * W
+        for k in range(m):
+            if t < net.panels and start + k + AHEAD < job.count:
+                prefetch_example(job.X, job.order[start + k + AHEAD])
+            q = t
+            while q < net.panels:
+                input_sum(net, job.X, job.order[start + k], q, act + k * W)
+                q += T
+        cnet_barrier(&job.team)
+        k = t
+        while k < m:
+            e = job.order[start + k]
+            finish_forward(net, act + k * W)
+            backward(net, act + k * W, job.Y + e * job.n_out, job.cost, job.delta + k * W)
+            k += T
+        if cnet_arrive(&job.team):
+            scale_decay(net, job.decay)
+            cnet_release(&job.team)
+        q = t
+        while q < net.panels:
+            step_layer(net, job.X, job.order + start, m, act, job.delta, job.eta / m,
+                       0, q, job.nabla_b)
+            q += T
+        if t == T - 1:
+            for l in range(1, net.L):
+                step_layer(net, job.X, job.order + start, m, act, job.delta, job.eta / m,
+                           l, 0, job.nabla_b + net.off[l])
+        start += m
+        batch += 1
+
+
+cdef enum:
+    SCAN_BLOCK = 256    # rows whose costs are summed together, in order
+
+
+cdef void scan_part(Job *job, int t) noexcept nogil:
+    # Thread t's blocks of rows, b ≡ t mod T: partial[b] = Σ_{e in block b} cost.fn(a_L, y_e)
+    # when Y is given, and labels[e] = argmax_j a_L[j] (the first maximum) when given.
+    cdef const Net *net = job.net
+    cdef Py_ssize_t T = job.team.n, b, e, e0, e1, j, best
+    cdef Py_ssize_t blocks = (job.count + SCAN_BLOCK - 1) // SCAN_BLOCK, n_out = net.n[net.L]
+    cdef real_t *act = job.act + t * net.width
+    cdef real_t *a = act + net.off[net.L - 1]
+    cdef double total
+    b = t
+    while b < blocks:
+        e0 = b * SCAN_BLOCK
+        e1 = min(job.count, e0 + SCAN_BLOCK)
+        total = 0.0
+        for e in range(e0, e1):
+            if e + AHEAD < e1:
+                prefetch_example(job.X, e + AHEAD)
+            forward(net, job.X, e, act)
+            if job.Y != NULL:
+                total += cost_value(a, job.Y + e * n_out, n_out, job.cost)
+            if job.labels != NULL:
+                best = 0
+                for j in range(1, n_out):
+                    if a[j] > a[best]:
+                        best = j
+                job.labels[e] = best
+        job.partial[b] = total
+        b += T

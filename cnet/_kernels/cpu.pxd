@@ -1,0 +1,3 @@
+# What the CPU can run (cpu.h).
+cdef extern from "cpu.h":
+    int cnet_cpu_has_avx2() noexcept nogil

@@ -1,0 +1,26 @@
+/* The precision of the compiled kernels: cnet_real is double or float.
+
+   Set per extension by one define, CNET_PRECISION = 64 or 32 (setup.py's
+   define_macros); nothing else in the kernels depends on which. */
+#ifndef CNET_REAL_H
+#define CNET_REAL_H
+
+#include <Python.h>   /* Py_ssize_t */
+#include <math.h>
+
+#if CNET_PRECISION == 64
+typedef double cnet_real;
+static inline cnet_real cnet_exp(cnet_real x) { return exp(x); }
+#elif CNET_PRECISION == 32
+typedef float cnet_real;
+static inline cnet_real cnet_exp(cnet_real x) { return expf(x); }
+#else
+#error "compile with -DCNET_PRECISION=64 or -DCNET_PRECISION=32 (setup.py sets it per extension)"
+#endif
+
+/* V: the reals in one 32-byte vector (4 doubles, 8 floats) */
+#define CNET_V ((Py_ssize_t) (32 / sizeof(cnet_real)))
+/* Layers after the input are stored in whole blocks of four vectors */
+#define CNET_BLOCK (4 * CNET_V)
+
+#endif

@@ -1,0 +1,12 @@
+# The vector loops (vec.h); see the comments there for what each computes.
+from cnet._kernels.real cimport real_t
+
+cdef extern from "vec.h":
+    void cnet_rows_forward(const real_t *b, const real_t *wt, Py_ssize_t s, Py_ssize_t n,
+                           const int *index, const real_t *value, Py_ssize_t p0, Py_ssize_t p1,
+                           real_t *z) noexcept nogil
+    void cnet_rows_update(real_t *wt, Py_ssize_t s, Py_ssize_t n, const int *index,
+                          const real_t *value, Py_ssize_t p0, Py_ssize_t p1, real_t c,
+                          const real_t *d) noexcept nogil
+    real_t cnet_dot(const real_t *u, const real_t *v, Py_ssize_t n) noexcept nogil
+    void cnet_prefetch(const void *p) noexcept nogil
