@@ -32,7 +32,9 @@ cdef struct Job:
     # training
     const Py_ssize_t *order
     Py_ssize_t mbs
-    real_t eta, decay
+    real_t eta, decay   # decay: 1 − ηλ/n for the lazy scale (1: the step applies the penalty)
+    real_t mu, penalty  # Step's: momentum, and ηλ/n for L1 or with momentum
+    bint l1
     real_t *delta       # mbs rows of `width`: the errors
     real_t *nabla_b     # width: ∇b of every layer (at off[l])
     # scanning
@@ -100,8 +102,15 @@ cdef void train_part(Job *job, int t) noexcept nogil:
     cdef Net *net = job.net
     cdef Py_ssize_t T = job.team.n, W = net.width, start = 0, m, k, e, l, q, batch = 0
     cdef real_t *act
+    cdef Step step
+    step.mu = job.mu
+    step.penalty = job.penalty
+    step.l1 = job.l1
     while start < job.count:
         m = job.mbs if job.count - start > job.mbs else job.count - start
+        step.c = job.eta / m
+        step.first = start == 0
+        step.last = start + m >= job.count
         # the other half of act from the last mini-batch's, which the last thread may still be reading
         act = job.act + (batch % 2) * job.mbs * W
         for k in range(m):
@@ -123,12 +132,12 @@ cdef void train_part(Job *job, int t) noexcept nogil:
             cnet_release(&job.team)
         q = t
         while q < net.panels:
-            step_layer(net, job.X, job.order + start, m, act, job.delta, job.eta / m,
+            step_layer(net, job.X, job.order + start, m, act, job.delta, &step,
                        0, q, job.nabla_b)
             q += T
         if t == T - 1:
             for l in range(1, net.L):
-                step_layer(net, job.X, job.order + start, m, act, job.delta, job.eta / m,
+                step_layer(net, job.X, job.order + start, m, act, job.delta, &step,
                            l, 0, job.nabla_b + net.off[l])
         start += m
         batch += 1
