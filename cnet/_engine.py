@@ -21,6 +21,9 @@ import numpy as np
 
 from cnet import _checks, _kernels
 from cnet._kernels import numpy_kernels
+from cnet.functions import ACTIVATIONS, output_of
+
+REGULARIZATIONS = ("L2", "L1")
 
 _warned_costs = set()
 _fast_shuffle = []
@@ -45,11 +48,21 @@ def _fast_shuffle_ok():
 
 
 class Engine:
-    """A feedforward sigmoid network trained by mini-batch SGD (see the subclasses)."""
+    """A feedforward network trained by mini-batch SGD (see the subclasses): sigmoid
+    neurons, or ``activation`` ("tanh", "relu") in the hidden layers; the output
+    layer's activation is the cost's (``cnet.functions.output_of``).
 
-    def __init__(self, sizes, cost, seed=None, backend=None, dtype=np.float64, num_threads=None):
+    Momentum (``mu`` > 0) keeps one velocity per weight and bias in
+    ``self._velocity``, across calls: they start at zero, and start at zero again
+    whenever ``net.weights`` or ``net.biases`` (the lists or an array in them)
+    has been replaced since the last step; they are not saved by ``save``.
+    """
+
+    def __init__(self, sizes, cost, seed=None, backend=None, dtype=np.float64, num_threads=None,
+                 activation="sigmoid"):
         self.sizes = _checks.sizes(sizes)
         self.num_threads = _checks.num_threads(num_threads)
+        self.activation = _checks.choice("activation", activation, tuple(ACTIVATIONS))
         self.num_layers = len(self.sizes)
         self.cost = cost
         self.seed = seed
@@ -67,6 +80,7 @@ class Engine:
     def __setstate__(self, state):
         self.__dict__.update(state)
         self.__dict__.setdefault("num_threads", 1)       # pickled before there was a choice
+        self.__dict__.setdefault("activation", "sigmoid")
         self._kernels = _kernels.get(self.backend, self.dtype)
 
     # ------------------------------------------------------ random draws
@@ -119,6 +133,38 @@ class Engine:
         self.weights = [w.copy() for w in weights]
         self.biases = [b.copy() for b in biases]
 
+    def _layers(self):
+        """The kernels' keyword arguments naming the activations: ``activation`` of the
+        hidden layers (``self.activation``, checked: the user may have assigned it) and
+        ``output``, the output layer's, which the cost decides."""
+        return {"activation": _checks.choice("net.activation", self.activation, tuple(ACTIVATIONS)),
+                "output": output_of(self.cost)}
+
+    @property
+    def velocities(self):
+        """The momentum velocities ``(vw, vb)``, lists of arrays shaped like ``weights``
+        and ``biases`` (copies), or None when there are none: before training with
+        ``mu`` > 0, or after the weights or biases were replaced."""
+        v = self._current_velocities()
+        return None if v is None else ([a.copy() for a in v[0]], [a.copy() for a in v[1]])
+
+    def _current_velocities(self):
+        """The velocities that go with ``self.weights``/``self.biases`` as they are, or None."""
+        kept = self.__dict__.get("_velocity")
+        if kept is None:
+            return None
+        weights, biases, arrays, velocities = kept
+        current = getattr(self, "weights", None), getattr(self, "biases", None)
+        if current[0] is not weights or current[1] is not biases or \
+                any(a is not b for a, b in zip(list(weights) + list(biases), arrays)) or \
+                len(arrays) != len(weights) + len(biases):
+            return None
+        return velocities
+
+    def _keep_velocities(self, velocities):
+        """Remember ``velocities`` as those of the weights and biases just published."""
+        self._velocity = (self.weights, self.biases, list(self.weights) + list(self.biases), velocities)
+
     def _threads(self):
         """``self.num_threads``, checked (the user may have assigned it)."""
         return _checks.threads("net.num_threads", self.num_threads)
@@ -157,7 +203,8 @@ class Engine:
         _checks.finite("feedforward: a", X)
         kernels = self._kernels_for_cost()
         weights, biases = self._params()
-        return np.ascontiguousarray(kernels.feedforward(weights, biases, kernels.prepare(X)).T)
+        return np.ascontiguousarray(kernels.feedforward(weights, biases, kernels.prepare(X),
+                                                        **self._layers()).T)
 
     def backprop(self, x, y):
         """Return ``(nabla_b, nabla_w)``, the gradient of the cost for the one example
@@ -165,13 +212,15 @@ class Engine:
         X, Y = _checks.examples("backprop: (x, y)", [(x, y)], self.sizes[0], self.sizes[-1], False)
         kernels = self._kernels_for_cost()
         weights, biases = self._params()
-        return kernels.backprop(weights, biases, X.dense()[0], Y[0], self.cost)
+        return kernels.backprop(weights, biases, X.dense()[0], Y[0], self.cost, **self._layers())
 
     def _sgd(self, training_data, epochs, mini_batch_size, eta, lmbda, after_epoch,
-             progress=None, progress_steps=100):
+             progress=None, progress_steps=100, mu=0.0, regularization="L2"):
         """Run ``epochs`` epochs of SGD; ``after_epoch(j, X, Y)`` runs after each one,
         given the training inputs (prepared for the kernels) and desired outputs,
-        and stops the training by returning False.
+        and stops the training by returning False, or sets the learning rate of
+        the epochs after it by returning a number.  ``regularization`` "L2" or
+        "L1" (of strength ``lmbda``), and momentum ``mu`` (0: none).
 
         Each epoch shuffles the caller's list in place (``random.shuffle``, or
         the seed's Generator), cuts it into mini-batches and steps on each;
@@ -184,11 +233,18 @@ class Engine:
         mini_batch_size = _checks.integer("mini_batch_size", mini_batch_size, 1)
         eta = _checks.real("eta", eta, positive=True)
         lmbda = _checks.real("lmbda", lmbda, positive=False)
+        mu = _checks.momentum(mu)
+        regularization = _checks.choice("regularization", regularization, REGULARIZATIONS)
         threads = self._threads()
+        layers = self._layers()
         data = _checks.as_list("training_data", training_data)
         X, Y = self._examples("training_data", data, labels=False)
         kernels = self._kernels_for_cost()
         weights, biases = self._params()
+        velocities = None
+        if mu > 0:
+            velocities = self._current_velocities() or (
+                [np.zeros_like(w) for w in weights], [np.zeros_like(b) for b in biases])
         n = len(data)
         order = np.arange(n, dtype=np.intp)
         # progress is reported every `chunk` examples, a whole number of mini-batches
@@ -202,12 +258,19 @@ class Engine:
                 progress(0, n)
             for start in range(0, n, chunk):
                 kernels.train(weights, biases, X, Y, order[start:start + chunk],
-                              mini_batch_size, eta, lmbda, n, self.cost, threads)
+                              mini_batch_size, eta, lmbda, n, self.cost, threads,
+                              regularization=regularization, mu=mu, velocities=velocities,
+                              **layers)
                 if progress is not None:
                     progress(min(start + chunk, n), n)
             self._publish(weights, biases)
-            if after_epoch(j, X, Y) is False:
+            if velocities is not None:
+                self._keep_velocities(velocities)
+            verdict = after_epoch(j, X, Y)
+            if verdict is False:
                 break
+            if verdict is not None and verdict is not True:
+                eta = _checks.real("eta", verdict, positive=True)
 
     def _update_mini_batch(self, mini_batch, eta, lmbda, n):
         """One SGD step on the examples of ``mini_batch``."""
@@ -222,20 +285,23 @@ class Engine:
         kernels = self._kernels_for_cost()
         weights, biases = self._params()
         kernels.train(weights, biases, X, Y, np.arange(len(data), dtype=np.intp), len(data),
-                      eta, lmbda, n, self.cost, threads)
+                      eta, lmbda, n, self.cost, threads, **self._layers())
         self._publish(weights, biases)
 
-    def _measure(self, X, Y=None, labels=None, lmbda=0.0):
+    def _measure(self, X, Y=None, labels=None, lmbda=0.0, regularization="L2"):
         """``(cost, correct)`` from one pass over the prepared inputs X: the mean cost
-        against the rows of Y plus ½(λ/n)Σ‖w‖² (None without Y), and how many rows
-        the network classifies as ``labels`` (None without them)."""
+        against the rows of Y plus ½(λ/n)Σ‖w‖² (L2) or (λ/n)Σ|w| (L1) (None without
+        Y), and how many rows the network classifies as ``labels`` (None without them)."""
         weights, biases = self._params()
-        total, predicted = self._kernels_for_cost().cost_and_predict(weights, biases, X, Y, self.cost,
-                                                                     self._threads())
+        total, predicted = self._kernels_for_cost().cost_and_predict(
+            weights, biases, X, Y, self.cost, self._threads(), **self._layers())
         cost = correct = None
         if Y is not None:
             n = len(Y)
-            cost = total / n + 0.5 * (lmbda / n) * sum(np.linalg.norm(w) ** 2 for w in weights)
+            if regularization == "L1":
+                cost = total / n + (lmbda / n) * sum(float(np.sum(np.abs(w))) for w in weights)
+            else:
+                cost = total / n + 0.5 * (lmbda / n) * sum(np.linalg.norm(w) ** 2 for w in weights)
         if labels is not None:
             correct = int(np.sum(predicted == labels))
         return cost, correct
@@ -249,12 +315,14 @@ class Engine:
     # than SGD's printed lines: documented here, and kept stable while the private
     # methods above change.
     def train_epochs(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0, after_epoch=None,
-                     progress=None, progress_steps=100):
+                     progress=None, progress_steps=100, mu=0.0, regularization="L2"):
         """Train as ``SGD`` does, printing nothing: ``epochs`` epochs of mini-batch SGD
-        (L2 regularisation ``lmbda``), shuffling ``training_data`` in place.
+        (``regularization`` "L2" or "L1" of strength ``lmbda``, momentum ``mu``),
+        shuffling ``training_data`` in place.
 
         After epoch j, with ``net.weights``/``net.biases`` updated, calls
-        ``after_epoch(j)``, which stops the training by returning False.
+        ``after_epoch(j)``, which stops the training by returning False, or sets
+        the learning rate of the following epochs by returning a number.
         ``progress(done, total)``, if given, is told how many examples of the epoch
         are done (0 when an epoch starts), about ``progress_steps`` times an epoch.
         Returns None.
@@ -262,7 +330,8 @@ class Engine:
         def report(j, X, Y):
             return None if after_epoch is None else after_epoch(j)
 
-        self._sgd(training_data, epochs, mini_batch_size, eta, lmbda, report, progress, progress_steps)
+        self._sgd(training_data, epochs, mini_batch_size, eta, lmbda, report, progress, progress_steps,
+                  mu=mu, regularization=regularization)
 
     def correct_counter(self, data, name="data"):
         """A function of no arguments that returns how many of the (x, label) pairs in
@@ -285,6 +354,8 @@ class Engine:
                 "weights": [w.tolist() for w in weights],
                 "biases": [b.tolist() for b in biases],
                 "cost": str(getattr(self.cost, "__name__", self.cost))}
+        if self.activation != "sigmoid":
+            data["activation"] = self.activation     # a key the book's load() ignores
         directory = os.path.dirname(os.path.abspath(filename))
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".cnet-", suffix=".json.tmp")
         try:
@@ -298,3 +369,30 @@ class Engine:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
+
+
+class EtaSchedule:
+    """The book's learning-rate schedule (chapter 3): halve η each time the accuracy on
+    the evaluation data has not improved for ``n`` epochs in a row, and stop once η
+    has fallen to η₀/128 (seven halvings)."""
+
+    def __init__(self, eta, n):
+        self.eta0 = self.eta = eta
+        self.n = n
+        self.best = None
+        self.epochs_without_improvement = 0
+
+    def after_epoch(self, accuracy):
+        """Given an epoch's evaluation accuracy: the learning rate for the next epoch, or
+        None when training is to stop."""
+        if self.best is None or accuracy > self.best:
+            self.best = accuracy
+            self.epochs_without_improvement = 0
+            return self.eta
+        self.epochs_without_improvement += 1
+        if self.epochs_without_improvement == self.n:
+            self.epochs_without_improvement = 0
+            self.eta = self.eta / 2
+            if self.eta <= self.eta0 / 128:
+                return None
+        return self.eta

@@ -214,3 +214,106 @@ def test_mu_zero_is_the_plain_step_to_the_bit_and_leaves_velocities_alone(backen
             assert all(np.all(v == 1) for v in kwargs["velocities"][0] + kwargs["velocities"][1])
     for got, want in zip(*results):
         np.testing.assert_array_equal(got, want)
+
+
+# ------------------------------------- compiled against reference, every option
+
+COMBO_SIZES = [[7, 5, 3], [30, 20, 10], [12, 9, 17, 8, 4]]   # the last one deep
+
+
+@pytest.mark.parametrize("sizes", COMBO_SIZES, ids=str)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("mu", [0.0, 0.6])
+@pytest.mark.parametrize("regularization", ["L2", "L1"])
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("cost", COSTS, ids=lambda c: c.__name__)
+def test_compiled_matches_reference_for_every_option(cost, activation, regularization, mu, dtype, sizes):
+    # 23 examples in mini-batches of 4 over two epochs: the last mini-batch of each
+    # call is short.  Any thread count gives the same bits; the reference agrees to
+    # rounding; so do the velocities, the outputs and the costs.
+    K = C if dtype is np.float64 else C32
+    output = output_of(cost)
+    rng = np.random.default_rng(len(sizes) * 100 + sizes[-1])
+    weights, biases = params(sizes, rng)
+    weights, biases = [a.astype(dtype) for a in weights], [a.astype(dtype) for a in biases]
+    X, Y = stacked(make_data(sizes, 23, rng, dtype=dtype))
+    order = np.concatenate([rng.permutation(23), rng.permutation(23)]).astype(np.intp)
+    options = dict(activation=activation, output=output, regularization=regularization, mu=mu)
+    results = []
+    for K_, threads in ((N, 1), (K, 1), (K, 2), (K, 3)):
+        w, b = [a.copy() for a in weights], [a.copy() for a in biases]
+        v = ([np.zeros_like(a) for a in w], [np.zeros_like(a) for a in b]) if mu else None
+        K_.train(w, b, K_.prepare(X), Y, order, 4, 0.3, 2.0, 23, cost, threads, velocities=v, **options)
+        results.append((w + b, v[0] + v[1] if mu else []))
+    for got in results[2:]:
+        for g, want in zip(got[0] + got[1], results[1][0] + results[1][1]):
+            np.testing.assert_array_equal(g, want)
+    tolerance = 1e-10 if dtype is np.float64 else 2e-4
+    assert max_rel_diff(results[1][0], results[0][0]) < tolerance
+    if mu:
+        assert max_rel_diff(results[1][1], results[0][1]) < tolerance
+    assert max_rel_diff(results[1][0], weights + biases) > 1e-3
+    w = results[0][0][:len(weights)]
+    b = results[0][0][len(weights):]
+    layers = dict(activation=activation, output=output)
+    got = K.feedforward(w, b, K.prepare(X), **layers)
+    want = N.feedforward(w, b, N.prepare(X), **layers)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 if dtype is np.float64 else 2e-6)
+    assert K.cost_sum(w, b, K.prepare(X), Y, cost, **layers) == pytest.approx(
+        N.cost_sum(w, b, N.prepare(X), Y, cost, **layers), rel=1e-12 if dtype is np.float64 else 1e-5)
+    np.testing.assert_array_equal(K.predict(w, b, K.prepare(X), **layers),
+                                  N.predict(w, b, N.prepare(X), **layers))
+
+
+@pytest.mark.skipif(C is None or getattr(C, "ISA", "") != "avx2", reason="this CPU has no AVX2")
+@pytest.mark.parametrize("suffix", ["", "_f32"], ids=["f64", "f32"])
+@pytest.mark.parametrize("options", [
+    dict(cost=LogLikelihoodCost, output="softmax", activation="relu"),
+    dict(cost=CrossEntropyCost, activation="tanh", regularization="L1"),
+    dict(cost=LogLikelihoodCost, output="softmax", activation="tanh", mu=0.5),
+    dict(cost=QuadraticCost, activation="relu", regularization="L1", mu=0.9),
+], ids=["softmax-relu", "tanh-L1", "softmax-tanh-momentum", "relu-L1-momentum"])
+def test_avx2_and_baseline_builds_give_identical_bits(suffix, options):
+    import importlib
+    builds = [importlib.import_module("cnet._kernels._cy_" + isa + suffix) for isa in ("base", "avx2")]
+    rng = np.random.default_rng(12)
+    sizes = [784, 30, 20, 10]
+    weights, biases = params(sizes, rng)
+    X, Y = stacked(make_data(sizes, 50, rng, dtype=np.float32))
+    order = rng.permutation(50).astype(np.intp)
+    options = dict(options)
+    cost = options.pop("cost")
+    results = []
+    for K in builds:
+        w = [a.astype(K.DTYPE) for a in weights]
+        b = [a.astype(K.DTYPE) for a in biases]
+        v = ([np.zeros_like(a) for a in w], [np.zeros_like(a) for a in b])
+        K.train(w, b, K.prepare(X), Y, order, 10, 0.5, 0.1, 50, cost, velocities=v, **options)
+        out = K.feedforward(w, b, K.prepare(X), activation=options["activation"],
+                            output=options.get("output", "sigmoid"))
+        results.append(w + b + v[0] + v[1] + [out])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_kernels_reject_what_they_cannot_compute():
+    rng = np.random.default_rng(0)
+    weights, biases = params([3, 4, 2], rng)
+    X, Y = stacked(make_data([3, 4, 2], 4, rng))
+    P = C.prepare(X)
+    order = np.arange(4, dtype=np.intp)
+    with pytest.raises(ValueError, match="activation"):
+        C.feedforward(weights, biases, P, activation="softplus")
+    with pytest.raises(ValueError, match="output"):
+        C.feedforward(weights, biases, P, output="tanh")
+    with pytest.raises(ValueError, match="softmax"):
+        C.train(weights, biases, P, Y, order, 2, 0.1, 0.0, 4, LogLikelihoodCost)   # sigmoid output
+    with pytest.raises(ValueError, match="sigmoid"):
+        C.train(weights, biases, P, Y, order, 2, 0.1, 0.0, 4, CrossEntropyCost, output="softmax")
+    with pytest.raises(ValueError, match="regularization"):
+        C.train(weights, biases, P, Y, order, 2, 0.1, 0.0, 4, CrossEntropyCost, regularization="L3")
+    with pytest.raises(ValueError, match="velocities"):
+        C.train(weights, biases, P, Y, order, 2, 0.1, 0.0, 4, CrossEntropyCost, mu=0.5)
+    with pytest.raises(ValueError, match="velocities"):
+        C.train(weights, biases, P, Y, order, 2, 0.1, 0.0, 4, CrossEntropyCost, mu=0.5,
+                velocities=([np.zeros((2, 2))] * 2, [np.zeros((4, 1)), np.zeros((2, 1))]))
