@@ -21,12 +21,24 @@ Implementations:
   fallback      cnet's pure-NumPy kernels, the book's per-example algorithm
   numpy-batch   the same algorithm with each mini-batch as one matrix (here, below)
   torch         the same, in PyTorch, when it is installed (never a dependency)
+  book          the book's network.py itself (tests/book.py), per-example NumPy
+  sub-cost-derivative    a cnet.network subclass overriding cost_derivative (a − y,
+                the book's formula): cnet calls it per example, as the book does
+  sub-update-mini-batch  a subclass overriding update_mini_batch (deferring to
+                cnet's): SGD calls it per mini-batch from Python
+  net2-cost-class        cnet.network2 with cost=CrossEntropyCost (the class)
+  net2-cost-instance     the same with cost=CrossEntropyCost(), as the book's figure
+                scripts pass it
+The subclass rows are reported against the book's code as well.
 
 Then how the compiled epoch grows with the number of examples and with the
 hidden width (it should be linear in both).
 """
 import argparse
+import contextlib
+import io
 import json
+import os
 import platform
 import random
 import resource
@@ -39,7 +51,11 @@ import tracemalloc
 import numpy as np
 
 SIZES = ["784,30,10", "784,100,10", "784,100,30,10"]
-IMPLEMENTATIONS = ["cnet", "cnet-f32", "cnet-2t", "fallback", "numpy-batch", "torch"]
+IMPLEMENTATIONS = ["cnet", "cnet-f32", "cnet-2t", "fallback", "numpy-batch", "torch", "book",
+                   "sub-cost-derivative", "sub-update-mini-batch", "net2-cost-class",
+                   "net2-cost-instance"]
+SUBCLASSES = ("sub-cost-derivative", "sub-update-mini-batch")
+SLOW = ("fallback", "book") + SUBCLASSES      # timed over one epoch only
 
 
 # --------------------------------------------------------------- one run (child)
@@ -72,14 +88,60 @@ def batch_epoch(weights, biases, X, Y, order, mbs, eta, sigmoid):
                 delta = new_delta
 
 
+def _network_class(impl):
+    """The class that implementation ``impl`` trains."""
+    import warnings
+
+    from cnet import network, network2
+    warnings.simplefilter("ignore")      # the subclasses' notice that they leave the compiled path
+
+    class CostDerivative(network.Network):
+        def cost_derivative(self, output_activations, y):
+            return output_activations - y
+
+    class UpdateMiniBatch(network.Network):
+        def update_mini_batch(self, mini_batch, eta):
+            return super().update_mini_batch(mini_batch, eta)
+
+    return {"sub-cost-derivative": CostDerivative, "sub-update-mini-batch": UpdateMiniBatch,
+            "net2-cost-class": network2.Network, "net2-cost-instance": network2.Network
+            }.get(impl, network.Network)
+
+
 def child(impl, sizes, repeat, n_train, seed):
     """Run one configuration; print a JSON line with what it measured."""
-    from cnet import mnist_loader, network
+    from cnet import mnist_loader, network2
     (tr_x, tr_y), _, (te_x, te_y) = mnist_loader.load_data()
     tr_x, tr_y = tr_x[:n_train], tr_y[:n_train]
     data_bytes = tr_x.nbytes
     epochs, stack, correct = [], None, None
-    if impl in ("cnet", "cnet-f32", "cnet-2t", "fallback"):
+    if impl == "book":
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+        import book
+        training_data = [(x.reshape(-1, 1), np.eye(10)[y].reshape(10, 1)) for x, y in zip(tr_x, tr_y)]
+        test_data = [(x.reshape(-1, 1), int(y)) for x, y in zip(te_x, te_y)]
+        del tr_x
+        for run in range(repeat + 1):
+            np.random.seed(seed)
+            random.seed(seed)
+            net = book.Network(sizes)
+            order = list(training_data)
+            if run == repeat:
+                tracemalloc.start()
+            begin = time.perf_counter()
+            with contextlib.redirect_stdout(io.StringIO()):
+                net.SGD(order, 1, 10, 3.0)
+            if run == repeat:
+                train_peak = tracemalloc.get_traced_memory()[1]
+                tracemalloc.stop()
+            else:
+                epochs.append(time.perf_counter() - begin)
+        correct = net.evaluate(test_data)
+    elif impl in ("cnet", "cnet-f32", "cnet-2t", "fallback") + SUBCLASSES + (
+            "net2-cost-class", "net2-cost-instance"):
+        Network = _network_class(impl)
+        cost = {"net2-cost-class": network2.CrossEntropyCost,
+                "net2-cost-instance": network2.CrossEntropyCost()}.get(impl)
         training_data = [(x.reshape(-1, 1), np.eye(10)[y].reshape(10, 1)) for x, y in zip(tr_x, tr_y)]
         test_data = [(x.reshape(-1, 1), int(y)) for x, y in zip(te_x, te_y)]
         del tr_x
@@ -87,9 +149,12 @@ def child(impl, sizes, repeat, n_train, seed):
         for run in range(repeat + 1):
             np.random.seed(seed)
             random.seed(seed)
-            net = network.Network(sizes, backend="numpy" if impl == "fallback" else "cython",
-                                  dtype=np.float32 if impl == "cnet-f32" else np.float64,
-                                  num_threads=2 if impl == "cnet-2t" else 1)
+            net = Network(sizes, backend="numpy" if impl == "fallback" else "cython",
+                          dtype=np.float32 if impl == "cnet-f32" else np.float64,
+                          num_threads=2 if impl == "cnet-2t" else 1,
+                          **({"cost": cost} if cost is not None else {}))
+            if cost is not None:
+                net.large_weight_initializer()      # the same start as the other rows
             marks = {}
             order = list(training_data)  # every run shuffles the same list from the same order
             if run == repeat:
@@ -97,14 +162,15 @@ def child(impl, sizes, repeat, n_train, seed):
             begin = time.perf_counter()
             net._sgd(order, 1, 10, 3.0, 0.0,
                      lambda j, X, Y, marks=marks: marks.setdefault("end", time.perf_counter()),
-                     lambda done, total, marks=marks: marks.setdefault("start", time.perf_counter()), 1)
+                     lambda done, total, marks=marks: marks.setdefault("start", time.perf_counter()), 1,
+                     step=lambda mini_batch, net=net: net.update_mini_batch(mini_batch, 3.0))
             if run == repeat:
                 train_peak = tracemalloc.get_traced_memory()[1]
                 tracemalloc.stop()
             else:
                 epochs.append(marks["end"] - marks["start"])
                 stack = marks["start"] - begin
-        correct = net.evaluate(test_data)
+        correct = net.accuracy(test_data) if cost is not None else net.evaluate(test_data)
     else:
         np.random.seed(seed)
         biases = [np.random.randn(y, 1) for y in sizes[1:]]
@@ -197,22 +263,22 @@ def main(argv=None):
             previous = {(r["implementation"], ",".join(map(str, r["sizes"]))): r
                         for r in json.load(f)["results"] if "epoch_seconds" in r}
     results = []
-    header = "{:<15} {:<12} {:>9} {:>8} {:>9} {:>8} {:>9} {:>8} {:>8}".format(
+    header = "{:<15} {:<21} {:>9} {:>8} {:>9} {:>8} {:>9} {:>8} {:>8}".format(
         "sizes", "impl", "s/epoch", "ratio", "stack s", "accuracy", "train MB", "data MB", "RSS MB")
     if previous:
         header += " {:>9}".format("vs prev")
     print(header)
     print("-" * len(header))
     for sizes in args.sizes:
-        rows = [run(impl, sizes, 1 if impl == "fallback" else args.repeat) for impl in impls]
+        rows = [run(impl, sizes, 1 if impl in SLOW else args.repeat) for impl in impls]
         base = next((r["epoch_seconds"] for r in rows if r.get("implementation") == "fallback"
                      and "epoch_seconds" in r), None)
         for r in rows:
             if "error" in r:
-                print("{:<15} {:<12} error: {}".format(sizes, r["implementation"], r["error"]))
+                print("{:<15} {:<21} error: {}".format(sizes, r["implementation"], r["error"]))
                 continue
             r["ratio_to_fallback"] = base / r["epoch_seconds"] if base else None
-            line = "{:<15} {:<12} {:>9.4f} {:>8} {:>9} {:>7.2f}% {:>9.0f} {:>8.0f} {:>8.0f}".format(
+            line = "{:<15} {:<21} {:>9.4f} {:>8} {:>9} {:>7.2f}% {:>9.0f} {:>8.0f} {:>8.0f}".format(
                 sizes, r["implementation"], r["epoch_seconds"],
                 "{:.1f}x".format(r["ratio_to_fallback"]) if base else "-",
                 "{:.3f}".format(r["stack_seconds"]) if r["stack_seconds"] is not None else "-",
@@ -222,6 +288,14 @@ def main(argv=None):
                 line += " {:>8.2f}x".format(old["epoch_seconds"] / r["epoch_seconds"])
             print(line)
             results.append(r)
+        done = {r["implementation"]: r for r in rows if "epoch_seconds" in r}
+        if "book" in done:
+            print("{:<15} against the book's code: {}".format("", ", ".join(
+                "{} {:.1f}x faster".format(i, done["book"]["epoch_seconds"] / done[i]["epoch_seconds"])
+                for i in ("cnet",) + SUBCLASSES if i in done)))
+        if "net2-cost-class" in done and "net2-cost-instance" in done:
+            print("{:<15} cost=CrossEntropyCost() takes {:.2f}x the time of cost=CrossEntropyCost".format(
+                "", done["net2-cost-instance"]["epoch_seconds"] / done["net2-cost-class"]["epoch_seconds"]))
     if not args.no_scaling:
         print("\ncompiled epoch against the number of examples ([784, 30, 10]):")
         for n in (10000, 25000, 50000):

@@ -10,22 +10,36 @@ Parameters are read from ``self.weights``/``self.biases`` at the start of every
 call, so whatever the user assigned there is honoured, and written back as new
 float64 arrays when the call's work is done; a call that raises has changed
 nothing.
+
+Subclasses that override the book's methods: which of the hook methods
+(``HOOKS``, named by ``network``/``network2``) a class overrides is worked out
+once, when the class is created (``__init_subclass__``, as CPython's
+``random.Random`` picks its ``_randbelow``), and kept in ``_overrides``.  A
+class that overrides none of them runs the compiled path only.  Otherwise the
+book's own algorithm runs in Python around the overrides (``_sgd``'s Python
+epoch loop, ``_book_update``, ``_gradient``, the ``_book_*`` measures),
+calling each method where and as often as the book does, and the compiled
+kernels wherever the method called is not overridden.
 """
+import contextlib
 import json
 import os
 import random
 import tempfile
 import warnings
+import weakref
 
 import numpy as np
 
 from cnet import _checks, _kernels
 from cnet._kernels import numpy_kernels
-from cnet.functions import ACTIVATIONS, output_of
+from cnet.functions import (ACTIVATIONS, OUTPUTS, builtin_cost, output_of,
+                            overridden_cost_methods)
 
 REGULARIZATIONS = ("L2", "L1")
 
-_warned_costs = set()
+_warned_costs = weakref.WeakSet()      # cost classes already reported as not compiled
+_warned_classes = weakref.WeakSet()    # network classes already reported as leaving the compiled path
 _fast_shuffle = []
 
 
@@ -47,6 +61,13 @@ def _fast_shuffle_ok():
     return _fast_shuffle[0]
 
 
+def _one_hot_column(j, n):
+    """An (n, 1) column: 1.0 in row j, zeros elsewhere (the book's vectorized_result)."""
+    e = np.zeros((n, 1))
+    e[j] = 1.0
+    return e
+
+
 class Engine:
     """A feedforward network trained by mini-batch SGD (see the subclasses): sigmoid
     neurons, or ``activation`` ("tanh", "relu") in the hidden layers; the output
@@ -57,6 +78,27 @@ class Engine:
     whenever ``net.weights`` or ``net.biases`` (the lists or an array in them)
     has been replaced since the last step; they are not saved by ``save``.
     """
+
+    # The book's methods that its own code calls, and so a subclass may override to
+    # change training (``hooks=`` in network/network2's class statements): for each,
+    # what an override costs, or None when it costs nothing worth a warning.
+    HOOKS = {}
+    # the hooks whose override moves the training itself (not only its monitors) to Python
+    TRAINING_HOOKS = frozenset()
+    _overrides = frozenset()   # which HOOKS this class overrides: decided once per class
+    _trusted = 0               # > 0 inside the book's Python code, after its inputs were checked
+
+    def __init_subclass__(cls, hooks=None, training_hooks=(), **kwargs):
+        super().__init_subclass__(**kwargs)
+        if hooks is not None:
+            # one of cnet's own classes: its methods are the compiled ones
+            cls.HOOKS, cls.TRAINING_HOOKS = dict(hooks), frozenset(training_hooks)
+            cls._compiled_class = cls
+            cls._overrides = frozenset()
+        elif cls.HOOKS:
+            own = cls._compiled_class
+            cls._overrides = frozenset(name for name in cls.HOOKS
+                                       if getattr(cls, name) is not getattr(own, name))
 
     def __init__(self, sizes, cost, seed=None, backend=None, dtype=np.float64, num_threads=None,
                  activation="sigmoid"):
@@ -75,6 +117,7 @@ class Engine:
         # a network pickles (and deep-copies) as its data; the kernel module is looked up again
         state = dict(self.__dict__)
         del state["_kernels"]
+        state.pop("_trusted", None)
         return state
 
     def __setstate__(self, state):
@@ -169,20 +212,158 @@ class Engine:
         """``self.num_threads``, checked (the user may have assigned it)."""
         return _checks.threads("net.num_threads", self.num_threads)
 
+    def _kernel_cost(self):
+        """The cost as the kernels take it: the built-in cost class that ``self.cost``
+        computes (``self.cost`` may be an instance of it), else ``self.cost`` itself."""
+        return builtin_cost(self.cost) or self.cost
+
     def _kernels_for_cost(self):
         """The kernel module that computes ``self.cost``: the chosen backend's, or
-        NumPy's for a cost class the compiled kernels do not know."""
+        NumPy's for a cost the compiled kernels do not know."""
         cost = self.cost
         if not (callable(getattr(cost, "fn", None)) and callable(getattr(cost, "delta", None))):
             raise TypeError("cost must be a class with static methods fn(a, y) and "
-                            "delta(z, a, y), got {!r}".format(cost))
-        if self._kernels.supports(cost):
+                            "delta(z, a, y), or an instance of one, got {!r}".format(cost))
+        if self._kernels.supports(self._kernel_cost()):
             return self._kernels
-        if cost not in _warned_costs:
-            _warned_costs.add(cost)
-            warnings.warn("cnet: cost {} is not compiled; this network trains through the "
-                          "NumPy kernels".format(getattr(cost, "__name__", cost)), stacklevel=3)
+        cls = cost if isinstance(cost, type) else type(cost)
+        if cls not in _warned_costs:
+            _warned_costs.add(cls)
+            name = cls.__name__ if cls is cost else cls.__name__ + "()"
+            overrides = overridden_cost_methods(cost)
+            warnings.warn("cnet: cost {}{} is not compiled; this network trains through the "
+                          "NumPy kernels, at about the book's speed".format(
+                              name, " (it overrides {})".format(", ".join(overrides))
+                              if overrides else ""), stacklevel=3)
         return numpy_kernels
+
+    # ------------------------------------------------------ overridden methods
+    def _announce(self, stacklevel=4):
+        """Warn, once per class, which overridden methods move work off the compiled
+        path and what that costs."""
+        cls = type(self)
+        costly = sorted(name for name in self._overrides if self.HOOKS[name])
+        if costly and cls not in _warned_classes:
+            _warned_classes.add(cls)
+            warnings.warn("cnet: {} overrides {}; cnet calls {} where the book's code does, "
+                          "and compiles the rest: {}".format(
+                              cls.__name__, ", ".join(costly),
+                              "it" if len(costly) == 1 else "them",
+                              "; ".join("{}: {}".format(n, self.HOOKS[n]) for n in costly)),
+                          stacklevel=stacklevel)
+
+    @contextlib.contextmanager
+    def _trusting(self):
+        """Inside: the book's code runs on ``self.weights``/``self.biases`` as they are,
+        without checking again what the outermost call checked."""
+        self._trusted += 1
+        try:
+            yield
+        finally:
+            self._trusted -= 1
+
+    def _in_python(self, *hooks):
+        """True when this class overrides one of ``hooks`` (names in HOOKS)."""
+        return not self._overrides.isdisjoint(hooks)
+
+    def _check_for_python(self, name, data, labels):
+        """Before the book's code runs on ``data`` from a public method: check it and
+        the parameters (unless an outer call has), and say what runs in Python."""
+        if not self._trusted:
+            self._examples(name, data, labels=labels)
+            self._params()
+            self._announce()
+
+    def _output_error(self):
+        """``(delta, users)``: the function δ_L = delta(z, a, y) that the book's backprop
+        uses at the output layer, and whether it is the user's own code (then it is
+        called once per example, as the book calls it)."""
+        return self._kernel_cost().delta, builtin_cost(self.cost) is None
+
+    def _gradient(self, xs, ys):
+        """``(nabla_b, nabla_w)``: the gradient of the cost summed over the examples
+        (xs[k], ys[k]), lists shaped like ``biases`` and ``weights``, on
+        ``self.weights``/``self.biases`` as they are.  The book's backprop with the
+        examples as the columns of one matrix (chapter 2's problem): for one
+        example it is exactly the book's; for a mini-batch it agrees to rounding."""
+        delta_fn, users = self._output_error()
+        layers = self._layers()
+        f, f_prime = ACTIVATIONS[layers["activation"]]
+        g = OUTPUTS[layers["output"]]
+        one = len(xs) == 1
+        x = xs[0] if one else np.hstack(xs)
+        # feedforward, keeping every z and a:  z_l = w_l a_{l−1} + b_l,  a_l = f(z_l)
+        # (σ in the book; the output layer's activation is the cost's)
+        activation, activations, zs = x, [x], []
+        for l, (b, w) in enumerate(zip(self.biases, self.weights)):
+            z = np.dot(w, activation) + b
+            zs.append(z)
+            activation = (g if l == len(self.weights) - 1 else f)(z)
+            activations.append(activation)
+        # output error δ_L; the user's code is called once per example, as the book does
+        if one:
+            delta = delta_fn(zs[-1], activations[-1], ys[0])
+        elif users:
+            delta = np.hstack([delta_fn(zs[-1][:, k:k + 1], activations[-1][:, k:k + 1], y)
+                               for k, y in enumerate(ys)])
+        else:
+            delta = delta_fn(zs[-1], activations[-1], np.hstack(ys))
+        nabla_b = [None] * len(self.biases)
+        nabla_w = [None] * len(self.weights)
+        # backwards: δ_l = (w_{l+1}ᵀ δ_{l+1}) ⊙ f'(z_l);  ∂C/∂b_l = Σ δ_l,  ∂C/∂w_l = Σ δ_l a_{l−1}ᵀ
+        for l in range(1, self.num_layers):
+            if l > 1:
+                delta = np.dot(self.weights[-l + 1].transpose(), delta) * f_prime(zs[-l])
+            nabla_b[-l] = delta if one else delta.sum(axis=1, keepdims=True)
+            nabla_w[-l] = np.dot(delta, activations[-l - 1].transpose())
+        return nabla_b, nabla_w
+
+    def _book_update(self, mini_batch, eta, lmbda, n):
+        """The book's update_mini_batch: ∇ = Σ self.backprop(x, y) over the mini-batch
+        (or, when ``backprop`` is not overridden, the same sum with the mini-batch as
+        one matrix), then w ← (1 − ηλ/n) w − (η/m) ∇w, b ← b − (η/m) ∇b as new arrays."""
+        if "backprop" in self._overrides:
+            nabla_b = [np.zeros(b.shape) for b in self.biases]
+            nabla_w = [np.zeros(w.shape) for w in self.weights]
+            for x, y in mini_batch:
+                delta_nabla_b, delta_nabla_w = self.backprop(x, y)
+                for nb, dnb in zip(nabla_b, delta_nabla_b):
+                    nb += dnb
+                for nw, dnw in zip(nabla_w, delta_nabla_w):
+                    nw += dnw
+        else:
+            nabla_b, nabla_w = self._gradient([x for x, _ in mini_batch], [y for _, y in mini_batch])
+        m = len(mini_batch)
+        self.weights = [((1 - eta * (lmbda / n)) * w - (eta / m) * nw).astype(self.dtype, copy=False)
+                        for w, nw in zip(self.weights, nabla_w)]
+        self.biases = [(b - (eta / m) * nb).astype(self.dtype, copy=False)
+                       for b, nb in zip(self.biases, nabla_b)]
+
+    def _book_correct(self, data, convert):
+        """The book's evaluate/accuracy: how many of ``data`` have
+        argmax(self.feedforward(x)) equal to the label (``argmax(y)`` if ``convert``)."""
+        with self._trusting():
+            if convert:
+                results = [(np.argmax(self.feedforward(x)), np.argmax(y)) for x, y in data]
+            else:
+                results = [(np.argmax(self.feedforward(x)), y) for x, y in data]
+        return sum(int(x == y) for x, y in results)
+
+    def _book_total_cost(self, data, lmbda, convert, regularization="L2"):
+        """The book's total_cost: Σ cost.fn(self.feedforward(x), y) / len(data) plus
+        ½(λ/len(data)) Σ‖w‖²."""
+        cost = 0.0
+        with self._trusting():
+            for x, y in data:
+                a = self.feedforward(x)
+                if convert:
+                    y = _one_hot_column(y, self.sizes[-1])
+                cost += self.cost.fn(a, y) / len(data)
+        if regularization == "L1":
+            cost += (lmbda / len(data)) * sum(np.sum(np.abs(w)) for w in self.weights)
+        else:
+            cost += 0.5 * (lmbda / len(data)) * sum(np.linalg.norm(w) ** 2 for w in self.weights)
+        return cost
 
     def _examples(self, name, data, labels):
         """``(inputs, T)`` for ``data``: the checked inputs prepared for the kernels,
@@ -194,6 +375,8 @@ class Engine:
     def feedforward(self, a):
         """Return the output of the network for input ``a``: an (n_in, 1) column, or
         (n_in, m) with one example per column, giving (n_out, m)."""
+        if self._trusted:
+            return numpy_kernels._output(self.weights, self.biases, a, **self._layers())
         a = np.asarray(a)
         if a.ndim != 2 or a.shape[0] != self.sizes[0]:
             raise ValueError("feedforward: a has shape {}; expected ({}, 1), or ({}, m) for m "
@@ -209,13 +392,21 @@ class Engine:
     def backprop(self, x, y):
         """Return ``(nabla_b, nabla_w)``, the gradient of the cost for the one example
         (x, y): lists of arrays shaped like ``biases`` and ``weights``."""
+        if self._trusted:
+            return self._gradient([x], [y])
         X, Y = _checks.examples("backprop: (x, y)", [(x, y)], self.sizes[0], self.sizes[-1], False)
         kernels = self._kernels_for_cost()
         weights, biases = self._params()
-        return kernels.backprop(weights, biases, X.dense()[0], Y[0], self.cost, **self._layers())
+        if self._output_error()[1]:
+            # the output error is the user's code: the book's backprop, in NumPy
+            with self._trusting():
+                return self._gradient([x], [y])
+        return kernels.backprop(weights, biases, X.dense()[0], Y[0], self._kernel_cost(),
+                                **self._layers())
 
     def _sgd(self, training_data, epochs, mini_batch_size, eta, lmbda, after_epoch,
-             progress=None, progress_steps=100, mu=0.0, regularization="L2"):
+             progress=None, progress_steps=100, step=None, mu=0.0,
+             regularization="L2"):
         """Run ``epochs`` epochs of SGD; ``after_epoch(j, X, Y)`` runs after each one,
         given the training inputs (prepared for the kernels) and desired outputs,
         and stops the training by returning False, or sets the learning rate of
@@ -227,7 +418,10 @@ class Engine:
         ``progress(done, total)``, if given, is told how many examples of the
         epoch are done (0 when an epoch starts), about ``progress_steps`` times
         an epoch.  ``self.weights``/``self.biases`` are updated after
-        every epoch.
+        every epoch.  When the class overrides one of ``TRAINING_HOOKS``, the
+        epoch runs as the book's loop in Python instead: ``step(mini_batch)``
+        (which calls ``self.update_mini_batch`` with the book's arguments) for
+        each mini-batch, a list cut from the shuffled ``training_data``.
         """
         epochs = _checks.integer("epochs", epochs, 0)
         mini_batch_size = _checks.integer("mini_batch_size", mini_batch_size, 1)
@@ -235,6 +429,12 @@ class Engine:
         lmbda = _checks.real("lmbda", lmbda, positive=False)
         mu = _checks.momentum(mu)
         regularization = _checks.choice("regularization", regularization, REGULARIZATIONS)
+        if (mu > 0 or regularization == "L1") and step is not None and \
+                self._in_python(*self.TRAINING_HOOKS):
+            raise ValueError("mu > 0 and regularization='L1' are steps of cnet's own training; "
+                             "{} overrides {}, whose step is the book's".format(
+                                 type(self).__name__, ", ".join(sorted(
+                                     self._overrides & self.TRAINING_HOOKS))))
         threads = self._threads()
         layers = self._layers()
         data = _checks.as_list("training_data", training_data)
@@ -246,10 +446,31 @@ class Engine:
             velocities = self._current_velocities() or (
                 [np.zeros_like(w) for w in weights], [np.zeros_like(b) for b in biases])
         n = len(data)
-        order = np.arange(n, dtype=np.intp)
+        if step is not None and self._in_python(*self.TRAINING_HOOKS):
+            self._announce()
+            self._publish(weights, biases)
         # progress is reported every `chunk` examples, a whole number of mini-batches
         steps = 1 if progress is None else progress_steps
         chunk = max(1, n // (steps * mini_batch_size)) * mini_batch_size
+        if step is not None and self._in_python(*self.TRAINING_HOOKS):
+            self._announce()
+            self._publish(weights, biases)
+            with self._trusting():
+                for j in range(epochs):
+                    perm = self._permutation(n)
+                    data[:] = [data[i] for i in perm]
+                    if progress is not None:
+                        progress(0, n)
+                    for k in range(0, n, mini_batch_size):
+                        step(data[k:k + mini_batch_size])
+                        done = min(k + mini_batch_size, n)
+                        if progress is not None and (done % chunk == 0 or done == n):
+                            progress(done, n)
+                    if after_epoch(j, X, Y) is False:
+                        break
+            return
+        order = np.arange(n, dtype=np.intp)
+        cost = self._kernel_cost()
         for j in range(epochs):
             perm = self._permutation(n)
             data[:] = [data[i] for i in perm]
@@ -258,7 +479,7 @@ class Engine:
                 progress(0, n)
             for start in range(0, n, chunk):
                 kernels.train(weights, biases, X, Y, order[start:start + chunk],
-                              mini_batch_size, eta, lmbda, n, self.cost, threads,
+                              mini_batch_size, eta, lmbda, n, cost, threads,
                               regularization=regularization, mu=mu, velocities=velocities,
                               **layers)
                 if progress is not None:
@@ -271,9 +492,16 @@ class Engine:
                 break
             if verdict is not None and verdict is not True:
                 eta = _checks.real("eta", verdict, positive=True)
+            if self._overrides:
+                # an overridden monitor ran: training continues from what it left there
+                weights, biases = self._params()
 
     def _update_mini_batch(self, mini_batch, eta, lmbda, n):
-        """One SGD step on the examples of ``mini_batch``."""
+        """One SGD step on the examples of ``mini_batch``: compiled, or the book's
+        per-example loop when the class overrides a method that loop calls."""
+        in_python = self._in_python(*(self.TRAINING_HOOKS - {"update_mini_batch"}))
+        if in_python and self._trusted:
+            return self._book_update(mini_batch, eta, lmbda, n)
         eta = _checks.real("eta", eta, positive=True)
         lmbda = _checks.real("lmbda", lmbda, positive=False)
         n = _checks.real("n", n, positive=True)
@@ -284,8 +512,13 @@ class Engine:
         X, Y = self._examples("mini_batch", data, labels=False)
         kernels = self._kernels_for_cost()
         weights, biases = self._params()
+        if in_python:
+            self._announce()
+            self._publish(weights, biases)
+            with self._trusting():
+                return self._book_update(data, eta, lmbda, n)
         kernels.train(weights, biases, X, Y, np.arange(len(data), dtype=np.intp), len(data),
-                      eta, lmbda, n, self.cost, threads, **self._layers())
+                      eta, lmbda, n, self._kernel_cost(), threads, **self._layers())
         self._publish(weights, biases)
 
     def _measure(self, X, Y=None, labels=None, lmbda=0.0, regularization="L2"):
@@ -294,7 +527,7 @@ class Engine:
         Y), and how many rows the network classifies as ``labels`` (None without them)."""
         weights, biases = self._params()
         total, predicted = self._kernels_for_cost().cost_and_predict(
-            weights, biases, X, Y, self.cost, self._threads(), **self._layers())
+            weights, biases, X, Y, self._kernel_cost(), self._threads(), **self._layers())
         cost = correct = None
         if Y is not None:
             n = len(Y)
@@ -346,6 +579,12 @@ class Engine:
         Y[np.arange(len(labels)), labels] = 1.0
         return Y
 
+    def _cost_name(self):
+        """The name ``save`` records: the built-in cost's that ``self.cost`` computes
+        (for an instance too), else the name of the user's class."""
+        cost = builtin_cost(self.cost) or self.cost
+        return str(getattr(cost, "__name__", None) or type(cost).__name__)
+
     def save(self, filename):
         """Save the network to ``filename`` as JSON (``network2``'s format), atomically:
         the file is written in full under a temporary name, then renamed."""
@@ -353,7 +592,7 @@ class Engine:
         data = {"sizes": self.sizes,
                 "weights": [w.tolist() for w in weights],
                 "biases": [b.tolist() for b in biases],
-                "cost": str(getattr(self.cost, "__name__", self.cost))}
+                "cost": self._cost_name()}
         if self.activation != "sigmoid":
             data["activation"] = self.activation     # a key the book's load() ignores
         directory = os.path.dirname(os.path.abspath(filename))

@@ -15,7 +15,25 @@ from cnet.functions import QuadraticCost, sigmoid, sigmoid_prime
 __all__ = ["Network", "sigmoid", "sigmoid_prime"]
 
 
-class Network(Engine):
+# The methods the book's code calls (SGD → update_mini_batch → backprop →
+# cost_derivative; SGD → evaluate → feedforward): a subclass's override of any of
+# them is called where and as often as the book calls it.  Each maps to what the
+# override costs (None: nothing worth a warning).
+HOOKS = {
+    "update_mini_batch": "SGD calls it for every mini-batch from Python (cnet's own "
+                         "update_mini_batch, if it calls that, stays compiled)",
+    "backprop": "update_mini_batch calls it for every example from Python, at about the "
+                "book's speed",
+    "cost_derivative": "backprop runs in NumPy to call it for every example (each "
+                       "mini-batch as one matrix: a few times the book's speed, not the "
+                       "compiled epoch's)",
+    "feedforward": "evaluate calls it for every example from Python, at about the book's speed",
+    "evaluate": None,
+}
+
+
+class Network(Engine, hooks=HOOKS,
+              training_hooks=("update_mini_batch", "backprop", "cost_derivative")):
     """A network of sigmoid neurons with layer widths ``sizes``, e.g. [784, 30, 10].
 
     Biases and weights start as standard normals drawn from ``np.random`` in
@@ -48,13 +66,19 @@ class Network(Engine):
             test_data = _checks.as_list("test_data", test_data)
             X_test, labels = self._examples("test_data", test_data, labels=True)
 
+        python_evaluate = self._in_python("evaluate", "feedforward")
+        if python_evaluate:
+            self._announce(stacklevel=3)
+
         def report(j, X, Y):
             if test_data:
-                print("Epoch {0}: {1} / {2}".format(j, self._correct(X_test, labels), len(test_data)))
+                correct = self.evaluate(test_data) if python_evaluate else self._correct(X_test, labels)
+                print("Epoch {0}: {1} / {2}".format(j, correct, len(test_data)))
             else:
                 print("Epoch {0} complete".format(j))
 
-        self._sgd(training_data, epochs, mini_batch_size, eta, 0.0, report)
+        self._sgd(training_data, epochs, mini_batch_size, eta, 0.0, report,
+                  step=lambda mini_batch: self.update_mini_batch(mini_batch, eta))
 
     def update_mini_batch(self, mini_batch, eta):
         """Apply one gradient-descent step, by backpropagation, to the (x, y) pairs
@@ -64,9 +88,20 @@ class Network(Engine):
     def evaluate(self, test_data):
         """Return the number of (x, label) pairs in ``test_data`` for which the
         network's output neuron with the highest activation is ``label``."""
-        X, labels = self._examples("test_data", _checks.as_list("test_data", test_data), labels=True)
+        test_data = _checks.as_list("test_data", test_data)
+        if self._in_python("feedforward"):
+            self._check_for_python("test_data", test_data, labels=True)
+            return self._book_correct(test_data, convert=False)
+        X, labels = self._examples("test_data", test_data, labels=True)
         return self._correct(X, labels)
 
     def cost_derivative(self, output_activations, y):
         """Return the vector of partial derivatives ∂C_x/∂a for the output activations."""
         return output_activations - y
+
+    def _output_error(self):
+        if "cost_derivative" in self._overrides:
+            cost_derivative = self.cost_derivative
+            # the book's backprop: δ_L = cost_derivative(a_L, y) ⊙ σ'(z_L)
+            return (lambda z, a, y: cost_derivative(a, y) * sigmoid_prime(z)), True
+        return super()._output_error()

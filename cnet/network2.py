@@ -18,24 +18,41 @@ import numpy as np
 
 from cnet import _checks
 from cnet._engine import REGULARIZATIONS, Engine, EtaSchedule
-from cnet.functions import (ACTIVATIONS, CrossEntropyCost, LogLikelihoodCost, QuadraticCost,
-                            relu, relu_prime, sigmoid, sigmoid_prime, softmax, tanh, tanh_prime,
-                            vectorized_result)
+from cnet.functions import (ACTIVATIONS, BUILTIN_COSTS, CrossEntropyCost, LogLikelihoodCost,
+                            QuadraticCost, relu, relu_prime, sigmoid, sigmoid_prime, softmax, tanh,
+                            tanh_prime, vectorized_result)
 
 __all__ = ["Network", "QuadraticCost", "CrossEntropyCost", "LogLikelihoodCost", "load",
            "vectorized_result", "sigmoid", "sigmoid_prime", "tanh", "tanh_prime", "relu",
            "relu_prime", "softmax"]
 
-COSTS = {"QuadraticCost": QuadraticCost, "CrossEntropyCost": CrossEntropyCost,
-         "LogLikelihoodCost": LogLikelihoodCost}
+COSTS = {cost.__name__: cost for cost in BUILTIN_COSTS}
 
 
-class Network(Engine):
-    """A network with layer widths ``sizes`` and cost class ``cost``.
+# The methods the book's code calls (SGD → update_mini_batch → backprop →
+# cost.delta; SGD's monitors → total_cost/accuracy → feedforward, cost.fn): a
+# subclass's override of any of them is called where and as often as the book
+# calls it.  Each maps to what the override costs (None: nothing worth a warning).
+HOOKS = {
+    "update_mini_batch": "SGD calls it for every mini-batch from Python (cnet's own "
+                         "update_mini_batch, if it calls that, stays compiled)",
+    "backprop": "update_mini_batch calls it for every example from Python, at about the "
+                "book's speed",
+    "feedforward": "accuracy and total_cost call it for every example from Python, at about "
+                   "the book's speed",
+    "accuracy": None,
+    "total_cost": None,
+}
 
-    The hidden layers' neurons are ``activation``: "sigmoid" (the book's),
-    "tanh" or "relu".  The output layer is what the cost needs: sigmoid for
-    ``QuadraticCost`` and ``CrossEntropyCost``, softmax for
+
+class Network(Engine, hooks=HOOKS, training_hooks=("update_mini_batch", "backprop")):
+    """A network with layer widths ``sizes`` and cost ``cost``.
+
+    ``cost`` is a cost class or an instance of one (``CrossEntropyCost()``, as
+    the book's figure scripts pass it); the built-in costs train compiled
+    either way.  The hidden layers' neurons are ``activation``: "sigmoid"
+    (the book's), "tanh" or "relu".  The output layer is what the cost needs:
+    sigmoid for ``QuadraticCost`` and ``CrossEntropyCost``, softmax for
     ``LogLikelihoodCost`` (then ``feedforward`` returns probabilities, each
     column summing to 1).  Parameters start from ``default_weight_initializer``
     whatever the activation; for ReLU layers He's initialisation, weights
@@ -115,17 +132,41 @@ class Network(Engine):
         training_cost, training_accuracy = [], []
         best = {"accuracy": 1, "epochs_without_change": 0}
         schedule = EtaSchedule(eta, eta_schedule_n) if eta_schedule_n else None
+        rate = {"eta": eta}     # the learning rate of the current epoch
         n = len(data)
+        # a monitor whose method (or feedforward) is overridden calls it, as the book does
+        python_cost = self._in_python("total_cost", "feedforward")
+        python_accuracy = self._in_python("accuracy", "feedforward")
+        if python_cost or python_accuracy:
+            self._announce(stacklevel=3)
+
+        def measure(X, Y, labels, data, evaluation, want_cost, want_accuracy, book_accuracy):
+            """(cost, accuracy) of a data set: the overridden methods called as the book
+            calls them (``book_accuracy``: the book calls accuracy here), the rest compiled,
+            in one pass that gives both."""
+            python_cost_here = want_cost and python_cost
+            python_accuracy_here = want_accuracy and book_accuracy and python_accuracy
+            compiled_cost = want_cost and not python_cost_here
+            compiled_accuracy = want_accuracy and not python_accuracy_here
+            cost = accuracy = None
+            if compiled_cost or compiled_accuracy:
+                cost, accuracy = self._measure(X, Y if compiled_cost else None,
+                                               labels if compiled_accuracy else None, lmbda,
+                                               regularization)
+            if python_cost_here:
+                cost = (self.total_cost(data, lmbda, convert=True) if evaluation
+                        else self.total_cost(data, lmbda))
+            if python_accuracy_here:
+                accuracy = self.accuracy(data) if evaluation else self.accuracy(data, convert=True)
+            return cost, accuracy
 
         def monitor(j, X, Y):
             print("Epoch %s training complete" % j)
             if schedule is not None:
                 print("Learning rate: {}".format(schedule.eta))
-            # one pass over each data set gives both its cost and its accuracy
             if monitor_training_cost or monitor_training_accuracy:
-                cost, accuracy = self._measure(
-                    X, Y if monitor_training_cost else None,
-                    np.argmax(Y, axis=1) if monitor_training_accuracy else None, lmbda, regularization)
+                cost, accuracy = measure(X, Y, np.argmax(Y, axis=1), data, False,
+                                         monitor_training_cost, monitor_training_accuracy, True)
             if monitor_training_cost:
                 training_cost.append(cost)
                 print("Cost on training data: {}".format(cost))
@@ -133,8 +174,9 @@ class Network(Engine):
                 training_accuracy.append(accuracy)
                 print("Accuracy on training data: {} / {}".format(accuracy, n))
             if needs_evaluation:
-                eval_cost, eval_accuracy = self._measure(
-                    X_eval, Y_eval if monitor_evaluation_cost else None, labels, lmbda, regularization)
+                eval_cost, eval_accuracy = measure(
+                    X_eval, Y_eval, labels, evaluation_data, True, monitor_evaluation_cost,
+                    True, monitor_evaluation_accuracy)
             if monitor_evaluation_cost:
                 evaluation_cost.append(eval_cost)
                 print("Cost on evaluation data: {}".format(eval_cost))
@@ -151,12 +193,13 @@ class Network(Engine):
                 if best["epochs_without_change"] == early_stopping_n:
                     return False
             if schedule is not None:
-                next_eta = schedule.after_epoch(eval_accuracy)
-                return False if next_eta is None else next_eta
+                rate["eta"] = schedule.after_epoch(eval_accuracy)
+                return False if rate["eta"] is None else rate["eta"]
             return True
 
-        self._sgd(data, epochs, mini_batch_size, eta, lmbda, monitor, mu=mu,
-                  regularization=regularization)
+        self._sgd(data, epochs, mini_batch_size, eta, lmbda, monitor,
+                  step=lambda mini_batch: self.update_mini_batch(mini_batch, rate["eta"], lmbda, n),
+                  mu=mu, regularization=regularization)
         return evaluation_cost, evaluation_accuracy, training_cost, training_accuracy
 
     def update_mini_batch(self, mini_batch, eta, lmbda, n):
@@ -172,6 +215,9 @@ class Network(Engine):
         data), ``convert=True`` when they are one-hot columns (training data).
         """
         data = _checks.as_list("data", data)
+        if self._in_python("feedforward"):
+            self._check_for_python("data", data, labels=not convert)
+            return self._book_correct(data, convert)
         X, T = self._examples("data", data, labels=not convert)
         return self._correct(X, np.argmax(T, axis=1) if convert else T)
 
@@ -187,6 +233,9 @@ class Network(Engine):
         data = _checks.as_list("data", data)
         if not data:
             raise ValueError("data is empty; the mean cost needs at least one example")
+        if self._in_python("feedforward"):
+            self._check_for_python("data", data, labels=convert)
+            return self._book_total_cost(data, lmbda, convert, regularization)
         X, T = self._examples("data", data, labels=convert)
         return self._measure(X, self._one_hot(T) if convert else T, lmbda=lmbda,
                              regularization=regularization)[0]

@@ -241,3 +241,54 @@ def test_command_line_chapter_3(tmp_path):
                 ["--regularization", "L3"], ["--eta-schedule", "-2"]):
         r = run("train", *bad)
         assert r.returncode == 2 and bad[0] in r.stderr and "Traceback" not in r.stderr
+
+
+# ------------------------------------------------- subclasses that override methods
+
+def test_an_overridden_backprop_runs_the_books_loop_with_the_activations(capsys):
+    # The book's algorithm in Python around the override uses the network's activations
+    # and softmax output: the same step as the compiled one, to rounding.
+    class Counting(network2.Network):
+        calls = 0
+
+        def backprop(self, x, y):
+            Counting.calls += 1
+            return super().backprop(x, y)
+
+    rng = np.random.default_rng(8)
+    train = make_data(SIZES, 12, rng)
+    results = []
+    for cls in (network2.Network, Counting):
+        np.random.seed(4)
+        net = cls(SIZES, cost=network2.LogLikelihoodCost, activation="tanh")
+        random.seed(4)
+        with _no_check():
+            net.SGD(list(train), 2, 4, 0.3, lmbda=0.5)
+        results.append(net.weights + net.biases)
+    assert Counting.calls == 24
+    assert max_rel_diff(results[1], results[0]) < 1e-12
+
+
+class _no_check:
+    def __enter__(self):
+        import warnings
+        self.catch = warnings.catch_warnings()
+        self.catch.__enter__()
+        warnings.simplefilter("ignore")
+
+    def __exit__(self, *exc):
+        self.catch.__exit__(*exc)
+
+
+@pytest.mark.parametrize("kwargs", [dict(mu=0.5), dict(regularization="L1")])
+def test_momentum_and_l1_with_an_overridden_step_say_so_before_anything_moves(kwargs):
+    class Own(network2.Network):
+        def update_mini_batch(self, mini_batch, eta, lmbda, n):
+            return super().update_mini_batch(mini_batch, eta, lmbda, n)
+
+    net = Own(SIZES)
+    data = make_data(SIZES, 10, np.random.default_rng(0))
+    before = [a.copy() for a in net.weights]
+    with pytest.raises(ValueError, match="update_mini_batch"):
+        net.SGD(list(data), 1, 5, 0.1, **kwargs)
+    assert same(before, net.weights)
