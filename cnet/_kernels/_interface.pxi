@@ -145,8 +145,10 @@ def train(list weights, list biases, Inputs X, const double[:, ::1] Y,
         raise ValueError("order indexes outside X")
     if count == 0:
         return
-    cdef Py_ssize_t m = min(mini_batch_size, count), W = p.net.width
+    cdef Py_ssize_t m = min(mini_batch_size, count), W = p.net.width, steps
     cdef Work w = Work()
+    cdef real_t[::1] maps_mv
+    cdef int[::1] stamp_mv
     w.keep = (p, X, Y, order)
     w.rows = X.rows()
     w.job.part = train_part
@@ -165,6 +167,14 @@ def train(list weights, list biases, Inputs X, const double[:, ::1] Y,
         w.job.mu = <real_t> mu
         w.job.penalty = <real_t> (eta * (lmbda / n))
         w.job.l1 = regularization == "L1"
+        if mu > 0 and regularization == "L2":
+            steps = -(-count // m)
+            maps_mv = momentum_maps(mu, float(w.job.penalty), steps)
+            stamp_mv = np.zeros(p.net.panels * (3 * p.net.n[0] + 2), dtype=np.intc)
+            w.keep = w.keep + (maps_mv, stamp_mv)
+            w.job.maps = &maps_mv[0]
+            w.job.steps = steps
+            w.job.stamp = &stamp_mv[0]
     else:
         w.job.decay = 1.0 - eta * (lmbda / n)
     w.job.act = zeroed(2 * m * W)
@@ -174,6 +184,23 @@ def train(list weights, list biases, Inputs X, const double[:, ::1] Y,
     p.write_back(weights, biases)
     if mu > 0:
         p.write_back_velocities(list(vw), list(vb))
+
+
+def momentum_maps(double mu, double r, Py_ssize_t steps):
+    """The maps of catch_up (_loops.pxi) for up to ``steps`` steps, as one flat array of
+    DTYPE: E_k = P M^k, Q_k = P M^k A, F_k = M^k, G_k = M^k A for k = 0 … steps, each
+    a 2 × 2 matrix [[a, b], [c, d]] stored as a, b, c, d (w ← a w + b v, v ← c w + d v);
+    entries below the smallest normal number of DTYPE are 0."""
+    M = np.array([[1 - r, mu], [-r, mu]])
+    A = np.array([[1.0, 1.0], [0.0, 1.0]])
+    P = np.array([[1.0, 0.0], [-r, mu]])
+    powers = np.empty((steps + 1, 2, 2))
+    powers[0] = np.eye(2)
+    for k in range(1, steps + 1):
+        powers[k] = M @ powers[k - 1]
+    maps = np.concatenate([P @ powers, P @ powers @ A, powers, powers @ A]).reshape(-1)
+    maps[np.abs(maps) < np.finfo(DTYPE).tiny] = 0
+    return maps.astype(DTYPE)
 
 
 def cost_and_predict(list weights, list biases, Inputs X, Y, cost, Py_ssize_t num_threads=1,

@@ -11,7 +11,7 @@
 # another kind of layer (convolution, pooling) would get its own.
 from cnet._kernels.real cimport real_t
 from cnet._kernels.vec cimport (cnet_rows_forward, cnet_rows_update, cnet_dot, cnet_prefetch,
-                                cnet_l1_decay, cnet_momentum)
+                                cnet_l1_decay, cnet_momentum, cnet_momentum_map)
 
 
 cdef enum:
@@ -109,6 +109,7 @@ cdef struct Step:
     real_t penalty      # ηλ/n when the lazy scale does not apply it (L1, or with momentum)
     bint l1             # the penalty's gradient is (λ/n) sgn(w), else (λ/n) w
     bint first, last    # the first / the last step of this call
+    bint lazy           # momentum with L2 or none: layer 0's rows are caught up by catch_up
 
 
 cdef void step_layer(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t m,
@@ -142,7 +143,9 @@ cdef void step_layer(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_
     target = wt                       # what the gradient's terms go into: w, or v
     if step.mu != 0:
         target = net.vt[l] + net.n[l] * j0
-        if step.first:
+        if step.lazy and l == 0:
+            pass                      # catch_up prepared the rows this step changes
+        elif step.first:
             cnet_momentum(wt, target, net.n[l] * no, step.mu, step.penalty, step.l1, 0, 1)
     elif step.penalty != 0:
         cnet_l1_decay(wt, net.n[l] * no, step.penalty)
@@ -154,7 +157,7 @@ cdef void step_layer(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_
             cnet_rows_update(target, no, no, X.index, X.value, X.start[e], X.start[e + 1], cl, d)
         else:
             cnet_rows_update(target, no, no, NULL, act + k * W + net.off[l - 1], 0, net.n[l], cl, d)
-    if step.mu != 0:
+    if step.mu != 0 and not (step.lazy and l == 0):
         cnet_momentum(wt, target, net.n[l] * no, step.mu, step.penalty, step.l1, 1, not step.last)
     # ∇b_l = Σ_k δ_{l+1,k}, summed in example order, then b_l −= c ∇b_l (or by momentum)
     for j in range(j0, j1):
@@ -169,3 +172,66 @@ cdef void step_layer(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_
     else:
         for j in range(j0, min(j1, net.n[l + 1])):
             net.b[l][j] -= c * nabla_b[j]
+
+
+# ------------------------------------------------------- momentum, lazily
+# With momentum, every weight moves at every step, but the first layer's row i
+# (the weights leaving pixel i) gets a gradient only at the steps whose
+# examples have x_i ≠ 0 -- about half the rows of an MNIST mini-batch of 10.
+# Between two such steps the row follows a linear map: a step without
+# gradient is v ← μv − r w, w ← w + v, i.e. (w, v) ← M (w, v) with
+# M = [[1 − r, μ], [−r, μ]] (r = ηλ/n for L2, 0 without).  So each row is left
+# alone until a step reads it, and then brought forward by the product of
+# those maps at once, from tables made before the call (one 2 × 2 matrix per
+# number of steps skipped).  stamp[i] says where row i is: 0, as at the start
+# of the call; s ≥ 1, w is w_{s−1} and v is v_s (step s's w ← w + v is yet to
+# be done).  A row read by step t is taken to (w_{t−1}, μ v_{t−1} − r w_{t−1}),
+# so that the gradient's terms then go into v and the forward pass reads
+# w_{t−1}:  maps E_k = P M^k (from stamp 0, k = t − 1) and Q_k = P M^k A
+# (from stamp s, k = t − 1 − s), with A = [[1, 1], [0, 1]] (w ← w + v) and
+# P = [[1, 0], [−r, μ]] (v ← μv − r w).  At the end of the call every row is
+# taken to (w_T, v_T): F_k = M^k (k = T) and G_k = M^k A (k = T − s).  The
+# results equal the step-by-step ones up to rounding (the same for any number
+# of threads, each row of a panel being its thread's).
+
+cdef void catch_up(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t m,
+                   Py_ssize_t q, int *stamp, int t, const real_t *maps, Py_ssize_t K) noexcept nogil:
+    # the rows of panel q of wt_0 (and of its velocity) that the examples batch[0 … m)
+    # read, brought to step t (maps: E, Q, F, G, each K + 1 matrices of 4 reals).
+    # stamp holds 3 · n[0] + 2 ints: the stamps, then room to list the rows to move and
+    # their stamps (n[0] + 1 each) -- listed without a branch (whether a pixel's row was already
+    # moved at this step is a coin toss no branch predictor learns), then moved.
+    cdef Py_ssize_t k, p, i, e, count = 0, j0 = net.col[q], no = net.col[q + 1] - net.col[q]
+    cdef Py_ssize_t n0 = net.n[0]
+    cdef real_t *wt = net.wt[0] + n0 * j0
+    cdef real_t *vt = net.vt[0] + n0 * j0
+    cdef int *rows = stamp + n0
+    cdef int *was = stamp + 2 * n0 + 1
+    cdef int s
+    for k in range(m):
+        e = batch[k]
+        for p in range(X.start[e], X.start[e + 1]):
+            i = X.index[p]
+            s = stamp[i]
+            rows[count] = <int> i
+            was[count] = s
+            count += s != t
+            stamp[i] = t
+    for k in range(count):
+        i = rows[k]
+        s = was[k]
+        cnet_momentum_map(wt + i * no, vt + i * no, no,
+                          maps + 4 * ((t - 1) if s == 0 else (K + 1) + t - 1 - s))
+
+
+cdef void catch_up_all(Net *net, Py_ssize_t q, const int *stamp, int T, const real_t *maps,
+                       Py_ssize_t K) noexcept nogil:
+    # every row of panel q brought to the end of the call, step T
+    cdef Py_ssize_t i, j0 = net.col[q], no = net.col[q + 1] - net.col[q]
+    cdef real_t *wt = net.wt[0] + net.n[0] * j0
+    cdef real_t *vt = net.vt[0] + net.n[0] * j0
+    for i in range(net.n[0]):
+        if stamp[i] == 0:
+            cnet_momentum_map(wt + i * no, vt + i * no, no, maps + 4 * (2 * (K + 1) + T))
+        else:
+            cnet_momentum_map(wt + i * no, vt + i * no, no, maps + 4 * (3 * (K + 1) + T - stamp[i]))

@@ -178,6 +178,33 @@ static void cnet_momentum(cnet_real *w, cnet_real *v, Py_ssize_t n, cnet_real mu
         for (i = 0; i < n; i++) v[i] = mu * v[i] - r * cnet_sign(w[i]);
 }
 
+/* (w[i], v[i]) ← (a w[i] + b v[i], c w[i] + d v[i]), for i < n (a multiple of V):
+   momentum's steps without a gradient, several at once (see catch_up in _loops.pxi) */
+static void cnet_momentum_map(cnet_real *w, cnet_real *v, Py_ssize_t n, const cnet_real *abcd)
+{
+    Py_ssize_t i;
+    cnet_real a = abcd[0], b = abcd[1], c = abcd[2], d = abcd[3];
+#if defined(__GNUC__)
+    cnet_vec x, y, wn, vn;
+    for (i = 0; i < n; i += CNET_V) {
+        cnet_load(&x, w + i);
+        cnet_load(&y, v + i);
+        wn = a * x + b * y;
+        vn = c * x + d * y;
+        cnet_store(w + i, &wn);
+        cnet_store(v + i, &vn);
+    }
+#else
+    cnet_real x, y;
+    for (i = 0; i < n; i++) {
+        x = w[i];
+        y = v[i];
+        w[i] = a * x + b * y;
+        v[i] = c * x + d * y;
+    }
+#endif
+}
+
 /* Ask the cache for the line holding *p, ahead of a read */
 static inline void cnet_prefetch(const void *p)
 {
