@@ -33,7 +33,7 @@ Implementations:
   cnet-relu, fallback-relu            each on its own: a softmax output layer with the
   cnet-momentum, fallback-momentum    log-likelihood cost (network2), ReLU hidden
                 layers, momentum mu = 0.5 (otherwise the cnet row's network, start and
-                shuffle; eta 0.5 for the ReLU rows, where 3.0 diverges)
+                shuffle; eta 0.1 for the ReLU rows, where 3.0 diverges)
 The subclass rows are reported against the book's code as well, and each option
 row against the cnet row (the option's cost) and its own fallback row.
 
@@ -160,7 +160,7 @@ def child(impl, sizes, repeat, n_train, seed):
                 "net2-cost-instance": network2.CrossEntropyCost()}.get(impl)
         if option == "loglik":
             cost = network2.LogLikelihoodCost
-        eta = 0.5 if option == "relu" else 3.0
+        eta = 0.1 if option == "relu" else 3.0
         training_data = [(x.reshape(-1, 1), np.eye(10)[y].reshape(10, 1)) for x, y in zip(tr_x, tr_y)]
         test_data = [(x.reshape(-1, 1), int(y)) for x, y in zip(te_x, te_y)]
         del tr_x
