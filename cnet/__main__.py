@@ -1,13 +1,16 @@
-"""The command line: ``python -m cnet train`` and ``python -m cnet evaluate FILE``.
+"""The command line: ``python -m cnet train``, ``evaluate FILE``, ``predict NET IMAGE...``,
+``sweep ...``, ``plot FILE`` and ``info``.
 
 ``train`` trains the book's chapter-1 network on MNIST (default [784, 30, 10],
 30 epochs, mini-batch 10, eta 3.0), printing each epoch's test accuracy and
 time; chapter 3's options (--cost, --activation, --lmbda, --regularization,
 --mu, --eta-schedule, --early-stopping, --evaluate-on, --monitor) change it.
 ``evaluate`` prints the test accuracy of a network saved with ``--save`` or
-``network2``'s ``save``.
+``network2``'s ``save``; ``info`` prints ``cnet.info()``, which kernels this
+installation runs, for bug reports.
 """
 import argparse
+import json
 import sys
 import time
 
@@ -109,6 +112,12 @@ def parser():
         q.add_argument("--data-dir", metavar="DIR", default=None,
                        help="where MNIST is (default: $CNET_DATA_DIR, the cache, else fetch it)")
     sub.choices["evaluate"].add_argument("file", metavar="FILE", help="a network saved as JSON")
+    _predict_parser(sub)
+    sweep_parser(sub)
+    plot_parser(sub)
+    i = sub.add_parser("info", help="print which kernels this installation runs, for bug reports")
+    i.add_argument("--json", action="store_true", help="print it as JSON")
+    i.set_defaults(handler=info)
     return p
 
 
@@ -237,17 +246,260 @@ def _with_backend(net, backend):
     return other
 
 
+def _predict_parser(sub):
+    q = sub.add_parser("predict", help="the digit in each of your images, by a saved network")
+    q.add_argument("file", metavar="NET", help="a network saved as JSON (784 inputs)")
+    q.add_argument("images", metavar="IMAGE", nargs="+", help="image files, one digit each")
+    q.add_argument("--show", action="store_true",
+                   help="write what the network saw, 28x28, next to each image as IMAGE.mnist.png")
+    q.add_argument("--show-dir", metavar="DIR", default=None,
+                   help="with --show (implied): write the 28x28 inputs into DIR instead")
+    q.add_argument("--backend", choices=_kernels.BACKENDS, default=None,
+                   help="kernels to run (default: $CNET_BACKEND, else the compiled ones)")
+    q.set_defaults(handler=predict)
+
+
+def predict(args):
+    """``predict``: print the digit a saved network sees in each image, and its three
+    best scores (``cnet.images``, which needs Pillow); return 1 if any image failed."""
+    try:
+        from cnet import images
+    except ImportError as exc:
+        raise RuntimeError(str(exc)) from None
+    net = network2.load(args.file)
+    if args.backend:
+        net = _with_backend(net, args.backend)
+    if net.sizes[0] != images.SIDE * images.SIDE:
+        raise ValueError("{}: the network takes {} inputs; an image becomes 784 (28 x 28), so "
+                         "predict needs a network of sizes [784, ..., 10]".format(args.file, net.sizes[0]))
+    kind = "probabilities" if getattr(net.cost, "softmax", False) is True else "scores"
+    failed = 0
+    for path in args.images:
+        try:
+            x = images.to_mnist(path)
+            scores = net.predict_proba(x)[:, 0]
+            best = sorted(range(len(scores)), key=lambda j: -scores[j])[:3]
+            print("{}: {}   {} {}".format(path, best[0], kind,
+                                          "  ".join("{} {:.3f}".format(j, scores[j]) for j in best)))
+            if args.show or args.show_dir:
+                shown = _shown_path(path, args.show_dir)
+                images.write_png(x, shown)
+                print("  saw: {}".format(shown))
+        except (ValueError, OSError) as exc:     # this image; the others still run
+            print("cnet: error: {}".format(exc), file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
+def _shown_path(path, directory):
+    """Where ``--show`` writes the 28 x 28 input for ``path``: IMAGE.mnist.png, beside
+    it or in ``directory``."""
+    import os
+    name = os.path.basename(path) + ".mnist.png"
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        return os.path.join(directory, name)
+    return path + ".mnist.png"
+
+
+def info(args):
+    """``info``: print ``cnet.info()``, one key a line (``--json``: as JSON)."""
+    import cnet
+    facts = cnet.info()
+    if args.json:
+        print(json.dumps(facts, indent=2))
+        return
+    width = max(len(k) for k in facts)
+    for key, value in facts.items():
+        if isinstance(value, dict):
+            value = ", ".join("{}={}".format(k, v) for k, v in value.items()) or "-"
+        print("{:<{}}  {}".format(key, width, value))
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
     try:
-        (train if args.command == "train" else evaluate)(args)
+        # each subcommand's handler returns its exit status (None: 0)
+        handler = getattr(args, "handler", None) or (train if args.command == "train" else evaluate)
+        status = handler(args)
     except (datasets.DataNotFound, ValueError, TypeError, OSError, RuntimeError) as exc:
         print("cnet: error: {}".format(exc), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("cnet: interrupted", file=sys.stderr)
         return 130
-    return 0
+    return status or 0
+
+
+# ------------------------------------------------------------ sweep
+
+# option → configuration key, for the options that take a list of values
+SWEEP_LISTS = (("sizes", "sizes"), ("epochs", "epochs"), ("mini_batch_size", "mini_batch_size"),
+               ("eta", "eta"), ("lmbda", "lmbda"), ("seeds", "seed"), ("n_train", "n_train"),
+               ("cost", "cost"), ("evaluate_on", "evaluate_on"), ("dtype", "dtype"),
+               ("backend", "backend"), ("early_stopping_n", "early_stopping_n"))
+
+
+def _non_negative(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = -1
+        if not value >= 0 or value == float("inf"):
+            raise argparse.ArgumentTypeError("expected a {} >= 0, got {!r}".format(kind.__name__, text))
+        return value
+    return parse
+
+
+def sweep_parser(sub):
+    s = sub.add_parser("sweep", help="train a grid of configurations, on every core or a Dask cluster",
+                       description="Train network2 on every combination of the values given (each "
+                       "option takes a list), append one JSON line per run to --out as it ends, and "
+                       "print a table. Run again with the same --out to finish an interrupted sweep.")
+    s.add_argument("--sizes", type=_sizes, nargs="+", help="layer widths, e.g. 784,15,10 784,30,10 "
+                   "(default 784,30,10)")
+    s.add_argument("--epochs", type=_positive(int), nargs="+", help="default 30")
+    s.add_argument("--mini-batch-size", type=_positive(int), nargs="+", help="default 10")
+    s.add_argument("--eta", type=_positive(float), nargs="+", help="learning rates (default 3.0)")
+    s.add_argument("--lmbda", type=_non_negative(float), nargs="+", help="L2 regularisation (default 0)")
+    s.add_argument("--seeds", "--seed", type=_non_negative(int), nargs="+", help="default 0")
+    s.add_argument("--n-train", "--limit", type=_positive(int), nargs="+", metavar="N",
+                   help="train on the first N training images (default all 50,000)")
+    s.add_argument("--cost", nargs="+", help="CrossEntropyCost (default) or QuadraticCost")
+    s.add_argument("--evaluate-on", choices=["test", "validation"], nargs="+",
+                   help="the images monitored each epoch (default test)")
+    s.add_argument("--dtype", choices=["float64", "float32"], nargs="+")
+    s.add_argument("--backend", choices=_kernels.BACKENDS, nargs="+")
+    s.add_argument("--early-stopping-n", type=_non_negative(int), nargs="+")
+    s.add_argument("--monitor-training", action="store_true",
+                   help="also record the cost and accuracy on the training images each epoch")
+    s.add_argument("--param", nargs="+", action="append", metavar=("NAME", "VALUE"),
+                   help="any other option of network2.Network or its SGD, with its values "
+                        "(as JSON when they parse, else strings); repeatable")
+    s.add_argument("--jobs", type=_positive(int), default=None, metavar="N",
+                   help="processes (default: all cores; with --scheduler, all the cluster's workers)")
+    s.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on the Dask cluster of this scheduler (e.g. tcp://host:8786)")
+    s.add_argument("--out", metavar="FILE", help="results file (JSON lines); runs already in it are skipped")
+    s.add_argument("--data-dir", metavar="DIR", default=None,
+                   help="where MNIST is (default: $CNET_DATA_DIR, the cache, else fetch it)")
+    s.set_defaults(handler=sweep_command)
+
+
+def _json_value(text):
+    import json
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def sweep_grid(args):
+    """The grid that the sweep options describe (a dict of lists)."""
+    axes = {key: getattr(args, option) for option, key in SWEEP_LISTS if getattr(args, option) is not None}
+    if args.monitor_training:
+        axes.update(monitor_training_accuracy=[True], monitor_training_cost=[True])
+    for name, *values in args.param or []:
+        if name in axes:
+            raise ValueError("--param {} repeats a key already given".format(name))
+        if not values:
+            raise ValueError("--param {} needs at least one value".format(name))
+        axes[name] = [_json_value(v) for v in values]
+    return axes
+
+
+def sweep_command(args):
+    from cnet import sweep
+
+    axes = sweep_grid(args)
+    where = "all cores" if args.jobs is None else "{} process{}".format(args.jobs, "es" if args.jobs > 1 else "")
+    started = time.perf_counter()
+
+    def on_start(to_run, done):
+        print("cnet sweep: {} runs{}{}".format(
+            to_run + done, ", {} already in {}".format(done, args.out) if done else "",
+            "" if not to_run else ", on " + (where if not args.scheduler else "the Dask cluster at " +
+                                             args.scheduler)), flush=True)
+
+    with _cluster(args.scheduler):
+        records = sweep.run(axes, out=args.out, n_jobs=args.jobs, data_dir=args.data_dir,
+                            progress=True, on_start=on_start)
+    print(sweep.table(records))
+    print("{:.1f} s{}".format(time.perf_counter() - started,
+                              "; records in {}".format(args.out) if args.out else ""))
+
+
+class _cluster:
+    """Inside: joblib's runs go to the Dask scheduler at ``address`` (nothing when None)."""
+
+    def __init__(self, address):
+        self.address, self.stack = address, None
+
+    def __enter__(self):
+        if self.address is None:
+            return self
+        try:
+            import joblib
+            from dask.distributed import Client
+        except ImportError:
+            raise RuntimeError("--scheduler needs Dask: pip install 'dask[distributed]' joblib") from None
+        import contextlib
+        self.stack = contextlib.ExitStack()
+        try:
+            self.stack.enter_context(Client(self.address))   # waits distributed.comm.timeouts.connect
+        except (OSError, TimeoutError) as exc:
+            raise RuntimeError("cannot reach the Dask scheduler at {}: {}".format(self.address, exc)) from None
+        self.stack.enter_context(joblib.parallel_config(backend="dask"))
+        return self
+
+    def __exit__(self, *exc):
+        if self.stack is not None:
+            self.stack.close()
+
+
+# ------------------------------------------------------------ plot
+
+def plot_parser(sub):
+    q = sub.add_parser("plot", help="draw a sweep's results, or a saved network's weights and "
+                       "confusion matrix (needs matplotlib)",
+                       description="FILE is a sweep's results (JSON lines): one panel per configuration "
+                       "of the keys not drawn as lines, one line per value of --by (default: the "
+                       "learning rate eta), the median over seeds of --metric per epoch. Or FILE is a "
+                       "network saved as JSON: its first layer's weights as 28x28 images and its "
+                       "confusion matrix on the test images.")
+    q.add_argument("file", metavar="FILE", help="a sweep's results file, or a saved network")
+    q.add_argument("--out", metavar="FIG", help="the figure's file, .png or .svg (default: FILE's "
+                   "name with .png)")
+    q.add_argument("--by", default="eta", metavar="KEY", help="the configuration key whose values are "
+                   "the lines (default eta)")
+    q.add_argument("--metric", default="evaluation_accuracy",
+                   choices=["evaluation_accuracy", "evaluation_cost", "training_accuracy", "training_cost",
+                            "overfitting"],
+                   help="what to draw per epoch; overfitting: training against evaluation accuracy")
+    q.add_argument("--data-dir", metavar="DIR", default=None,
+                   help="where MNIST is, for a network's confusion matrix")
+    q.set_defaults(handler=plot_command)
+
+
+def plot_command(args):
+    try:
+        from cnet import plot
+    except ImportError as exc:
+        raise RuntimeError(str(exc)) from None
+    out = args.out or (args.file.rsplit(".", 1)[0] if "." in args.file else args.file) + ".png"
+    if plot.is_network(args.file):
+        net = network2.load(args.file)
+        _, _, test_data = mnist_loader.load_data_wrapper(args.data_dir)
+        fig = plot.network_figure(net, test_data)
+    else:
+        from cnet import sweep
+        records = sweep.read(args.file)
+        if not records:
+            raise ValueError("{}: no records to plot".format(args.file))
+        fig = plot.sweep_figure(records, metric=args.metric, by=args.by)
+    plot.save(fig, out)
+    print("wrote {}".format(out))
 
 
 if __name__ == "__main__":

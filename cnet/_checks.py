@@ -35,6 +35,66 @@ def sizes(value):
     return [int(w) for w in widths]
 
 
+def _physical_memory():
+    """This machine's memory in bytes, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _bytes(n):
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return "{:.0f} {}".format(n, unit) if unit == "bytes" else "{:.1f} {}".format(n, unit)
+        n /= 1024
+    return None  # not reached
+
+
+def parameters(widths):
+    """How many numbers a network of layer widths ``widths`` holds: Σ (x·y + y)."""
+    return sum(x * y + y for x, y in zip(widths[:-1], widths[1:]))
+
+
+def fits_in_memory(widths, dtype):
+    """Raise ``ValueError`` naming ``sizes`` when the weights and biases of a network
+    of layer widths ``widths`` in ``dtype`` are more than this machine's memory."""
+    needed = parameters(widths) * np.dtype(dtype).itemsize
+    memory = _physical_memory()
+    if memory is not None and needed > memory:
+        raise ValueError("sizes {} describe {} weights and biases: {} in {}, more than this "
+                         "machine's {} of memory".format(widths, parameters(widths), _bytes(needed),
+                                                         np.dtype(dtype).name, _bytes(memory)))
+
+
+def rng(seed):
+    """The ``numpy.random.Generator`` that ``seed`` makes (None for None): ``seed`` is a
+    non-negative integer, or anything else ``numpy.random.default_rng`` takes (a
+    sequence of them, a SeedSequence, a BitGenerator or a Generator)."""
+    if seed is None:
+        return None
+    if isinstance(seed, (bool, np.bool_)) or isinstance(seed, (float, complex, str, bytes, np.floating)):
+        raise TypeError("seed must be None or a non-negative integer, got {!r}".format(seed))
+    if isinstance(seed, numbers.Integral) and seed < 0:
+        raise ValueError("seed must be a non-negative integer, got {}".format(seed))
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)("seed must be None or a non-negative integer, got {!r} ({})".format(
+            seed, exc)) from None
+
+
+def path(name, value):
+    """``value`` as a file name (str or bytes): a str, bytes or os.PathLike without NUL."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, (str, bytes)):
+        raise TypeError("{} must be a file name (a str or os.PathLike), got {!r}".format(name, value))
+    if ("\0" if isinstance(value, str) else b"\0") in value:
+        raise ValueError("{} contains a NUL character: {!r}".format(name, value))
+    return value
+
+
 def integer(name, value, minimum):
     """``value`` as an int, checked to be at least ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

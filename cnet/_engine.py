@@ -109,7 +109,8 @@ class Engine:
         self.cost = cost
         self.seed = seed
         self.dtype = _kernels.dtype_of(dtype)
-        self._rng = None if seed is None else np.random.default_rng(seed)
+        _checks.fits_in_memory(self.sizes, self.dtype)
+        self._rng = _checks.rng(seed)
         self._kernels = _kernels.get(backend, self.dtype)
         self.backend = self._kernels.NAME
 
@@ -389,6 +390,74 @@ class Engine:
         return np.ascontiguousarray(kernels.feedforward(weights, biases, kernels.prepare(X),
                                                         **self._layers()).T)
 
+    def predict(self, X):
+        """Return the digit (the index of the most active output neuron) for each
+        example of ``X``: an (m,) integer array, or an int when ``X`` is one 1-D
+        input.  ``X`` is one input, (n_in,) or (n_in, 1); (n_in, m), one example
+        per column; or (m, n_in), one example per row -- told apart by which
+        dimension equals ``sizes[0]`` (a square (n_in, n_in) array is ambiguous
+        and refused)."""
+        rows, layout = self._prediction_rows("predict", X)
+        kernels = self._kernels_for_cost()
+        weights, biases = self._params()
+        labels = kernels.cost_and_predict(weights, biases, kernels.prepare(rows), None, self.cost,
+                                          self._threads())[1]
+        return int(labels[0]) if layout == "one" else labels
+
+    def predict_proba(self, X):
+        """Return a score per class for each example of ``X`` (as in ``predict``), laid
+        out as ``X`` is: (n_out, m) for columns, (m, n_out) for rows, (n_out,) for
+        one 1-D input.  Each example's scores are at least 0 and sum to 1; see
+        ``_class_scores`` for what they mean."""
+        rows, layout = self._prediction_rows("predict_proba", X)
+        kernels = self._kernels_for_cost()
+        weights, biases = self._params()
+        scores = self._class_scores(kernels.feedforward(weights, biases, kernels.prepare(rows)))
+        if layout == "one":
+            return scores[0]
+        return np.ascontiguousarray(scores.T) if layout == "columns" else scores
+
+    def _class_scores(self, outputs):
+        """Per-class scores from the output activations, one example per row.
+
+        A softmax output layer (a cost class or instance with ``softmax = True``,
+        such as a log-likelihood cost) gives probabilities already: they are
+        returned as they are.  Sigmoid outputs are each in (0, 1) and
+        independent; they are divided by their sum, a_j / Σ_k a_k.  Those scores
+        rank the classes as ``predict`` does and sum to 1, but they are not
+        calibrated probabilities: a digit scored 0.9 is not right 90% of the
+        time, and an input that is no digit at all still gets scores summing to 1."""
+        if getattr(self.cost, "softmax", False) is True:
+            return outputs
+        total = outputs.sum(axis=1, keepdims=True)
+        # every output 0 (each σ underflowed): no preference, equal scores
+        return np.divide(outputs, total, out=np.full_like(outputs, 1.0 / outputs.shape[1]),
+                         where=total > 0)
+
+    def _prediction_rows(self, name, X):
+        """``(rows, layout)``: the examples of ``X``, checked, one per row, float32 or
+        float64; and how ``X`` held them: "one" (1-D), "columns" or "rows"."""
+        n_in = self.sizes[0]
+        expected = "({0},) for one input, ({0}, m) with one example per column, or (m, {0}) " \
+                   "with one per row".format(n_in)
+        try:
+            X = np.asarray(X)
+        except (ValueError, TypeError):
+            raise ValueError("{}: X is ragged or not an array; expected {}".format(name, expected)) from None
+        if X.ndim == 1 and X.shape[0] == n_in:
+            layout = "one"
+        elif X.ndim == 2 and X.shape == (n_in, n_in):
+            raise ValueError("{}: X has shape {}; with both dimensions equal to the input width {} it "
+                             "is ambiguous whether its examples are rows or columns: pass them in "
+                             "batches of another size".format(name, X.shape, n_in))
+        elif X.ndim == 2 and n_in in X.shape:
+            layout = "columns" if X.shape[0] == n_in else "rows"
+        else:
+            raise ValueError("{}: X has shape {}; expected {}".format(name, X.shape, expected))
+        X = _checks.finite("{}: X".format(name), _checks.array("{}: X".format(name), X, X.shape))
+        rows = X.reshape(1, n_in) if layout == "one" else X.T if layout == "columns" else X
+        return np.ascontiguousarray(rows, dtype=np.float32 if X.dtype == np.float32 else np.float64), layout
+
     def backprop(self, x, y):
         """Return ``(nabla_b, nabla_w)``, the gradient of the cost for the one example
         (x, y): lists of arrays shaped like ``biases`` and ``weights``."""
@@ -418,10 +487,13 @@ class Engine:
         ``progress(done, total)``, if given, is told how many examples of the
         epoch are done (0 when an epoch starts), about ``progress_steps`` times
         an epoch.  ``self.weights``/``self.biases`` are updated after
-        every epoch.  When the class overrides one of ``TRAINING_HOOKS``, the
-        epoch runs as the book's loop in Python instead: ``step(mini_batch)``
-        (which calls ``self.update_mini_batch`` with the book's arguments) for
-        each mini-batch, a list cut from the shuffled ``training_data``.
+        every epoch, and when a KeyboardInterrupt stops the training: then to
+        those of the last mini-batch done, with ``training_data`` this
+        epoch's permutation of it.  When the class overrides one of
+        ``TRAINING_HOOKS``, the epoch runs as the book's loop in Python instead:
+        ``step(mini_batch)`` (which calls ``self.update_mini_batch`` with the
+        book's arguments) for each mini-batch, a list cut from the shuffled
+        ``training_data``.
         """
         epochs = _checks.integer("epochs", epochs, 0)
         mini_batch_size = _checks.integer("mini_batch_size", mini_batch_size, 1)
@@ -473,17 +545,23 @@ class Engine:
         cost = self._kernel_cost()
         for j in range(epochs):
             perm = self._permutation(n)
-            data[:] = [data[i] for i in perm]
+            data[:] = [data[i] for i in perm]       # one assignment: a whole permutation or none
             order = order[perm]
             if progress is not None:
                 progress(0, n)
-            for start in range(0, n, chunk):
-                kernels.train(weights, biases, X, Y, order[start:start + chunk],
-                              mini_batch_size, eta, lmbda, n, cost, threads,
-                              regularization=regularization, mu=mu, velocities=velocities,
-                              **layers)
-                if progress is not None:
-                    progress(min(start + chunk, n), n)
+            try:
+                for start in range(0, n, chunk):
+                    kernels.train(weights, biases, X, Y, order[start:start + chunk],
+                                  mini_batch_size, eta, lmbda, n, cost, threads,
+                                  regularization=regularization, mu=mu, velocities=velocities,
+                                  **layers)
+                    if progress is not None:
+                        progress(min(start + chunk, n), n)
+            except KeyboardInterrupt:   # the kernels stop between mini-batches: publish the last one's
+                self._publish(weights, biases)
+                if velocities is not None:
+                    self._keep_velocities(velocities)
+                raise
             self._publish(weights, biases)
             if velocities is not None:
                 self._keep_velocities(velocities)
@@ -517,8 +595,12 @@ class Engine:
             self._publish(weights, biases)
             with self._trusting():
                 return self._book_update(data, eta, lmbda, n)
-        kernels.train(weights, biases, X, Y, np.arange(len(data), dtype=np.intp), len(data),
-                      eta, lmbda, n, self._kernel_cost(), threads, **self._layers())
+        try:
+            kernels.train(weights, biases, X, Y, np.arange(len(data), dtype=np.intp), len(data),
+                          eta, lmbda, n, self._kernel_cost(), threads, **self._layers())
+        except KeyboardInterrupt:   # the step done, or (stopped before it) not begun
+            self._publish(weights, biases)
+            raise
         self._publish(weights, biases)
 
     def _measure(self, X, Y=None, labels=None, lmbda=0.0, regularization="L2"):
@@ -588,6 +670,7 @@ class Engine:
     def save(self, filename):
         """Save the network to ``filename`` as JSON (``network2``'s format), atomically:
         the file is written in full under a temporary name, then renamed."""
+        filename = _checks.path("filename", filename)
         weights, biases = self._params()
         data = {"sizes": self.sizes,
                 "weights": [w.tolist() for w in weights],

@@ -24,7 +24,10 @@ def load_data(path=None):
     """
     found = datasets.locate(path)
     if "pickle" in found:
-        return datasets.read_pickle(found["pickle"])
+        parts = datasets.read_pickle(found["pickle"])
+        for (images, labels), name in zip(parts, ("training", "validation", "test")):
+            _check_mnist(found["pickle"], "the {} images".format(name), images.shape[1:], (784,), labels)
+        return parts
     idx = found["idx"]
     parts = {}
     for key, file in idx.items():
@@ -34,6 +37,8 @@ def load_data(path=None):
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
             raise ValueError("{}: images {} and labels {} do not pair up".format(
                 idx[kind + "_images"], images.shape, labels.shape))
+        _check_mnist(idx[kind + "_images"], "the images", images.shape[1:], (28, 28), None)
+        _check_mnist(idx[kind + "_labels"], "the labels", None, None, labels)
 
     def as_book(images, labels):
         # the book's pickle holds pixel / 256 as float32, and int64 labels
@@ -44,6 +49,17 @@ def load_data(path=None):
     test = as_book(parts["test_images"], parts["test_labels"])
     split = len(train[0]) - 10000
     return ((train[0][:split], train[1][:split]), (train[0][split:], train[1][split:]), test)
+
+
+def _check_mnist(path, what, shape, expected, labels):
+    """Raise ``ValueError`` naming ``path`` unless ``shape`` is ``expected`` and the
+    ``labels`` (if given) are digits 0..9: what ``load_data_wrapper`` relies on."""
+    if shape is not None and tuple(shape) != expected:
+        raise ValueError("{}: {} are {}; MNIST's are {}".format(
+            path, what, "x".join(map(str, shape)), "x".join(map(str, expected))))
+    if labels is not None and len(labels) and (labels.min() < 0 or labels.max() > 9):
+        raise ValueError("{}: labels range over {}..{}; MNIST's are digits 0..9".format(
+            path, labels.min(), labels.max()))
 
 
 def load_data_wrapper(path=None):

@@ -13,6 +13,7 @@ layers (``activation=``), momentum (``SGD(..., mu=)``), L1 regularisation
 (``SGD(..., eta_schedule_n=)``).
 """
 import json
+import os
 
 import numpy as np
 
@@ -243,39 +244,33 @@ class Network(Engine, hooks=HOOKS, training_hooks=("update_mini_batch", "backpro
 
 def load(filename):
     """Return the ``Network`` saved in ``filename`` by ``save`` (this module's or the
-    book's).  A file that is not such a network raises ``ValueError``.  The
-    hidden layers' activation is the file's "activation" key, sigmoid without
-    one (the book's files); momentum velocities are not saved."""
+    book's).  A file that is not such a network raises ``ValueError`` naming it.
+    The hidden layers' activation is the file's "activation" key, sigmoid
+    without one (the book's files); momentum velocities are not saved.
+
+    The file is checked before anything is built from it: its layer widths
+    must describe no more numbers than a file of its size can hold, and its
+    arrays must have the shapes they describe; so no file makes ``load``
+    allocate much more than a few times its own size.
+    """
+    filename = _checks.path("filename", filename)
     try:
-        with open(filename) as f:
+        with open(filename, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
             data = json.load(f, parse_constant=_reject_constant)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ValueError("{}: not a saved network (invalid JSON: {})".format(filename, exc)) from None
     except _NonFinite as exc:
         raise ValueError("{}: holds {}; weights and biases must be finite numbers".format(
             filename, exc)) from None
-    if not isinstance(data, dict):
-        raise ValueError("{}: not a saved network (expected a JSON object)".format(filename))
-    for key in ("sizes", "weights", "biases", "cost"):
-        if key not in data:
-            raise ValueError("{}: not a saved network (no {!r} key)".format(filename, key))
-    if not isinstance(data["cost"], str) or data["cost"] not in COSTS:
-        raise ValueError("{}: unknown cost {!r}; expected one of {}".format(
-            filename, data["cost"], sorted(COSTS)))
-    activation = data.get("activation", "sigmoid")
-    if not isinstance(activation, str) or activation not in ACTIVATIONS:
-        raise ValueError("{}: unknown activation {!r}; expected one of {}".format(
-            filename, activation, sorted(ACTIVATIONS)))
     try:
-        sizes = _checks.sizes(data["sizes"])
-        net = Network(sizes, cost=COSTS[data["cost"]], activation=activation)
-        net.weights = [_numbers("{}: weights[{}]".format(filename, l), w)
-                       for l, w in enumerate(_layers("weights", data["weights"], sizes))]
-        net.biases = [_numbers("{}: biases[{}]".format(filename, l), b)
-                      for l, b in enumerate(_layers("biases", data["biases"], sizes))]
-        weights, biases = net._params()  # shapes chain with sizes, values finite
+        sizes, cost, weights, biases = _network_in(data, size)
+        activation = _activation_in(data)
     except (TypeError, ValueError) as exc:
         raise ValueError("{}: {}".format(filename, exc)) from None
+    # only now that the file's arrays are known to be the network's: build it (drawing
+    # its random initial parameters, as the book's load does), then put them in place
+    net = Network(sizes, cost=cost, activation=activation)
     net._publish(weights, biases)
     return net
 
@@ -288,6 +283,41 @@ def _reject_constant(name):
     raise _NonFinite(name)
 
 
+def _network_in(data, size):
+    """``(sizes, cost, weights, biases)`` of the network that the parsed JSON ``data``
+    (from a file of ``size`` bytes) describes, each checked; or ``ValueError``
+    saying what is wrong, without the file's name."""
+    if not isinstance(data, dict):
+        raise ValueError("not a saved network (expected a JSON object)")
+    for key in ("sizes", "weights", "biases", "cost"):
+        if key not in data:
+            raise ValueError("not a saved network (no {!r} key)".format(key))
+    if not isinstance(data["cost"], str) or data["cost"] not in COSTS:
+        raise ValueError("unknown cost {!r}; expected one of {}".format(data["cost"], sorted(COSTS)))
+    sizes = _checks.sizes(data["sizes"])
+    # each number takes at least two bytes of JSON ("0,")
+    count = _checks.parameters(sizes)
+    if 2 * count > size:
+        raise ValueError("sizes {} describe {} weights and biases, more than a file of {} bytes "
+                         "can hold".format(sizes, count, size))
+    weights = [_numbers("weights[{}]".format(l), w, (y, x))
+               for l, (w, x, y) in enumerate(zip(_layers("weights", data["weights"], sizes),
+                                                sizes[:-1], sizes[1:]))]
+    biases = [_numbers("biases[{}]".format(l), b, (y, 1))
+              for l, (b, y) in enumerate(zip(_layers("biases", data["biases"], sizes), sizes[1:]))]
+    return sizes, COSTS[data["cost"]], weights, biases
+
+
+def _activation_in(data):
+    """The hidden layers' activation the parsed JSON ``data`` names: its "activation"
+    key, or "sigmoid" without one (the book's files)."""
+    activation = data.get("activation", "sigmoid")
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
+        raise ValueError("unknown activation {!r}; expected one of {}".format(
+            activation, sorted(ACTIVATIONS)))
+    return activation
+
+
 def _layers(key, value, sizes):
     if not isinstance(value, list) or len(value) != len(sizes) - 1:
         raise ValueError("{} must be a list of {} layers for sizes {}".format(
@@ -295,15 +325,19 @@ def _layers(key, value, sizes):
     return value
 
 
-def _numbers(where, value):
-    """``value``, a JSON list of rows of numbers, as a float64 array."""
+def _numbers(where, value, shape):
+    """``value``, a JSON list of rows of numbers, as a float64 array of ``shape``."""
     if not isinstance(value, list) or not all(isinstance(row, list) for row in value):
         raise ValueError("{} is not a list of rows".format(where))
     if not all(type(v) in (int, float) for row in value for v in row):
         raise ValueError("{} holds values that are not numbers".format(where))
     if len({len(row) for row in value}) > 1:
         raise ValueError("{} is not a rectangular array of numbers".format(where))
+    found = (len(value), len(value[0]) if value else 0)
+    if found != shape:
+        raise ValueError("{} has shape {}; expected {}".format(where, found, shape))
     try:
-        return np.array(value, dtype=np.float64)
+        array = np.array(value, dtype=np.float64)
     except OverflowError:
         raise ValueError("{} holds a number too large for a float".format(where)) from None
+    return _checks.finite(where, array)  # 1e999 parses as infinity

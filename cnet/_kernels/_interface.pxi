@@ -180,10 +180,12 @@ def train(list weights, list biases, Inputs X, const double[:, ::1] Y,
     w.job.act = zeroed(2 * m * W)
     w.job.delta = zeroed(m * W)      # zeroed: the padding of every layer's errors stays zero
     w.job.nabla_b = zeroed(W)
-    run_on_threads(w, p.net.panels)  # one thread per panel: more would have nothing to do
-    p.write_back(weights, biases)
-    if mu > 0:
-        p.write_back_velocities(list(vw), list(vb))
+    try:
+        run_on_threads(w, p.net.panels)  # one thread per panel: more would have nothing to do
+    finally:    # also when a signal's exception stopped it between mini-batches
+        p.write_back(weights, biases)
+        if mu > 0:
+            p.write_back_velocities(list(vw), list(vb))
 
 
 def momentum_maps(double mu, double r, Py_ssize_t steps):

@@ -225,13 +225,18 @@ cdef void catch_up(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t 
 
 
 cdef void catch_up_all(Net *net, Py_ssize_t q, const int *stamp, int T, const real_t *maps,
-                       Py_ssize_t K) noexcept nogil:
-    # every row of panel q brought to the end of the call, step T
-    cdef Py_ssize_t i, j0 = net.col[q], no = net.col[q + 1] - net.col[q]
+                       Py_ssize_t K, const Step *step) noexcept nogil:
+    # every row of panel q brought to the end of the call, step T.  A row at T + 1 was
+    # prepared for a step that an interruption stopped before it was taken: its
+    # v ← μv − r w is undone, v ← (v + r w) / μ
+    cdef Py_ssize_t i, j, j0 = net.col[q], no = net.col[q + 1] - net.col[q]
     cdef real_t *wt = net.wt[0] + net.n[0] * j0
     cdef real_t *vt = net.vt[0] + net.n[0] * j0
     for i in range(net.n[0]):
-        if stamp[i] == 0:
+        if stamp[i] == T + 1:
+            for j in range(i * no, (i + 1) * no):
+                vt[j] = (vt[j] + step.penalty * wt[j]) / step.mu
+        elif stamp[i] == 0:
             cnet_momentum_map(wt + i * no, vt + i * no, no, maps + 4 * (2 * (K + 1) + T))
         else:
             cnet_momentum_map(wt + i * no, vt + i * no, no, maps + 4 * (3 * (K + 1) + T - stamp[i]))

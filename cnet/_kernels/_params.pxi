@@ -26,7 +26,7 @@ cdef struct Net:
     # wt[0] + n[0] · col[q] (one panel: the layout above)
     Py_ssize_t *col
     real_t *scale         # scale[l]: w_l = scale[l] · wt[l]ᵀ (see "the lazy L2 scale")
-    real_t *fold          # fold[l] ≠ 0: wt[l] is yet to be multiplied by it (ditto)
+    real_t *fold          # fold[l] ≠ 1: wt[l] is yet to be multiplied by it (ditto)
     real_t **b            # b[l][j]: bias of neuron j of layer l+1  (s[l+1] entries)
     real_t *zeros         # s_max zeros: the bias of a scaled layer's unscaled sum
     Py_ssize_t *off       # a_{l+1} and δ_{l+1} start at off[l] in an example's block
@@ -51,10 +51,11 @@ cdef double FOLD_BELOW = 1e-3   # a scale below this is folded back into the wei
 cdef void scale_decay(Net *net, real_t decay) noexcept nogil:
     # scale_l ← decay · scale_l for every layer; a scale that falls below FOLD_BELOW
     # becomes 1, and fold_l the factor that wt_l is to be multiplied by (by
-    # scale_fold, before wt_l is next changed); fold_l = 0 otherwise
+    # scale_fold, before wt_l is next changed); fold_l = 1 otherwise.  (A decay of
+    # exactly 0 -- ηλ/n = 1 -- makes the scale 0, a fold by 0: the weights become 0.)
     cdef Py_ssize_t l
     for l in range(net.L):
-        net.fold[l] = 0
+        net.fold[l] = 1
         if decay != 1:
             net.scale[l] = decay * net.scale[l]
             if net.scale[l] < FOLD_BELOW:
@@ -68,7 +69,7 @@ cdef void scale_fold(Net *net, Py_ssize_t l, real_t *wt, Py_ssize_t rows,
     # scale_decay left a fold for layer l
     cdef Py_ssize_t i
     cdef real_t fold = net.fold[l]
-    if fold != 0:
+    if fold != 1:
         for i in range(rows * cols):
             wt[i] = fold * wt[i]
 
@@ -132,6 +133,7 @@ cdef class Params:
         self.net.zeros = self.lazy + 2 * L
         for l in range(L):
             self.net.scale[l] = 1
+            self.net.fold[l] = 1
         self.net.L = L
         self.net.n = &self.sizes[0]
         self.net.s = &self.stored[0]

@@ -7,12 +7,21 @@
 # A Job is one call's work; its `part` says what thread t does of it: train_part
 # (SGD over mini-batches) or scan_part (one forward pass over all the rows).
 # run_on_threads runs a Job's part on up to T threads and waits for them.
+#
+# Signals: training runs Python's signal handlers between mini-batches, about
+# every CHECK_SECONDS (thread 0, on the main thread, takes the GIL to do so); if
+# one raises (KeyboardInterrupt), every thread stops at the same mini-batch
+# boundary and the call raises that exception once the threads are done.
+from cpython.exc cimport PyErr_CheckSignals
+from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF
 from cnet._kernels.alloc cimport cnet_free
 from cnet._kernels.real cimport real_t
 from cnet._kernels.team cimport (cnet_team, CNET_THREADS, cnet_arrive, cnet_release,
-                                 cnet_barrier, cnet_go, cnet_join)
+                                 cnet_barrier, cnet_go, cnet_join, cnet_seconds)
 
 import threading
+
+cdef double CHECK_SECONDS = 0.05    # how often training looks for signals, at most
 
 
 ctypedef void (*Part)(Job *job, int t) noexcept nogil
@@ -43,6 +52,11 @@ cdef struct Job:
     # scanning
     Py_ssize_t *labels  # NULL: no labels
     double *partial     # ⌈count / SCAN_BLOCK⌉ sums of costs
+    # signals (training)
+    int check_signals   # 1: thread 0 runs Python's signal handlers (it is the main thread)
+    double next_check   # when next, in cnet_seconds()
+    int interrupted     # set by thread 0 before a barrier: all stop after it
+    PyObject *error     # the exception a handler raised (a reference), or NULL
 
 
 cdef class Work:
@@ -56,6 +70,7 @@ cdef class Work:
         cnet_free(self.job.delta)
         cnet_free(self.job.nabla_b)
         cnet_free(self.job.partial)
+        Py_XDECREF(self.job.error)
 
 
 def threads_supported():
@@ -87,10 +102,29 @@ cdef void run_on_threads(Work w, Py_ssize_t wanted) except *:
         complete = True
     finally:
         cnet_go(&w.job.team, len(threads) + 1, not complete)
+    w.job.check_signals = threading.current_thread() is threading.main_thread()
+    w.job.next_check = cnet_seconds() + CHECK_SECONDS
     with nogil:
         w.job.part(&w.job, 0)
     for thread in threads:
         thread.join()
+    if w.job.error != NULL:
+        error = <object> w.job.error
+        Py_XDECREF(w.job.error)
+        w.job.error = NULL
+        raise error
+
+
+cdef int signal_raised(Job *job) noexcept with gil:
+    # Run the handlers of the signals that have arrived; 1 if one raised, its
+    # exception kept in job.error
+    try:
+        PyErr_CheckSignals()
+    except BaseException as error:
+        Py_INCREF(error)
+        job.error = <PyObject *> error
+        return 1
+    return 0
 
 
 cdef void train_part(Job *job, int t) noexcept nogil:
@@ -114,6 +148,9 @@ cdef void train_part(Job *job, int t) noexcept nogil:
     # at the start of its step, so with it, that whole mini-batch
     ahead = job.mbs if step.lazy else AHEAD
     while start < job.count:
+        if t == 0 and job.check_signals and cnet_seconds() >= job.next_check:
+            job.interrupted = signal_raised(job)
+            job.next_check = cnet_seconds() + CHECK_SECONDS
         m = job.mbs if job.count - start > job.mbs else job.count - start
         step.c = job.eta / m
         step.first = start == 0
@@ -134,6 +171,8 @@ cdef void train_part(Job *job, int t) noexcept nogil:
                 input_sum(net, job.X, job.order[start + k], q, act + k * W)
                 q += T
         cnet_barrier(&job.team)
+        if job.interrupted:     # all steps so far are done: stop here, all threads
+            break
         k = t
         while k < m:
             e = job.order[start + k]
@@ -157,8 +196,10 @@ cdef void train_part(Job *job, int t) noexcept nogil:
     if job.maps != NULL:
         q = t
         while q < net.panels:
-            catch_up_all(net, q, job.stamp + q * (3 * net.n[0] + 2), <int> batch, job.maps, job.steps)
+            catch_up_all(net, q, job.stamp + q * (3 * net.n[0] + 2), <int> batch, job.maps, job.steps,
+                         &step)
             q += T
+    cnet_barrier(&job.team)     # none returns while another may still write a parameter
 
 
 cdef enum:

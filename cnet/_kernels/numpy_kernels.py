@@ -113,22 +113,33 @@ def train(weights, biases, X, Y, order, mini_batch_size, eta, lmbda, n, cost, nu
             nabla_w = [nw + dnw for nw, dnw in zip(nabla_w, delta_nabla_w)]
         m = len(batch)
         if mu == 0:
-            for w, nw in zip(weights, nabla_w):
-                if regularization == "L2":
-                    w[...] = (1 - eta * (lmbda / n)) * w - (eta / m) * nw
-                else:
-                    w[...] = w - eta * (lmbda / n) * np.sign(w) - (eta / m) * nw
-            for b, nb in zip(biases, nabla_b):
-                b[...] = b - (eta / m) * nb
+            if regularization == "L2":
+                new_w = [(1 - eta * (lmbda / n)) * w - (eta / m) * nw for w, nw in zip(weights, nabla_w)]
+            else:
+                new_w = [w - eta * (lmbda / n) * np.sign(w) - (eta / m) * nw
+                         for w, nw in zip(weights, nabla_w)]
+            _assign(weights + biases, new_w + [b - (eta / m) * nb for b, nb in zip(biases, nabla_b)])
         else:
             vw, vb = velocities
-            for w, v, nw in zip(weights, vw, nabla_w):
-                penalty = (lmbda / n) * (w if regularization == "L2" else np.sign(w))
-                v[...] = mu * v - eta * (nw / m + penalty)
-                w += v
-            for b, v, nb in zip(biases, vb, nabla_b):
-                v[...] = mu * v - eta * (nb / m)
-                b += v
+            new_vw = [mu * v - eta * (nw / m + (lmbda / n) * (w if regularization == "L2" else np.sign(w)))
+                      for w, v, nw in zip(weights, vw, nabla_w)]
+            new_vb = [mu * v - eta * (nb / m) for v, nb in zip(vb, nabla_b)]
+            _assign(weights + biases + list(vw) + list(vb),
+                    [w + v for w, v in zip(weights, new_vw)] + [b + v for b, v in zip(biases, new_vb)]
+                    + new_vw + new_vb)
+
+
+def _assign(arrays, values):
+    """Set each of ``arrays`` to the value in the same place of ``values``, all of them:
+    if a signal's exception (KeyboardInterrupt) cuts the copying short, it is done
+    again in full (the values are fixed, so twice is the same) and then raised."""
+    try:
+        for array, value in zip(arrays, values):
+            array[...] = value
+    except BaseException:
+        for array, value in zip(arrays, values):
+            array[...] = value
+        raise
 
 
 def cost_and_predict(weights, biases, X, Y, cost, num_threads=1, activation="sigmoid",

@@ -12,6 +12,7 @@
 #else
 #define CNET_THREADS 0
 #endif
+#include <time.h>
 
 /* n threads; count of them at the barrier; gen: how often it has opened;
    go: set once the team is complete (n is final); stop: leave at once */
@@ -84,6 +85,18 @@ static int cnet_join(cnet_team *t, int me)
 {
     cnet_wait_while_equal(&t->go, 0);
     return !t->stop && me < t->n;
+}
+
+/* seconds on a clock that only goes forward (to space the checks for signals) */
+static double cnet_seconds(void)
+{
+#if defined(_WIN32)
+    return (double) clock() / CLOCKS_PER_SEC;       /* wall time on Windows */
+#else
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double) now.tv_sec + 1e-9 * (double) now.tv_nsec;
+#endif
 }
 
 #endif
