@@ -317,3 +317,38 @@ def test_kernels_reject_what_they_cannot_compute():
     with pytest.raises(ValueError, match="velocities"):
         C.train(weights, biases, P, Y, order, 2, 0.1, 0.0, 4, CrossEntropyCost, mu=0.5,
                 velocities=([np.zeros((2, 2))] * 2, [np.zeros((4, 1)), np.zeros((2, 1))]))
+
+
+@pytest.mark.parametrize("options", [dict(), dict(regularization="L1", activation="tanh")],
+                         ids=["L2-lazy-rows", "L1-every-weight"])
+def test_momentum_interrupted_by_a_real_sigint_leaves_whole_steps(options):
+    # A SIGINT stops the kernels between mini-batches; the weights and the velocities
+    # are then those of a whole number of steps (found by replaying them one call at a
+    # time): the catch-up, or the pass, already done for the step not taken is undone.
+    import os
+    import signal
+    import threading
+    rng = np.random.default_rng(0)
+    sizes = [784, 300, 10]
+    X = rng.random((400, 784)) * (rng.random((400, 784)) < 0.2)
+    Y = np.eye(10)[rng.integers(0, 10, 400)]
+    weights, biases = params(sizes, rng)
+    order = np.concatenate([rng.permutation(400) for _ in range(400)]).astype(np.intp)
+    w, b = [a.copy() for a in weights], [a.copy() for a in biases]
+    v = ([np.zeros_like(a) for a in w], [np.zeros_like(a) for a in b])
+    P = C.prepare(X)
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        C.train(w, b, P, Y, order, 10, 0.1, 5.0, 400, CrossEntropyCost, mu=0.5, velocities=v, **options)
+    timer.join()
+    rw, rb = [a.copy() for a in weights], [a.copy() for a in biases]
+    rv = ([np.zeros_like(a) for a in rw], [np.zeros_like(a) for a in rb])
+    for k in range(len(order) // 10):
+        if max_rel_diff(w + b + v[0] + v[1], rw + rb + rv[0] + rv[1]) < 1e-12:
+            break
+        C.train(rw, rb, P, Y, order[10 * k:10 * k + 10], 10, 0.1, 5.0, 400, CrossEntropyCost,
+                mu=0.5, velocities=rv, **options)
+    else:
+        pytest.fail("the interrupted parameters are not those of any whole number of steps")
+    assert k > 0

@@ -240,3 +240,23 @@ cdef void catch_up_all(Net *net, Py_ssize_t q, const int *stamp, int T, const re
             cnet_momentum_map(wt + i * no, vt + i * no, no, maps + 4 * (2 * (K + 1) + T))
         else:
             cnet_momentum_map(wt + i * no, vt + i * no, no, maps + 4 * (3 * (K + 1) + T - stamp[i]))
+
+
+cdef void undo_prepare(Net *net, Py_ssize_t l, Py_ssize_t q, const Step *step) noexcept nogil:
+    # Momentum, when an interruption stops a call before the step that the last pass
+    # prepared (v ← μv − r w, or r sgn(w)): undo it on layer l's panel q (all of layer
+    # l+1 when l ≥ 1), v ← (v + r w) / μ, so that v is the last step's velocity again
+    cdef Py_ssize_t i, j0 = 0, j1 = net.s[l + 1]
+    cdef real_t *wt
+    cdef real_t *vt
+    cdef real_t g
+    if l == 0:
+        j0 = net.col[q]
+        j1 = net.col[q + 1]
+    wt = net.wt[l] + net.n[l] * j0
+    vt = net.vt[l] + net.n[l] * j0
+    for i in range(net.n[l] * (j1 - j0)):
+        g = wt[i]
+        if step.l1:
+            g = (g > 0) - (g < 0)
+        vt[i] = (vt[i] + step.penalty * g) / step.mu

@@ -193,6 +193,15 @@ cdef void train_part(Job *job, int t) noexcept nogil:
                            l, 0, job.nabla_b + net.off[l])
         start += m
         batch += 1
+    if job.interrupted and step.mu != 0 and batch > 0:
+        # the last step's pass over every weight prepared a step that was not taken
+        q = t
+        while q < net.panels and not step.lazy:
+            undo_prepare(net, 0, q, &step)
+            q += T
+        if t == T - 1:
+            for l in range(1, net.L):
+                undo_prepare(net, l, 0, &step)
     if job.maps != NULL:
         q = t
         while q < net.panels:
