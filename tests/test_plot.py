@@ -1,6 +1,7 @@
 """cnet.plot and ``python -m cnet plot``: the plotted data, read back from the figure's
 line and image objects, are the records' (or the network's) numbers."""
 import json
+import os
 import subprocess
 import sys
 
@@ -157,8 +158,10 @@ sys.exit(main(sys.argv[1:]))
 
 
 def test_without_matplotlib_the_command_says_how_to_install_it(results):
+    # from the results' directory: `python -c` puts the working directory first on the
+    # path, and a source tree there would shadow the installed cnet
     r = subprocess.run([sys.executable, "-c", NO_MATPLOTLIB, "plot", results], capture_output=True,
-                       text=True, env=env(), timeout=120)
+                       text=True, env=env(), timeout=120, cwd=os.path.dirname(results))
     assert r.returncode == 1
     assert r.stderr == "cnet: error: cnet.plot needs matplotlib: pip install 'cnet[plot]' " \
                        "(or pip install matplotlib)\n"

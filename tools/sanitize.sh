@@ -38,7 +38,10 @@ CNET_REQUIRE_COMPILED=1 CNET_SANITIZE=1 python setup.py build_ext --inplace -j 2
 cc=${CC:-gcc}
 asan=$($cc -print-file-name=libasan.so)
 [ -f "$asan" ] || { echo "sanitize: no libasan.so for $cc" >&2; exit 1; }
-export LD_PRELOAD="$asan"
+# libstdc++ with it: ASan intercepts C++ exceptions (__cxa_throw) and must find the real
+# one when it starts, or the first C++ extension that throws (matplotlib's) aborts
+stdcxx=$($cc -print-file-name=libstdc++.so)
+export LD_PRELOAD="$asan $stdcxx"
 export PYTHONMALLOC=malloc
 export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=0:log_path=$logs/asan"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$logs/ubsan"
