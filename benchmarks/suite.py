@@ -34,7 +34,13 @@ Implementations:
                 on one BLAS thread, when scikit-learn is installed (its output layer is
                 softmax with the log-loss: the same size of network, not the same
                 arithmetic)
-The subclass rows are reported against the book's code as well.
+  cnet-loglik, fallback-loglik        chapter 3's options, compiled and in the fallback,
+  cnet-relu, fallback-relu            each on its own: a softmax output layer with the
+  cnet-momentum, fallback-momentum    log-likelihood cost (network2), ReLU hidden
+                layers, momentum mu = 0.5 (otherwise the cnet row's network, start and
+                shuffle; eta 0.1 for the ReLU rows, where 3.0 diverges)
+The subclass rows are reported against the book's code as well, and each option
+row against the cnet row (the option's cost) and its own fallback row.
 
 A second table gives, for cnet, the fallback, the book and scikit-learn, what a
 user pays per call: "1-epoch call", a whole ``net.SGD(training_data, 1, 10, 3.0)``
@@ -66,11 +72,14 @@ import numpy as np
 SIZES = ["784,30,10", "784,100,10", "784,100,30,10"]
 IMPLEMENTATIONS = ["cnet", "cnet-f32", "cnet-2t", "fallback", "numpy-batch", "torch", "book",
                    "sub-cost-derivative", "sub-update-mini-batch", "net2-cost-class",
-                   "net2-cost-instance"]
+                   "net2-cost-instance", "cnet-loglik", "fallback-loglik", "cnet-relu", "fallback-relu",
+                   "cnet-momentum", "fallback-momentum"]
 SUBCLASSES = ("sub-cost-derivative", "sub-update-mini-batch")
 SKLEARN = ("sklearn-b10", "sklearn-b100")
 IMPLEMENTATIONS += list(SKLEARN)
-SLOW = ("fallback", "book") + SUBCLASSES + SKLEARN      # timed over one epoch only
+OPTIONS = ("loglik", "relu", "momentum")       # chapter 3's, each in a cnet- and a fallback- row
+# timed over one epoch only
+SLOW = ("fallback", "book") + SUBCLASSES + SKLEARN + tuple("fallback-" + o for o in OPTIONS)
 CALLS = ("cnet", "cnet-f32", "cnet-2t", "fallback", "book") + SKLEARN   # rows of the second table
 
 
@@ -120,8 +129,15 @@ def _network_class(impl):
             return super().update_mini_batch(mini_batch, eta)
 
     return {"sub-cost-derivative": CostDerivative, "sub-update-mini-batch": UpdateMiniBatch,
-            "net2-cost-class": network2.Network, "net2-cost-instance": network2.Network
+            "net2-cost-class": network2.Network, "net2-cost-instance": network2.Network,
+            "cnet-loglik": network2.Network, "fallback-loglik": network2.Network,
             }.get(impl, network.Network)
+
+
+def _option(impl):
+    """The chapter-3 option of an option row ("loglik", "relu", "momentum"), or None."""
+    base, _, option = impl.partition("-")
+    return option if base in ("cnet", "fallback") and option in OPTIONS else None
 
 
 def child(impl, sizes, repeat, n_train, seed):
@@ -185,10 +201,14 @@ def child(impl, sizes, repeat, n_train, seed):
             evaluations.append(time.perf_counter() - begin)
         correct = int(np.sum(predicted == te_y))
     elif impl in ("cnet", "cnet-f32", "cnet-2t", "fallback") + SUBCLASSES + (
-            "net2-cost-class", "net2-cost-instance"):
+            "net2-cost-class", "net2-cost-instance") or _option(impl):
         Network = _network_class(impl)
+        option = _option(impl)
         cost = {"net2-cost-class": network2.CrossEntropyCost,
                 "net2-cost-instance": network2.CrossEntropyCost()}.get(impl)
+        if option == "loglik":
+            cost = network2.LogLikelihoodCost
+        eta = 0.1 if option == "relu" else 3.0
         training_data = [(x.reshape(-1, 1), np.eye(10)[y].reshape(10, 1)) for x, y in zip(tr_x, tr_y)]
         test_data = [(x.reshape(-1, 1), int(y)) for x, y in zip(te_x, te_y)]
         del tr_x
@@ -196,21 +216,24 @@ def child(impl, sizes, repeat, n_train, seed):
         for run in range(repeat + 1):
             np.random.seed(seed)
             random.seed(seed)
-            net = Network(sizes, backend="numpy" if impl == "fallback" else "cython",
+            net = Network(sizes, backend="numpy" if impl.startswith("fallback") else "cython",
                           dtype=np.float32 if impl == "cnet-f32" else np.float64,
                           num_threads=2 if impl == "cnet-2t" else 1,
                           **({"cost": cost} if cost is not None else {}))
             if cost is not None:
                 net.large_weight_initializer()      # the same start as the other rows
+            if option == "relu":
+                net.activation = "relu"
             marks = {}
             order = list(training_data)  # every run shuffles the same list from the same order
             if run == repeat:
                 tracemalloc.start()
             begin = time.perf_counter()
-            net._sgd(order, 1, 10, 3.0, 0.0,
+            net._sgd(order, 1, 10, eta, 0.0,
                      lambda j, X, Y, marks=marks: marks.setdefault("end", time.perf_counter()),
                      lambda done, total, marks=marks: marks.setdefault("start", time.perf_counter()), 1,
-                     step=lambda mini_batch, net=net: net.update_mini_batch(mini_batch, 3.0))
+                     step=lambda mini_batch, net=net: net.update_mini_batch(mini_batch, eta),
+                     mu=0.5 if option == "momentum" else 0.0)
             if run == repeat:
                 train_peak = tracemalloc.get_traced_memory()[1]
                 tracemalloc.stop()
@@ -372,6 +395,14 @@ def main(argv=None):
             print("{:<15} against the book's code: {}".format("", ", ".join(
                 "{} {:.1f}x faster".format(i, done["book"]["epoch_seconds"] / done[i]["epoch_seconds"])
                 for i in ("cnet",) + SUBCLASSES if i in done)))
+        for option in OPTIONS:
+            if "cnet-" + option in done and "cnet" in done:
+                r = done["cnet-" + option]
+                print("{:<15} {}: {:.2f}x the cnet epoch{}".format(
+                    "", option, r["epoch_seconds"] / done["cnet"]["epoch_seconds"],
+                    ", {:.1f}x faster than its fallback".format(
+                        done["fallback-" + option]["epoch_seconds"] / r["epoch_seconds"])
+                    if "fallback-" + option in done else ""))
         calls = [done[i] for i in CALLS if i in done and done[i].get("call_seconds")]
         if calls:
             book = done.get("book")

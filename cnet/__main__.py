@@ -3,9 +3,11 @@
 
 ``train`` trains the book's chapter-1 network on MNIST (default [784, 30, 10],
 30 epochs, mini-batch 10, eta 3.0), printing each epoch's test accuracy and
-time; ``evaluate`` prints the test accuracy of a network saved with
-``--save`` or ``network2``'s ``save``; ``info`` prints ``cnet.info()``, which
-kernels this installation runs, for bug reports.
+time; chapter 3's options (--cost, --activation, --lmbda, --regularization,
+--mu, --eta-schedule, --early-stopping, --evaluate-on, --monitor) change it.
+``evaluate`` prints the test accuracy of a network saved with ``--save`` or
+``network2``'s ``save``; ``info`` prints ``cnet.info()``, which kernels this
+installation runs, for bug reports.
 """
 import argparse
 import json
@@ -13,7 +15,12 @@ import sys
 import time
 
 from cnet import _kernels, datasets, mnist_loader, network, network2
+from cnet._engine import EtaSchedule
 from cnet._progress import progress_bar
+
+COSTS = {"quadratic": network2.QuadraticCost, "cross-entropy": network2.CrossEntropyCost,
+         "log-likelihood": network2.LogLikelihoodCost}
+MONITORS = ("training-cost", "training-accuracy", "evaluation-cost")
 
 
 def _sizes(text):
@@ -39,6 +46,26 @@ def _positive(kind):
     return parse
 
 
+def _at_least_zero(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                "expected a {} >= 0, got {!r}".format(kind.__name__, text)) from None
+        if not value >= 0 or value == float("inf"):
+            raise argparse.ArgumentTypeError("expected a {} >= 0, got {!r}".format(kind.__name__, text))
+        return value
+    return parse
+
+
+def _momentum(text):
+    value = _at_least_zero(float)(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError("expected a number in [0, 1), got {!r}".format(text))
+    return value
+
+
 def parser():
     p = argparse.ArgumentParser(prog="cnet", description="Train and evaluate the networks of "
                                 "'Neural Networks and Deep Learning' on MNIST, compiled.")
@@ -58,6 +85,27 @@ def parser():
     t.add_argument("--limit", type=_positive(int), default=None,
                    help="use only the first N training and test images")
     t.add_argument("--save", metavar="FILE", help="save the trained network as JSON (network2's format)")
+    c3 = t.add_argument_group("chapter 3 (each off by default: the chapter-1 run)")
+    c3.add_argument("--cost", choices=list(COSTS), default="quadratic",
+                    help="quadratic (default; the chapter-1 network and initialisation), cross-entropy, "
+                         "or log-likelihood (a softmax output layer); the last two are network2's "
+                         "networks, weights initialised N(0, 1/n_in)")
+    c3.add_argument("--activation", choices=["sigmoid", "tanh", "relu"], default="sigmoid",
+                    help="the hidden layers' neurons (default sigmoid)")
+    c3.add_argument("--lmbda", type=_at_least_zero(float), default=0.0,
+                    help="regularisation strength lambda (default 0)")
+    c3.add_argument("--regularization", choices=["L2", "L1"], default="L2", help="default L2")
+    c3.add_argument("--mu", type=_momentum, default=0.0,
+                    help="momentum coefficient in [0, 1) (default 0: plain SGD)")
+    c3.add_argument("--eta-schedule", type=_at_least_zero(int), default=0, metavar="N",
+                    help="halve eta whenever the evaluation accuracy has not improved for N epochs; "
+                         "stop at eta/128 (default 0: off)")
+    c3.add_argument("--early-stopping", type=_at_least_zero(int), default=0, metavar="N",
+                    help="stop when the evaluation accuracy has not improved for N epochs (default 0: off)")
+    c3.add_argument("--evaluate-on", choices=["test", "validation"], default="test",
+                    help="the images each epoch is evaluated on (default test)")
+    c3.add_argument("--monitor", choices=MONITORS, action="append", default=[],
+                    help="also print this each epoch (repeatable)")
     for q in (t, sub.add_parser("evaluate", help="print a saved network's accuracy on the test images")):
         q.add_argument("--backend", choices=_kernels.BACKENDS, default=None,
                        help="kernels to run (default: $CNET_BACKEND, else the compiled ones)")
@@ -73,20 +121,49 @@ def parser():
     return p
 
 
+def _chapter3(args):
+    """The chapter-3 options that differ from the chapter-1 run, as words for the header."""
+    words = []
+    if args.cost != "quadratic":
+        words.append(args.cost + " cost")
+    if args.activation != "sigmoid":
+        words.append(args.activation + " hidden layers")
+    if args.lmbda:
+        words.append("{} lmbda {}".format(args.regularization, args.lmbda))
+    if args.mu:
+        words.append("mu {}".format(args.mu))
+    if args.eta_schedule:
+        words.append("eta halved after {} epochs without improvement".format(args.eta_schedule))
+    if args.early_stopping:
+        words.append("early stopping after {}".format(args.early_stopping))
+    return "".join(", " + w for w in words)
+
+
 def train(args):
-    training_data, _, test_data = mnist_loader.load_data_wrapper(args.data_dir)
+    training_data, validation_data, test_data = mnist_loader.load_data_wrapper(args.data_dir)
+    evaluation_data = validation_data if args.evaluate_on == "validation" else test_data
     if args.limit:
-        training_data, test_data = training_data[:args.limit], test_data[:args.limit]
+        training_data, evaluation_data = training_data[:args.limit], evaluation_data[:args.limit]
     if args.sizes[0] != 784 or args.sizes[-1] != 10:
         raise ValueError("--sizes must start with 784 (the pixels) and end with 10 (the digits)")
-    net = network.Network(args.sizes, seed=args.seed, backend=args.backend, dtype=args.dtype,
-                          num_threads=args.threads)
+    if args.cost == "quadratic":
+        # the chapter-1 network: its N(0, 1) initialisation, draw for draw
+        net = network.Network(args.sizes, seed=args.seed, backend=args.backend, dtype=args.dtype,
+                              num_threads=args.threads)
+        net.activation = args.activation
+    else:
+        net = network2.Network(args.sizes, cost=COSTS[args.cost], seed=args.seed, backend=args.backend,
+                               dtype=args.dtype, num_threads=args.threads, activation=args.activation)
     isa = getattr(_kernels.get(net.backend, net.dtype), "ISA", None)
-    print("cnet: {} on {} training images, {} epoch{}, mini-batch {}, eta {}; {} kernels ({}{}){}".format(
+    print("cnet: {} on {} training images, {} epoch{}, mini-batch {}, eta {}{}; {} kernels ({}{}){}".format(
         args.sizes, len(training_data), args.epochs, "s" if args.epochs != 1 else "",
-        args.mini_batch_size, args.eta, net.backend, args.dtype, ", " + isa if isa else "",
-        ", {} threads".format(net.num_threads) if net.num_threads > 1 else ""))
-    count_correct = net.correct_counter(test_data, "test_data")
+        args.mini_batch_size, args.eta, _chapter3(args), net.backend, args.dtype,
+        ", " + isa if isa else "", ", {} threads".format(net.num_threads) if net.num_threads > 1 else ""))
+    name = args.evaluate_on + "_data"
+    count_correct = net.correct_counter(evaluation_data, name)
+    monitors = _monitors(net, args, training_data, evaluation_data, name)
+    schedule = EtaSchedule(args.eta, args.eta_schedule) if args.eta_schedule else None
+    best = {"accuracy": 1, "epochs_without_change": 0}
     bar = {}
     started = [0.0]
 
@@ -104,14 +181,53 @@ def train(args):
             bar.clear()
         seconds = time.perf_counter() - started[0]
         correct = count_correct()
-        print("Epoch {}: {} / {} ({:.2f}%)  {:.2f} s".format(
-            j, correct, len(test_data), 100.0 * correct / len(test_data), seconds), flush=True)
+        print("Epoch {}: {} / {} ({:.2f}%)  {:.2f} s{}".format(
+            j, correct, len(evaluation_data), 100.0 * correct / len(evaluation_data), seconds,
+            "  eta {}".format(schedule.eta) if schedule else ""), flush=True)
+        for line in monitors():
+            print(line, flush=True)
+        if args.early_stopping:
+            # the book's rule: stop once the accuracy has not improved for N epochs
+            if correct > best["accuracy"]:
+                best["accuracy"], best["epochs_without_change"] = correct, 0
+            else:
+                best["epochs_without_change"] += 1
+            if best["epochs_without_change"] == args.early_stopping:
+                return False
+        if schedule:
+            eta = schedule.after_epoch(correct)
+            return False if eta is None else eta
+        return None
 
     steps = 100 if sys.stderr.isatty() else 1  # a bar needs steps; without one, one call an epoch
-    net.train_epochs(training_data, args.epochs, args.mini_batch_size, args.eta, 0.0, report, progress, steps)
+    net.train_epochs(training_data, args.epochs, args.mini_batch_size, args.eta, args.lmbda, report,
+                     progress, steps, mu=args.mu, regularization=args.regularization)
     if args.save:
         net.save(args.save)
         print("saved to {}".format(args.save))
+
+
+def _monitors(net, args, training_data, evaluation_data, name):
+    """A function of no arguments giving the lines of the --monitor values asked for,
+    in network2's words and order."""
+    if not args.monitor:
+        return lambda: []
+    wanted = set(args.monitor)
+
+    def lines():
+        out = []
+        if "training-cost" in wanted:
+            out.append("Cost on training data: {}".format(
+                net.total_cost(training_data, args.lmbda, regularization=args.regularization)))
+        if "training-accuracy" in wanted:
+            out.append("Accuracy on training data: {} / {}".format(
+                network2.Network.accuracy(net, training_data, convert=True), len(training_data)))
+        if "evaluation-cost" in wanted:
+            out.append("Cost on evaluation data: {}".format(
+                net.total_cost(evaluation_data, args.lmbda, convert=True,
+                               regularization=args.regularization)))
+        return out
+    return lines
 
 
 def evaluate(args):
@@ -125,7 +241,7 @@ def evaluate(args):
 
 
 def _with_backend(net, backend):
-    other = network2.Network(net.sizes, cost=net.cost, backend=backend)
+    other = network2.Network(net.sizes, cost=net.cost, backend=backend, activation=net.activation)
     other.weights, other.biases = net.weights, net.biases
     return other
 

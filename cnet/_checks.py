@@ -312,3 +312,19 @@ def _describe(value):
     if isinstance(value, np.ndarray):
         return "an array of shape {}".format(value.shape)
     return repr(value)
+
+
+def choice(name, value, choices):
+    """``value``, checked to be one of the strings ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError("{} must be one of {}, got {!r}".format(
+            name, ", ".join(repr(c) for c in choices), value))
+    return value
+
+
+def momentum(value):
+    """``value`` as the momentum coefficient μ: a real number in [0, 1)."""
+    value = real("mu", value, positive=False)
+    if value >= 1:
+        raise ValueError("mu must be a number in [0, 1), got {!r}".format(value))
+    return value

@@ -33,7 +33,10 @@ import numpy as np
 
 from cnet import _checks, _kernels
 from cnet._kernels import numpy_kernels
-from cnet.functions import builtin_cost, overridden_cost_methods, sigmoid, sigmoid_prime
+from cnet.functions import (ACTIVATIONS, OUTPUTS, builtin_cost, output_of,
+                            overridden_cost_methods)
+
+REGULARIZATIONS = ("L2", "L1")
 
 _warned_costs = weakref.WeakSet()      # cost classes already reported as not compiled
 _warned_classes = weakref.WeakSet()    # network classes already reported as leaving the compiled path
@@ -66,7 +69,15 @@ def _one_hot_column(j, n):
 
 
 class Engine:
-    """A feedforward sigmoid network trained by mini-batch SGD (see the subclasses)."""
+    """A feedforward network trained by mini-batch SGD (see the subclasses): sigmoid
+    neurons, or ``activation`` ("tanh", "relu") in the hidden layers; the output
+    layer's activation is the cost's (``cnet.functions.output_of``).
+
+    Momentum (``mu`` > 0) keeps one velocity per weight and bias in
+    ``self._velocity``, across calls: they start at zero, and start at zero again
+    whenever ``net.weights`` or ``net.biases`` (the lists or an array in them)
+    has been replaced since the last step; they are not saved by ``save``.
+    """
 
     # The book's methods that its own code calls, and so a subclass may override to
     # change training (``hooks=`` in network/network2's class statements): for each,
@@ -89,9 +100,11 @@ class Engine:
             cls._overrides = frozenset(name for name in cls.HOOKS
                                        if getattr(cls, name) is not getattr(own, name))
 
-    def __init__(self, sizes, cost, seed=None, backend=None, dtype=np.float64, num_threads=None):
+    def __init__(self, sizes, cost, seed=None, backend=None, dtype=np.float64, num_threads=None,
+                 activation="sigmoid"):
         self.sizes = _checks.sizes(sizes)
         self.num_threads = _checks.num_threads(num_threads)
+        self.activation = _checks.choice("activation", activation, tuple(ACTIVATIONS))
         self.num_layers = len(self.sizes)
         self.cost = cost
         self.seed = seed
@@ -111,6 +124,7 @@ class Engine:
     def __setstate__(self, state):
         self.__dict__.update(state)
         self.__dict__.setdefault("num_threads", 1)       # pickled before there was a choice
+        self.__dict__.setdefault("activation", "sigmoid")
         self._kernels = _kernels.get(self.backend, self.dtype)
 
     # ------------------------------------------------------ random draws
@@ -162,6 +176,38 @@ class Engine:
     def _publish(self, weights, biases):
         self.weights = [w.copy() for w in weights]
         self.biases = [b.copy() for b in biases]
+
+    def _layers(self):
+        """The kernels' keyword arguments naming the activations: ``activation`` of the
+        hidden layers (``self.activation``, checked: the user may have assigned it) and
+        ``output``, the output layer's, which the cost decides."""
+        return {"activation": _checks.choice("net.activation", self.activation, tuple(ACTIVATIONS)),
+                "output": output_of(self.cost)}
+
+    @property
+    def velocities(self):
+        """The momentum velocities ``(vw, vb)``, lists of arrays shaped like ``weights``
+        and ``biases`` (copies), or None when there are none: before training with
+        ``mu`` > 0, or after the weights or biases were replaced."""
+        v = self._current_velocities()
+        return None if v is None else ([a.copy() for a in v[0]], [a.copy() for a in v[1]])
+
+    def _current_velocities(self):
+        """The velocities that go with ``self.weights``/``self.biases`` as they are, or None."""
+        kept = self.__dict__.get("_velocity")
+        if kept is None:
+            return None
+        weights, biases, arrays, velocities = kept
+        current = getattr(self, "weights", None), getattr(self, "biases", None)
+        if current[0] is not weights or current[1] is not biases or \
+                any(a is not b for a, b in zip(list(weights) + list(biases), arrays)) or \
+                len(arrays) != len(weights) + len(biases):
+            return None
+        return velocities
+
+    def _keep_velocities(self, velocities):
+        """Remember ``velocities`` as those of the weights and biases just published."""
+        self._velocity = (self.weights, self.biases, list(self.weights) + list(self.biases), velocities)
 
     def _threads(self):
         """``self.num_threads``, checked (the user may have assigned it)."""
@@ -242,14 +288,18 @@ class Engine:
         examples as the columns of one matrix (chapter 2's problem): for one
         example it is exactly the book's; for a mini-batch it agrees to rounding."""
         delta_fn, users = self._output_error()
+        layers = self._layers()
+        f, f_prime = ACTIVATIONS[layers["activation"]]
+        g = OUTPUTS[layers["output"]]
         one = len(xs) == 1
         x = xs[0] if one else np.hstack(xs)
-        # feedforward, keeping every z and a:  z_l = w_l a_{l−1} + b_l,  a_l = σ(z_l)
+        # feedforward, keeping every z and a:  z_l = w_l a_{l−1} + b_l,  a_l = f(z_l)
+        # (σ in the book; the output layer's activation is the cost's)
         activation, activations, zs = x, [x], []
-        for b, w in zip(self.biases, self.weights):
+        for l, (b, w) in enumerate(zip(self.biases, self.weights)):
             z = np.dot(w, activation) + b
             zs.append(z)
-            activation = sigmoid(z)
+            activation = (g if l == len(self.weights) - 1 else f)(z)
             activations.append(activation)
         # output error δ_L; the user's code is called once per example, as the book does
         if one:
@@ -261,10 +311,10 @@ class Engine:
             delta = delta_fn(zs[-1], activations[-1], np.hstack(ys))
         nabla_b = [None] * len(self.biases)
         nabla_w = [None] * len(self.weights)
-        # backwards: δ_l = (w_{l+1}ᵀ δ_{l+1}) ⊙ σ'(z_l);  ∂C/∂b_l = Σ δ_l,  ∂C/∂w_l = Σ δ_l a_{l−1}ᵀ
+        # backwards: δ_l = (w_{l+1}ᵀ δ_{l+1}) ⊙ f'(z_l);  ∂C/∂b_l = Σ δ_l,  ∂C/∂w_l = Σ δ_l a_{l−1}ᵀ
         for l in range(1, self.num_layers):
             if l > 1:
-                delta = np.dot(self.weights[-l + 1].transpose(), delta) * sigmoid_prime(zs[-l])
+                delta = np.dot(self.weights[-l + 1].transpose(), delta) * f_prime(zs[-l])
             nabla_b[-l] = delta if one else delta.sum(axis=1, keepdims=True)
             nabla_w[-l] = np.dot(delta, activations[-l - 1].transpose())
         return nabla_b, nabla_w
@@ -300,7 +350,7 @@ class Engine:
                 results = [(np.argmax(self.feedforward(x)), y) for x, y in data]
         return sum(int(x == y) for x, y in results)
 
-    def _book_total_cost(self, data, lmbda, convert):
+    def _book_total_cost(self, data, lmbda, convert, regularization="L2"):
         """The book's total_cost: Σ cost.fn(self.feedforward(x), y) / len(data) plus
         ½(λ/len(data)) Σ‖w‖²."""
         cost = 0.0
@@ -310,7 +360,10 @@ class Engine:
                 if convert:
                     y = _one_hot_column(y, self.sizes[-1])
                 cost += self.cost.fn(a, y) / len(data)
-        cost += 0.5 * (lmbda / len(data)) * sum(np.linalg.norm(w) ** 2 for w in self.weights)
+        if regularization == "L1":
+            cost += (lmbda / len(data)) * sum(np.sum(np.abs(w)) for w in self.weights)
+        else:
+            cost += 0.5 * (lmbda / len(data)) * sum(np.linalg.norm(w) ** 2 for w in self.weights)
         return cost
 
     def _examples(self, name, data, labels):
@@ -328,7 +381,7 @@ class Engine:
         """Return the output of the network for input ``a``: an (n_in, 1) column, or
         (n_in, m) with one example per column, giving (n_out, m)."""
         if self._trusted:
-            return numpy_kernels._output(self.weights, self.biases, a)
+            return numpy_kernels._output(self.weights, self.biases, a, **self._layers())
         a = np.asarray(a)
         if a.ndim != 2 or a.shape[0] != self.sizes[0]:
             raise ValueError("feedforward: a has shape {}; expected ({}, 1), or ({}, m) for m "
@@ -338,7 +391,8 @@ class Engine:
         _checks.finite("feedforward: a", X)
         kernels = self._kernels_for_cost()
         weights, biases = self._params()
-        return np.ascontiguousarray(kernels.feedforward(weights, biases, kernels.prepare(X)).T)
+        return np.ascontiguousarray(kernels.feedforward(weights, biases, kernels.prepare(X),
+                                                        **self._layers()).T)
 
     def predict(self, X):
         """Return the digit (the index of the most active output neuron) for each
@@ -420,13 +474,17 @@ class Engine:
             # the output error is the user's code: the book's backprop, in NumPy
             with self._trusting():
                 return self._gradient([x], [y])
-        return kernels.backprop(weights, biases, X.dense()[0], Y[0], self._kernel_cost())
+        return kernels.backprop(weights, biases, X.dense()[0], Y[0], self._kernel_cost(),
+                                **self._layers())
 
     def _sgd(self, training_data, epochs, mini_batch_size, eta, lmbda, after_epoch,
-             progress=None, progress_steps=100, step=None):
+             progress=None, progress_steps=100, step=None, mu=0.0,
+             regularization="L2"):
         """Run ``epochs`` epochs of SGD; ``after_epoch(j, X, Y)`` runs after each one,
         given the training inputs (prepared for the kernels) and desired outputs,
-        and stops the training by returning False.
+        and stops the training by returning False, or sets the learning rate of
+        the epochs after it by returning a number.  ``regularization`` "L2" or
+        "L1" (of strength ``lmbda``), and momentum ``mu`` (0: none).
 
         Each epoch shuffles the caller's list in place (``random.shuffle``, or
         the seed's Generator), cuts it into mini-batches and steps on each;
@@ -445,11 +503,24 @@ class Engine:
         mini_batch_size = _checks.integer("mini_batch_size", mini_batch_size, 1)
         eta = _checks.real("eta", eta, positive=True)
         lmbda = _checks.real("lmbda", lmbda, positive=False)
+        mu = _checks.momentum(mu)
+        regularization = _checks.choice("regularization", regularization, REGULARIZATIONS)
+        if (mu > 0 or regularization == "L1") and step is not None and \
+                self._in_python(*self.TRAINING_HOOKS):
+            raise ValueError("mu > 0 and regularization='L1' are steps of cnet's own training; "
+                             "{} overrides {}, whose step is the book's".format(
+                                 type(self).__name__, ", ".join(sorted(
+                                     self._overrides & self.TRAINING_HOOKS))))
         threads = self._threads()
+        layers = self._layers()
         data = _checks.as_list("training_data", training_data)
         X, Y = self._examples("training_data", data, labels=False)
         kernels = self._kernels_for_cost()
         weights, biases = self._params()
+        velocities = None
+        if mu > 0:
+            velocities = self._current_velocities() or (
+                [np.zeros_like(w) for w in weights], [np.zeros_like(b) for b in biases])
         n = len(data)
         if step is not None and self._in_python(*self.TRAINING_HOOKS):
             self._announce()
@@ -485,15 +556,24 @@ class Engine:
             try:
                 for start in range(0, n, chunk):
                     kernels.train(weights, biases, X, Y, order[start:start + chunk],
-                                  mini_batch_size, eta, lmbda, n, cost, threads)
+                                  mini_batch_size, eta, lmbda, n, cost, threads,
+                                  regularization=regularization, mu=mu, velocities=velocities,
+                                  **layers)
                     if progress is not None:
                         progress(min(start + chunk, n), n)
             except KeyboardInterrupt:   # the kernels stop between mini-batches: publish the last one's
                 self._publish(weights, biases)
+                if velocities is not None:
+                    self._keep_velocities(velocities)
                 raise
             self._publish(weights, biases)
-            if after_epoch(j, X, Y) is False:
+            if velocities is not None:
+                self._keep_velocities(velocities)
+            verdict = after_epoch(j, X, Y)
+            if verdict is False:
                 break
+            if verdict is not None and verdict is not True:
+                eta = _checks.real("eta", verdict, positive=True)
             if self._overrides:
                 # an overridden monitor ran: training continues from what it left there
                 weights, biases = self._params()
@@ -521,23 +601,26 @@ class Engine:
                 return self._book_update(data, eta, lmbda, n)
         try:
             kernels.train(weights, biases, X, Y, np.arange(len(data), dtype=np.intp), len(data),
-                          eta, lmbda, n, self._kernel_cost(), threads)
+                          eta, lmbda, n, self._kernel_cost(), threads, **self._layers())
         except KeyboardInterrupt:   # the step done, or (stopped before it) not begun
             self._publish(weights, biases)
             raise
         self._publish(weights, biases)
 
-    def _measure(self, X, Y=None, labels=None, lmbda=0.0):
+    def _measure(self, X, Y=None, labels=None, lmbda=0.0, regularization="L2"):
         """``(cost, correct)`` from one pass over the prepared inputs X: the mean cost
-        against the rows of Y plus ½(λ/n)Σ‖w‖² (None without Y), and how many rows
-        the network classifies as ``labels`` (None without them)."""
+        against the rows of Y plus ½(λ/n)Σ‖w‖² (L2) or (λ/n)Σ|w| (L1) (None without
+        Y), and how many rows the network classifies as ``labels`` (None without them)."""
         weights, biases = self._params()
         total, predicted = self._kernels_for_cost().cost_and_predict(
-            weights, biases, X, Y, self._kernel_cost(), self._threads())
+            weights, biases, X, Y, self._kernel_cost(), self._threads(), **self._layers())
         cost = correct = None
         if Y is not None:
             n = len(Y)
-            cost = total / n + 0.5 * (lmbda / n) * sum(np.linalg.norm(w) ** 2 for w in weights)
+            if regularization == "L1":
+                cost = total / n + (lmbda / n) * sum(float(np.sum(np.abs(w))) for w in weights)
+            else:
+                cost = total / n + 0.5 * (lmbda / n) * sum(np.linalg.norm(w) ** 2 for w in weights)
         if labels is not None:
             correct = int(np.sum(predicted == labels))
         return cost, correct
@@ -551,12 +634,14 @@ class Engine:
     # than SGD's printed lines: documented here, and kept stable while the private
     # methods above change.
     def train_epochs(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0, after_epoch=None,
-                     progress=None, progress_steps=100):
+                     progress=None, progress_steps=100, mu=0.0, regularization="L2"):
         """Train as ``SGD`` does, printing nothing: ``epochs`` epochs of mini-batch SGD
-        (L2 regularisation ``lmbda``), shuffling ``training_data`` in place.
+        (``regularization`` "L2" or "L1" of strength ``lmbda``, momentum ``mu``),
+        shuffling ``training_data`` in place.
 
         After epoch j, with ``net.weights``/``net.biases`` updated, calls
-        ``after_epoch(j)``, which stops the training by returning False.
+        ``after_epoch(j)``, which stops the training by returning False, or sets
+        the learning rate of the following epochs by returning a number.
         ``progress(done, total)``, if given, is told how many examples of the epoch
         are done (0 when an epoch starts), about ``progress_steps`` times an epoch.
         Returns None.
@@ -564,7 +649,8 @@ class Engine:
         def report(j, X, Y):
             return None if after_epoch is None else after_epoch(j)
 
-        self._sgd(training_data, epochs, mini_batch_size, eta, lmbda, report, progress, progress_steps)
+        self._sgd(training_data, epochs, mini_batch_size, eta, lmbda, report, progress, progress_steps,
+                  mu=mu, regularization=regularization)
 
     def correct_counter(self, data, name="data"):
         """A function of no arguments that returns how many of the (x, label) pairs in
@@ -594,6 +680,8 @@ class Engine:
                 "weights": [w.tolist() for w in weights],
                 "biases": [b.tolist() for b in biases],
                 "cost": self._cost_name()}
+        if self.activation != "sigmoid":
+            data["activation"] = self.activation     # a key the book's load() ignores
         directory = os.path.dirname(os.path.abspath(filename))
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".cnet-", suffix=".json.tmp")
         try:
@@ -607,3 +695,30 @@ class Engine:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
+
+
+class EtaSchedule:
+    """The book's learning-rate schedule (chapter 3): halve η each time the accuracy on
+    the evaluation data has not improved for ``n`` epochs in a row, and stop once η
+    has fallen to η₀/128 (seven halvings)."""
+
+    def __init__(self, eta, n):
+        self.eta0 = self.eta = eta
+        self.n = n
+        self.best = None
+        self.epochs_without_improvement = 0
+
+    def after_epoch(self, accuracy):
+        """Given an epoch's evaluation accuracy: the learning rate for the next epoch, or
+        None when training is to stop."""
+        if self.best is None or accuracy > self.best:
+            self.best = accuracy
+            self.epochs_without_improvement = 0
+            return self.eta
+        self.epochs_without_improvement += 1
+        if self.epochs_without_improvement == self.n:
+            self.epochs_without_improvement = 0
+            self.eta = self.eta / 2
+            if self.eta <= self.eta0 / 128:
+                return None
+        return self.eta

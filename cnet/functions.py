@@ -18,6 +18,50 @@ def sigmoid_prime(z):
     return sigmoid(z) * (1 - sigmoid(z))
 
 
+def tanh(z):
+    """The hyperbolic tangent tanh(z) = (e^z − e^{−z}) / (e^z + e^{−z}), elementwise."""
+    return np.tanh(z)
+
+
+def tanh_prime(z):
+    """Derivative of tanh: tanh'(z) = 1 − tanh²(z)."""
+    return 1 - np.tanh(z) ** 2
+
+
+def relu(z):
+    """The rectified linear function max(0, z), elementwise."""
+    return np.maximum(z, 0)
+
+
+def relu_prime(z):
+    """Derivative of max(0, z): 1 where z > 0, else 0 (0 at z = 0 itself)."""
+    return (np.asarray(z) > 0).astype(np.result_type(z, np.float32))
+
+
+def softmax(z):
+    """The softmax of each column of z: a_j = e^{z_j} / Σ_k e^{z_k}, computed as
+    e^{z_j − m} / Σ_k e^{z_k − m} with m = max_k z_k, so that no exponential
+    overflows (the largest term is e^0 = 1 and the sum is at least 1)."""
+    z = np.asarray(z)
+    e = np.exp(z - np.max(z, axis=0, keepdims=True))
+    return e / np.sum(e, axis=0, keepdims=True)
+
+
+# The hidden-layer activations, by the name Network(..., activation=...) takes:
+# (f, f') with f' a function of the weighted input z.  The output layer's
+# activation is the cost's (its ``output`` attribute: "sigmoid" or "softmax").
+ACTIVATIONS = {"sigmoid": (sigmoid, sigmoid_prime),
+               "tanh": (tanh, tanh_prime),
+               "relu": (relu, relu_prime)}
+OUTPUTS = {"sigmoid": sigmoid, "softmax": softmax}
+
+
+def output_of(cost):
+    """The output layer's activation for ``cost``: its ``output`` attribute,
+    "softmax" for ``LogLikelihoodCost``, else the book's "sigmoid"."""
+    return getattr(cost, "output", "sigmoid")
+
+
 def vectorized_result(j):
     """A (10, 1) one-hot column: 1.0 in row j, zeros elsewhere."""
     e = np.zeros((10, 1))
@@ -54,9 +98,42 @@ class CrossEntropyCost:
         return a - y
 
 
+# The smallest positive normal float64: LogLikelihoodCost.fn takes ln of at least
+# this, so that an output whose a_y has underflowed to 0 costs −ln(2.2e−308) ≈ 708.4
+# instead of +inf.
+TINY = np.finfo(np.float64).tiny
+
+
+class LogLikelihoodCost:
+    """The log-likelihood cost C = −ln a_y of a softmax output layer
+    (a_j = e^{z_j} / Σ_k e^{z_k}), y being the desired digit: for a one-hot
+    column y, C = −Σ_j y_j ln a_j.
+
+    ``output = "softmax"``: a network with this cost has a softmax output layer,
+    so that ``feedforward`` returns probabilities (each column sums to 1).
+    """
+
+    output = "softmax"
+
+    @staticmethod
+    def fn(a, y):
+        """The cost of output ``a`` against ``y``: −Σ_j y_j ln a_j, in float64.  An a_j
+        that has underflowed to 0 counts as the smallest normal float64, so that a
+        saturated output costs a large finite number (at most about 708.4 per unit of
+        y_j) instead of +inf, and 0 · ln 0 is 0.  (``fn`` is given a only, not z; the
+        exact −ln a_y = −(z_y − max z − ln Σ_k e^{z_k − max z}) would need z.)"""
+        a = np.asarray(a, dtype=np.float64)
+        return float(-np.sum(np.asarray(y, dtype=np.float64) * np.log(np.maximum(a, TINY))))
+
+    @staticmethod
+    def delta(z, a, y):
+        """The output layer's error δ_L = a − y (for softmax with −ln a_y; z unused)."""
+        return a - y
+
+
 # The costs the compiled kernels compute (the kernels' ``supports`` says which of
 # these they know); a new compiled cost is added here.
-BUILTIN_COSTS = (QuadraticCost, CrossEntropyCost)
+BUILTIN_COSTS = (QuadraticCost, CrossEntropyCost, LogLikelihoodCost)
 _BUILTIN_HOOKS = frozenset(["fn", "delta"])   # what a user's cost may define for itself
 
 _builtin_of_class = weakref.WeakKeyDictionary()

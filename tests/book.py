@@ -231,3 +231,16 @@ class Network2:
                 "cost": str(self.cost.__name__)}
         with open(filename, "w") as f:
             json.dump(data, f)
+
+
+def load(filename):
+    """network2.py's load(filename): the keys it knows, the rest ignored."""
+    import sys
+    f = open(filename, "r")
+    data = json.load(f)
+    f.close()
+    cost = getattr(sys.modules[__name__], data["cost"])
+    net = Network2(data["sizes"], cost=cost)
+    net.weights = [np.array(w) for w in data["weights"]]
+    net.biases = [np.array(b) for b in data["biases"]]
+    return net

@@ -79,7 +79,7 @@ def test_canonical_configuration():
 
 
 @pytest.mark.parametrize("config, message", [
-    ({"etaa": 3.0}, "unknown configuration key 'etaa'; expected some of: backend, cost, dtype"),
+    ({"etaa": 3.0}, "unknown configuration key 'etaa'; expected some of: activation, backend, cost, dtype"),
     ({"training_data": []}, "'training_data' is set by the sweep itself"),
     ({"num_threads": 2}, "'num_threads' is set by the sweep itself"),
     ({"sizes": [784, 30, 5]}, "must start with 784 .* end with 10"),
@@ -92,7 +92,7 @@ def test_canonical_configuration():
     ({"eta": -1.0}, "eta must be a finite number > 0"),                      # network2's own check
     ({"lmbda": -1.0}, "lmbda"),
     ({"mini_batch_size": 0}, "mini_batch_size"),
-    ({"cost": "nope"}, "known costs: CrossEntropyCost, QuadraticCost"),
+    ({"cost": "nope"}, "known costs: CrossEntropyCost, LogLikelihoodCost, QuadraticCost"),
     ({"backend": "gpu"}, "backend must be one of"),
     ({"dtype": "int8"}, "dtype must be numpy.float64 or numpy.float32"),
     ({"eta": object()}, "not a plain value"),

@@ -1,28 +1,56 @@
-# The costs and the activation the loops compute: a new cost gets a number here,
+# The costs and the activations the loops compute: a new cost gets a number here,
 # a line in compiled_costs, and its two formulas in cost_value and output_error;
-# a new activation, its function and its derivative.
-from libc.float cimport DBL_MAX
+# a new activation, a number, its name in ACTIVATION_IDS, and its function and
+# derivative in activate and derivative.
+from libc.float cimport DBL_MAX, DBL_MIN
 from libc.math cimport log, isnan, isinf
 
-from cnet._kernels.real cimport real_t, real_exp
+from cnet._kernels.real cimport real_t, real_exp, real_tanh
 
 
 cdef enum:
     QUADRATIC = 0
     CROSS_ENTROPY = 1
+    LOG_LIKELIHOOD = 2
+
+
+# The activations (of a layer's neurons; kind[l] is layer l+1's, see _params.pxi)
+cdef enum:
+    SIGMOID = 0
+    TANH = 1
+    RELU = 2
+    SOFTMAX = 3     # the output layer only
+
+
+ACTIVATION_IDS = {"sigmoid": SIGMOID, "tanh": TANH, "relu": RELU}
+OUTPUT_IDS = {"sigmoid": SIGMOID, "softmax": SOFTMAX}
 
 
 cdef tuple compiled_costs():
-    # the cost classes these kernels compute, and the number the loops know each by
-    from cnet.functions import CrossEntropyCost, QuadraticCost
-    return ((QuadraticCost, QUADRATIC), (CrossEntropyCost, CROSS_ENTROPY))
+    # the cost classes these kernels compute, the number the loops know each by, and
+    # the output layer each needs
+    from cnet.functions import CrossEntropyCost, LogLikelihoodCost, QuadraticCost
+    return ((QuadraticCost, QUADRATIC, SIGMOID), (CrossEntropyCost, CROSS_ENTROPY, SIGMOID),
+            (LogLikelihoodCost, LOG_LIKELIHOOD, SOFTMAX))
 
 
-cdef int cost_id(cost) except -1:
-    for known, number in compiled_costs():
+cdef int cost_id(cost, int output) except -1:
+    # the cost's number, checked to go with the output layer (output_error reads σ' or
+    # the softmax from a, which holds only for the activation the cost is made for)
+    for known, number, needs in compiled_costs():
         if cost is known:
+            if needs != output:
+                raise ValueError(f"the compiled kernels compute {known.__name__} with a "
+                                 f"{'softmax' if needs == SOFTMAX else 'sigmoid'} output layer only")
             return number
     raise TypeError(f"the compiled kernels have no cost {cost!r}")
+
+
+cdef int activation_id(name, dict names, str argument) except -1:
+    try:
+        return names[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"{argument} must be one of {sorted(names)}, got {name!r}") from None
 
 
 cdef inline real_t sigmoid(real_t z) noexcept nogil:
@@ -37,9 +65,47 @@ cdef inline double sigmoid_prime(real_t a) noexcept nogil:
     return a * (1 - a)
 
 
+cdef inline void activate(real_t *a, Py_ssize_t n, int kind) noexcept nogil:
+    # a_j ← f(z_j) for the n weighted inputs z in a: σ(z), tanh(z), max(0, z), or the
+    # softmax e^{z_j − m} / Σ_k e^{z_k − m} (m = max_k z_k: no exponential overflows,
+    # the sum is at least 1; summed in double)
+    cdef Py_ssize_t j
+    cdef real_t m
+    cdef double total = 0.0
+    if kind == SIGMOID:
+        for j in range(n):
+            a[j] = sigmoid(a[j])
+    elif kind == TANH:
+        for j in range(n):
+            a[j] = real_tanh(a[j])
+    elif kind == RELU:
+        for j in range(n):
+            a[j] = a[j] if a[j] > 0 else 0
+    else:
+        m = a[0]
+        for j in range(1, n):
+            if a[j] > m:
+                m = a[j]
+        for j in range(n):
+            a[j] = real_exp(a[j] - m)
+            total += a[j]
+        for j in range(n):
+            a[j] = <real_t> (a[j] / total)
+
+
+cdef inline double derivative(real_t a, int kind) noexcept nogil:
+    # f'(z) from a = f(z), in double: σ' = a(1 − a), tanh' = 1 − a², max(0, ·)' = [a > 0]
+    if kind == SIGMOID:
+        return sigmoid_prime(a)
+    if kind == TANH:
+        return 1 - a * a
+    return 1.0 if a > 0 else 0.0
+
+
 cdef inline void output_error(const real_t *a, const double *y, Py_ssize_t n, int cost,
                               real_t *d) noexcept nogil:
-    # δ_L = (a_L − y) ⊙ σ'(z_L) (quadratic) or a_L − y (cross-entropy)
+    # δ_L = (a_L − y) ⊙ σ'(z_L) (quadratic), or a_L − y (cross-entropy with sigmoid,
+    # log-likelihood with softmax)
     cdef Py_ssize_t i
     for i in range(n):
         d[i] = a[i] - <real_t> y[i]
@@ -48,13 +114,17 @@ cdef inline void output_error(const real_t *a, const double *y, Py_ssize_t n, in
 
 
 cdef inline double cost_value(const real_t *a, const double *y, Py_ssize_t n, int cost) noexcept nogil:
-    # quadratic: ½‖a − y‖²;  cross-entropy: Σ_j nan_to_num(−y_j ln a_j − (1 − y_j) ln(1 − a_j))
+    # quadratic: ½‖a − y‖²;  cross-entropy: Σ_j nan_to_num(−y_j ln a_j − (1 − y_j) ln(1 − a_j));
+    # log-likelihood: −Σ_j y_j ln max(a_j, DBL_MIN) (finite when a_y underflows to 0)
     cdef Py_ssize_t j
     cdef double s = 0.0, t
     for j in range(n):
         if cost == QUADRATIC:
             t = a[j] - y[j]
             s += t * t
+        elif cost == LOG_LIKELIHOOD:
+            if y[j] != 0:
+                s += -y[j] * log(a[j] if a[j] > DBL_MIN else DBL_MIN)
         else:
             t = -y[j] * log(a[j]) - (1.0 - y[j]) * log(1.0 - a[j])
             if isnan(t):

@@ -18,7 +18,9 @@
 # The def functions below are the kernel interface (the same as
 # cnet._kernels.numpy_kernels).  They receive arrays the engine has already
 # validated; they re-check only the cheap structural facts (shapes, index range)
-# so that no call, however wrong, can read or write out of bounds.  The cdef
+# so that no call, however wrong, can read or write out of bounds.  Chapter 3's
+# options are keyword arguments with the book's network as their defaults
+# (activation, output, regularization, mu, velocities: see numpy_kernels).  The cdef
 # loops then run without bounds checks and without the GIL.
 include "_functions.pxi"
 include "_inputs.pxi"
@@ -40,7 +42,7 @@ DTYPE = "float64" if sizeof(real_t) == 8 else "float32"
 
 def supports(cost):
     """True when these kernels compute ``cost`` themselves (the built-in costs)."""
-    return any(cost is known for known, _ in compiled_costs())
+    return any(cost is known for known, _, _ in compiled_costs())
 
 
 cdef void check_inputs(Params p, Inputs X) except *:
@@ -75,23 +77,23 @@ cdef object forward_all(Params p, Inputs X):
     return out
 
 
-def feedforward(list weights, list biases, Inputs X):
+def feedforward(list weights, list biases, Inputs X, activation="sigmoid", output="sigmoid"):
     """The output activations a_L for each row of X: an (m, n_L) array of DTYPE."""
-    p = Params(weights, biases)
+    p = Params(weights, biases, 1, activation, output)
     cdef Py_ssize_t out = p.net.off[p.net.L - 1]
     return forward_all(p, X)[:, out:out + p.net.n[p.net.L]]
 
 
-def predict(list weights, list biases, Inputs X):
+def predict(list weights, list biases, Inputs X, activation="sigmoid", output="sigmoid"):
     """argmax of the output activations for each row of X (first maximum on ties)."""
-    return cost_and_predict(weights, biases, X, None, None)[1]
+    return cost_and_predict(weights, biases, X, None, None, 1, activation, output)[1]
 
 
-def backprop(list weights, list biases, x, y, cost):
+def backprop(list weights, list biases, x, y, cost, activation="sigmoid", output="sigmoid"):
     """(nabla_b, nabla_w) of the cost of one example, shaped like biases and weights."""
-    p = Params(weights, biases)
+    p = Params(weights, biases, 1, activation, output)
     check_targets(p, y.reshape(1, -1), 1)
-    cdef int c = cost_id(cost)
+    cdef int c = cost_id(cost, p.net.kind[p.net.L - 1])
     cdef Py_ssize_t W = p.net.width, L = p.net.L, l
     act = forward_all(p, prepare(np.ascontiguousarray(x.reshape(1, -1))))[0]
     delta = np.zeros(W, dtype=DTYPE)
@@ -108,19 +110,34 @@ def backprop(list weights, list biases, x, y, cost):
 
 def train(list weights, list biases, Inputs X, const double[:, ::1] Y,
           const Py_ssize_t[::1] order, Py_ssize_t mini_batch_size, double eta,
-          double lmbda, double n, cost, Py_ssize_t num_threads=1):
+          double lmbda, double n, cost, Py_ssize_t num_threads=1, activation="sigmoid",
+          output="sigmoid", regularization="L2", double mu=0.0, velocities=None):
     """Run SGD over the mini-batches order[0:s], order[s:2s], … (s = mini_batch_size).
 
     Each step is w ← (1 − ηλ/n) w − (η/m) ∇w, b ← b − (η/m) ∇b over the m
-    examples of the mini-batch.  Updates ``weights`` and ``biases`` in place.
-    ``num_threads`` threads share the work; the result does not depend on it.
+    examples of the mini-batch (L1: w ← w − (ηλ/n) sgn(w) − (η/m) ∇w; momentum
+    μ > 0: v ← μv − η∇C, w ← w + v, as in numpy_kernels.train).  Updates
+    ``weights`` and ``biases`` (and ``velocities``) in place.  ``num_threads``
+    threads share the work; the result does not depend on it.
     """
     if num_threads < 1:
         raise ValueError("num_threads must be at least 1")
-    p = Params(weights, biases, num_threads)
+    if regularization not in ("L2", "L1"):
+        raise ValueError(f"regularization must be 'L2' or 'L1', got {regularization!r}")
+    if not 0 <= mu < 1:
+        raise ValueError(f"mu must be in [0, 1), got {mu!r}")
+    p = Params(weights, biases, num_threads, activation, output)
+    if mu > 0:
+        if velocities is None:
+            raise ValueError("momentum (mu > 0) needs velocities shaped like the weights and biases")
+        vw, vb = velocities
+        if ([v.shape for v in vw] != [a.shape for a in weights]
+                or [v.shape for v in vb] != [a.shape for a in biases]):
+            raise ValueError("velocities must be shaped like the weights and the biases")
+        p.with_velocities(list(vw), list(vb))
     check_inputs(p, X)
     check_targets(p, np.asarray(Y), X.n_rows)
-    cdef int c = cost_id(cost)
+    cdef int c = cost_id(cost, p.net.kind[p.net.L - 1])
     cdef Py_ssize_t count = order.shape[0]
     if mini_batch_size < 1:
         raise ValueError("mini_batch_size must be at least 1")
@@ -128,8 +145,10 @@ def train(list weights, list biases, Inputs X, const double[:, ::1] Y,
         raise ValueError("order indexes outside X")
     if count == 0:
         return
-    cdef Py_ssize_t m = min(mini_batch_size, count), W = p.net.width
+    cdef Py_ssize_t m = min(mini_batch_size, count), W = p.net.width, steps
     cdef Work w = Work()
+    cdef real_t[::1] maps_mv
+    cdef int[::1] stamp_mv
     w.keep = (p, X, Y, order)
     w.rows = X.rows()
     w.job.part = train_part
@@ -142,7 +161,22 @@ def train(list weights, list biases, Inputs X, const double[:, ::1] Y,
     w.job.count = count
     w.job.mbs = m
     w.job.eta = <real_t> eta
-    w.job.decay = 1.0 - eta * (lmbda / n)
+    if mu > 0 or regularization == "L1":
+        # the step applies the penalty itself (the lazy scale cannot: see _params.pxi)
+        w.job.decay = 1
+        w.job.mu = <real_t> mu
+        w.job.penalty = <real_t> (eta * (lmbda / n))
+        w.job.l1 = regularization == "L1"
+        if mu > 0 and regularization == "L2":
+            steps = -(-count // m)
+            maps_mv = momentum_maps(mu, float(w.job.penalty), steps)
+            stamp_mv = np.zeros(p.net.panels * (3 * p.net.n[0] + 2), dtype=np.intc)
+            w.keep = w.keep + (maps_mv, stamp_mv)
+            w.job.maps = &maps_mv[0]
+            w.job.steps = steps
+            w.job.stamp = &stamp_mv[0]
+    else:
+        w.job.decay = 1.0 - eta * (lmbda / n)
     w.job.act = zeroed(2 * m * W)
     w.job.delta = zeroed(m * W)      # zeroed: the padding of every layer's errors stays zero
     w.job.nabla_b = zeroed(W)
@@ -150,16 +184,36 @@ def train(list weights, list biases, Inputs X, const double[:, ::1] Y,
         run_on_threads(w, p.net.panels)  # one thread per panel: more would have nothing to do
     finally:    # also when a signal's exception stopped it between mini-batches
         p.write_back(weights, biases)
+        if mu > 0:
+            p.write_back_velocities(list(vw), list(vb))
 
 
-def cost_and_predict(list weights, list biases, Inputs X, Y, cost, Py_ssize_t num_threads=1):
+def momentum_maps(double mu, double r, Py_ssize_t steps):
+    """The maps of catch_up (_loops.pxi) for up to ``steps`` steps, as one flat array of
+    DTYPE: E_k = P M^k, Q_k = P M^k A, F_k = M^k, G_k = M^k A for k = 0 … steps, each
+    a 2 × 2 matrix [[a, b], [c, d]] stored as a, b, c, d (w ← a w + b v, v ← c w + d v);
+    entries below the smallest normal number of DTYPE are 0."""
+    M = np.array([[1 - r, mu], [-r, mu]])
+    A = np.array([[1.0, 1.0], [0.0, 1.0]])
+    P = np.array([[1.0, 0.0], [-r, mu]])
+    powers = np.empty((steps + 1, 2, 2))
+    powers[0] = np.eye(2)
+    for k in range(1, steps + 1):
+        powers[k] = M @ powers[k - 1]
+    maps = np.concatenate([P @ powers, P @ powers @ A, powers, powers @ A]).reshape(-1)
+    maps[np.abs(maps) < np.finfo(DTYPE).tiny] = 0
+    return maps.astype(DTYPE)
+
+
+def cost_and_predict(list weights, list biases, Inputs X, Y, cost, Py_ssize_t num_threads=1,
+                     activation="sigmoid", output="sigmoid"):
     """``(Σ over the rows of X of cost.fn(a_L, y), the argmax of each row's a_L)`` from
     one forward pass; with ``Y`` None, the sum is 0.0.  ``num_threads`` threads
     share the rows; the costs are summed in blocks of rows, in order, so the
     result does not depend on it."""
     if num_threads < 1:
         raise ValueError("num_threads must be at least 1")
-    p = Params(weights, biases)
+    p = Params(weights, biases, 1, activation, output)
     check_inputs(p, X)
     labels = np.zeros(X.n_rows, dtype=np.intp)
     cdef Py_ssize_t[::1] labels_mv = labels
@@ -169,7 +223,7 @@ def cost_and_predict(list weights, list biases, Inputs X, Y, cost, Py_ssize_t nu
     cdef double total = 0.0
     if Y is not None:
         check_targets(p, np.asarray(Y), X.n_rows)
-        w.job.cost = cost_id(cost)
+        w.job.cost = cost_id(cost, p.net.kind[p.net.L - 1])
         Y_mv = Y
     if X.n_rows == 0:
         return 0.0, labels
@@ -192,6 +246,7 @@ def cost_and_predict(list weights, list biases, Inputs X, Y, cost, Py_ssize_t nu
     return total, labels
 
 
-def cost_sum(list weights, list biases, Inputs X, const double[:, ::1] Y, cost):
+def cost_sum(list weights, list biases, Inputs X, const double[:, ::1] Y, cost,
+             activation="sigmoid", output="sigmoid"):
     """Σ over the rows of X of cost.fn(a_L, y): the unregularised total cost."""
-    return cost_and_predict(weights, biases, X, Y, cost)[0]
+    return cost_and_predict(weights, biases, X, Y, cost, 1, activation, output)[0]

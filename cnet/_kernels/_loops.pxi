@@ -1,15 +1,17 @@
 # The loops: forward, backward and the SGD step, for one example or one
 # mini-batch, over the parameters in the layout of _params.pxi and the packed
 # inputs of _inputs.pxi.  Notation (the book's): a_0 = x is the input,
-# a_{l+1} = σ(z_{l+1}) with z_{l+1} = w_l a_l + b_l for the L weight layers
-# l = 0 … L−1, and δ_l = ∂C/∂z_l.  An example's activations a_1 … a_L (and its
+# a_{l+1} = f_l(z_{l+1}) with z_{l+1} = w_l a_l + b_l for the L weight layers
+# l = 0 … L−1, and δ_l = ∂C/∂z_l; f_l is layer l+1's activation, kind[l] (σ in the
+# book; tanh or ReLU; the softmax at the output).  An example's activations a_1 … a_L (and its
 # errors δ_1 … δ_L) are one block of `width` reals, layer l+1's at off[l].
 #
 # Every layer is dense (fully connected); each loop over the layers calls one
 # function per layer (dense_forward, dense_backward, step_layer), which is where
 # another kind of layer (convolution, pooling) would get its own.
 from cnet._kernels.real cimport real_t
-from cnet._kernels.vec cimport cnet_rows_forward, cnet_rows_update, cnet_dot, cnet_prefetch
+from cnet._kernels.vec cimport (cnet_rows_forward, cnet_rows_update, cnet_dot, cnet_prefetch,
+                                cnet_l1_decay, cnet_momentum, cnet_momentum_map)
 
 
 cdef enum:
@@ -39,7 +41,7 @@ cdef void input_sum(const Net *net, const Rows *X, Py_ssize_t e, Py_ssize_t q,
 
 
 cdef inline void dense_forward(const Net *net, Py_ssize_t l, real_t *act) noexcept nogil:
-    # a_{l+1} = σ(w_l a_l + b_l) into act[off[l] …], for a dense layer l; for l = 0,
+    # a_{l+1} = f_l(w_l a_l + b_l) into act[off[l] …], for a dense layer l; for l = 0,
     # act[0 …] already holds z_1 from input_sum
     cdef Py_ssize_t j, no = net.s[l + 1]
     cdef real_t *a = act + net.off[l]
@@ -50,8 +52,7 @@ cdef inline void dense_forward(const Net *net, Py_ssize_t l, real_t *act) noexce
     if is_scaled(net, l):
         for j in range(net.n[l + 1]):
             a[j] = net.b[l][j] + net.scale[l] * a[j]     # z = b + scale · Σ …
-    for j in range(net.n[l + 1]):
-        a[j] = sigmoid(a[j])
+    activate(a, net.n[l + 1], net.kind[l])
 
 
 cdef void finish_forward(const Net *net, real_t *act) noexcept nogil:
@@ -74,23 +75,25 @@ cdef void forward(const Net *net, const Rows *X, Py_ssize_t e, real_t *act) noex
 
 cdef inline void dense_backward(const Net *net, Py_ssize_t l, const real_t *act,
                                 real_t *delta) noexcept nogil:
-    # δ_l = (w_lᵀ δ_{l+1}) ⊙ σ'(z_l) into delta[off[l−1] …], for a dense layer l ≥ 1
+    # δ_l = (w_lᵀ δ_{l+1}) ⊙ f'(z_l) into delta[off[l−1] …], for a dense layer l ≥ 1
+    # (f = f_{l−1}, layer l's activation, f'(z_l) computed from a_l)
     cdef Py_ssize_t i, no = net.s[l + 1]
     cdef const real_t *a = act + net.off[l - 1]
     cdef real_t *d = delta + net.off[l - 1]
     cdef const real_t *d_next = delta + net.off[l]
+    cdef int kind = net.kind[l - 1]
     for i in range(net.n[l]):
         # (w_lᵀ δ_{l+1})_i is row i of wt[l] dotted with δ_{l+1} (zero in the padding)
         if is_scaled(net, l):
-            d[i] = (net.scale[l] * cnet_dot(net.wt[l] + i * no, d_next, no)) * sigmoid_prime(a[i])
+            d[i] = (net.scale[l] * cnet_dot(net.wt[l] + i * no, d_next, no)) * derivative(a[i], kind)
         else:
-            d[i] = cnet_dot(net.wt[l] + i * no, d_next, no) * sigmoid_prime(a[i])
+            d[i] = cnet_dot(net.wt[l] + i * no, d_next, no) * derivative(a[i], kind)
 
 
 cdef void backward(const Net *net, const real_t *act, const double *y, int cost,
                    real_t *delta) noexcept nogil:
     # δ_L from the cost (output_error), then backwards:
-    # δ_l = (w_lᵀ δ_{l+1}) ⊙ σ'(z_l), l = L−1 … 1
+    # δ_l = (w_lᵀ δ_{l+1}) ⊙ f'(z_l), l = L−1 … 1
     cdef Py_ssize_t L = net.L, l
     output_error(act + net.off[L - 1], y, net.n[L], cost, delta + net.off[L - 1])
     for l in range(L - 1, 0, -1):
@@ -99,21 +102,36 @@ cdef void backward(const Net *net, const real_t *act, const double *y, int cost,
 
 # ---------------------------------------------------------------- the step
 
+cdef struct Step:
+    # what one SGD step does besides the gradient (see step_layer)
+    real_t c            # η/m
+    real_t mu           # μ > 0: momentum, with the velocities net.vt, net.vb
+    real_t penalty      # ηλ/n when the lazy scale does not apply it (L1, or with momentum)
+    bint l1             # the penalty's gradient is (λ/n) sgn(w), else (λ/n) w
+    bint first, last    # the first / the last step of this call
+    bint lazy           # momentum with L2 or none: layer 0's rows are caught up by catch_up
+
+
 cdef void step_layer(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t m,
-                     const real_t *act, const real_t *delta, real_t c,
+                     const real_t *act, const real_t *delta, const Step *step,
                      Py_ssize_t l, Py_ssize_t q, real_t *nabla_b) noexcept nogil:
     # Layer l's share of one SGD step over the m examples whose activations and errors
     # are in act/delta: panel q of wt_0 when l = 0 (neurons j0 ≤ j < j1 of layer 1),
-    # else all of layer l+1 (c = η/m):
-    #   w_l ← decay · w_l − c Σ_k δ_{l+1,k} a_{l,k}ᵀ      (decay = 1 − ηλ/n)
-    #   b_l ← b_l − c Σ_k δ_{l+1,k}
+    # else all of layer l+1 (c = η/m, r = ηλ/n):
+    #   L2:       w_l ← (1 − r) · w_l − c Σ_k δ_{l+1,k} a_{l,k}ᵀ,   b_l ← b_l − c Σ_k δ_{l+1,k}
+    #   L1:       w_l ← w_l − r sgn(w_l) − c Σ_k δ_{l+1,k} a_{l,k}ᵀ
+    #   momentum: v_l ← μ v_l − r w_l (or r sgn(w_l)) − c Σ_k δ_{l+1,k} a_{l,k}ᵀ,  w_l ← w_l + v_l,
+    #             u_l ← μ u_l − c Σ_k δ_{l+1,k},  b_l ← b_l + u_l   (u: the biases' velocity)
     # All δ were computed before any weight moves, so subtracting each example's
-    # term straight from w is the same step as summing ∇w first (up to the order
-    # of the additions).  The decay was applied to the layer's scale before (by
-    # scale_decay); the step moves wt by c / scale.
+    # term straight from w (or v) is the same step as summing ∇w first (up to the
+    # order of the additions).  L2 without momentum: the decay was applied to the
+    # layer's scale before (by scale_decay), and the step moves wt by c / scale.
+    # L1 and momentum pass over every weight; with momentum, a step's last pass
+    # also starts the next step (v ← μv − r w), so that each step passes once.
     cdef Py_ssize_t k, j, e, j0 = 0, j1 = net.s[l + 1], no, W = net.width
     cdef real_t *wt
-    cdef real_t cl
+    cdef real_t *target
+    cdef real_t cl, c = step.c
     cdef const real_t *d
     if l == 0:
         j0 = net.col[q]
@@ -122,19 +140,123 @@ cdef void step_layer(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_
     wt = net.wt[l] + net.n[l] * j0
     scale_fold(net, l, wt, net.n[l], no)
     cl = unscaled_step(net, l, c)
+    target = wt                       # what the gradient's terms go into: w, or v
+    if step.mu != 0:
+        target = net.vt[l] + net.n[l] * j0
+        if step.lazy and l == 0:
+            pass                      # catch_up prepared the rows this step changes
+        elif step.first:
+            cnet_momentum(wt, target, net.n[l] * no, step.mu, step.penalty, step.l1, 0, 1)
+    elif step.penalty != 0:
+        cnet_l1_decay(wt, net.n[l] * no, step.penalty)
     for k in range(m):
-        # wt_l[i, j0:j1] −= (cl a_{l,i}) δ_{l+1}[j0:j1], over the non-zero inputs when l = 0
+        # target_l[i, j0:j1] −= (cl a_{l,i}) δ_{l+1}[j0:j1], over the non-zero inputs when l = 0
         d = delta + k * W + net.off[l] + j0
         if l == 0:
             e = batch[k]
-            cnet_rows_update(wt, no, no, X.index, X.value, X.start[e], X.start[e + 1], cl, d)
+            cnet_rows_update(target, no, no, X.index, X.value, X.start[e], X.start[e + 1], cl, d)
         else:
-            cnet_rows_update(wt, no, no, NULL, act + k * W + net.off[l - 1], 0, net.n[l], cl, d)
-    # ∇b_l = Σ_k δ_{l+1,k}, summed in example order, then b_l −= c ∇b_l
+            cnet_rows_update(target, no, no, NULL, act + k * W + net.off[l - 1], 0, net.n[l], cl, d)
+    if step.mu != 0 and not (step.lazy and l == 0):
+        cnet_momentum(wt, target, net.n[l] * no, step.mu, step.penalty, step.l1, 1, not step.last)
+    # ∇b_l = Σ_k δ_{l+1,k}, summed in example order, then b_l −= c ∇b_l (or by momentum)
     for j in range(j0, j1):
         nabla_b[j] = 0
     for k in range(m):
         for j in range(j0, j1):
             nabla_b[j] += delta[k * W + net.off[l] + j]
-    for j in range(j0, min(j1, net.n[l + 1])):
-        net.b[l][j] -= c * nabla_b[j]
+    if step.mu != 0:
+        for j in range(j0, min(j1, net.n[l + 1])):
+            net.vb[l][j] = step.mu * net.vb[l][j] - c * nabla_b[j]
+            net.b[l][j] += net.vb[l][j]
+    else:
+        for j in range(j0, min(j1, net.n[l + 1])):
+            net.b[l][j] -= c * nabla_b[j]
+
+
+# ------------------------------------------------------- momentum, lazily
+# With momentum, every weight moves at every step, but the first layer's row i
+# (the weights leaving pixel i) gets a gradient only at the steps whose
+# examples have x_i ≠ 0 -- about half the rows of an MNIST mini-batch of 10.
+# Between two such steps the row follows a linear map: a step without
+# gradient is v ← μv − r w, w ← w + v, i.e. (w, v) ← M (w, v) with
+# M = [[1 − r, μ], [−r, μ]] (r = ηλ/n for L2, 0 without).  So each row is left
+# alone until a step reads it, and then brought forward by the product of
+# those maps at once, from tables made before the call (one 2 × 2 matrix per
+# number of steps skipped).  stamp[i] says where row i is: 0, as at the start
+# of the call; s ≥ 1, w is w_{s−1} and v is v_s (step s's w ← w + v is yet to
+# be done).  A row read by step t is taken to (w_{t−1}, μ v_{t−1} − r w_{t−1}),
+# so that the gradient's terms then go into v and the forward pass reads
+# w_{t−1}:  maps E_k = P M^k (from stamp 0, k = t − 1) and Q_k = P M^k A
+# (from stamp s, k = t − 1 − s), with A = [[1, 1], [0, 1]] (w ← w + v) and
+# P = [[1, 0], [−r, μ]] (v ← μv − r w).  At the end of the call every row is
+# taken to (w_T, v_T): F_k = M^k (k = T) and G_k = M^k A (k = T − s).  The
+# results equal the step-by-step ones up to rounding (the same for any number
+# of threads, each row of a panel being its thread's).
+
+cdef void catch_up(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t m,
+                   Py_ssize_t q, int *stamp, int t, const real_t *maps, Py_ssize_t K) noexcept nogil:
+    # the rows of panel q of wt_0 (and of its velocity) that the examples batch[0 … m)
+    # read, brought to step t (maps: E, Q, F, G, each K + 1 matrices of 4 reals).
+    # stamp holds 3 · n[0] + 2 ints: the stamps, then room to list the rows to move and
+    # their stamps (n[0] + 1 each) -- listed without a branch (whether a pixel's row was already
+    # moved at this step is a coin toss no branch predictor learns), then moved.
+    cdef Py_ssize_t k, p, i, e, count = 0, j0 = net.col[q], no = net.col[q + 1] - net.col[q]
+    cdef Py_ssize_t n0 = net.n[0]
+    cdef real_t *wt = net.wt[0] + n0 * j0
+    cdef real_t *vt = net.vt[0] + n0 * j0
+    cdef int *rows = stamp + n0
+    cdef int *was = stamp + 2 * n0 + 1
+    cdef int s
+    for k in range(m):
+        e = batch[k]
+        for p in range(X.start[e], X.start[e + 1]):
+            i = X.index[p]
+            s = stamp[i]
+            rows[count] = <int> i
+            was[count] = s
+            count += s != t
+            stamp[i] = t
+    for k in range(count):
+        i = rows[k]
+        s = was[k]
+        cnet_momentum_map(wt + i * no, vt + i * no, no,
+                          maps + 4 * ((t - 1) if s == 0 else (K + 1) + t - 1 - s))
+
+
+cdef void catch_up_all(Net *net, Py_ssize_t q, const int *stamp, int T, const real_t *maps,
+                       Py_ssize_t K, const Step *step) noexcept nogil:
+    # every row of panel q brought to the end of the call, step T.  A row at T + 1 was
+    # prepared for a step that an interruption stopped before it was taken: its
+    # v ← μv − r w is undone, v ← (v + r w) / μ
+    cdef Py_ssize_t i, j, j0 = net.col[q], no = net.col[q + 1] - net.col[q]
+    cdef real_t *wt = net.wt[0] + net.n[0] * j0
+    cdef real_t *vt = net.vt[0] + net.n[0] * j0
+    for i in range(net.n[0]):
+        if stamp[i] == T + 1:
+            for j in range(i * no, (i + 1) * no):
+                vt[j] = (vt[j] + step.penalty * wt[j]) / step.mu
+        elif stamp[i] == 0:
+            cnet_momentum_map(wt + i * no, vt + i * no, no, maps + 4 * (2 * (K + 1) + T))
+        else:
+            cnet_momentum_map(wt + i * no, vt + i * no, no, maps + 4 * (3 * (K + 1) + T - stamp[i]))
+
+
+cdef void undo_prepare(Net *net, Py_ssize_t l, Py_ssize_t q, const Step *step) noexcept nogil:
+    # Momentum, when an interruption stops a call before the step that the last pass
+    # prepared (v ← μv − r w, or r sgn(w)): undo it on layer l's panel q (all of layer
+    # l+1 when l ≥ 1), v ← (v + r w) / μ, so that v is the last step's velocity again
+    cdef Py_ssize_t i, j0 = 0, j1 = net.s[l + 1]
+    cdef real_t *wt
+    cdef real_t *vt
+    cdef real_t g
+    if l == 0:
+        j0 = net.col[q]
+        j1 = net.col[q + 1]
+    wt = net.wt[l] + net.n[l] * j0
+    vt = net.vt[l] + net.n[l] * j0
+    for i in range(net.n[l] * (j1 - j0)):
+        g = wt[i]
+        if step.l1:
+            g = (g > 0) - (g < 0)
+        vt[i] = (vt[i] + step.penalty * g) / step.mu

@@ -31,6 +31,9 @@ cdef struct Net:
     real_t *zeros         # s_max zeros: the bias of a scaled layer's unscaled sum
     Py_ssize_t *off       # a_{l+1} and δ_{l+1} start at off[l] in an example's block
     Py_ssize_t width      # s[1] + … + s[L]: the length of one example's block
+    int *kind             # kind[l]: the activation of layer l+1 (SIGMOID, … _functions.pxi)
+    real_t **vt           # momentum: the velocities of wt and b, in the same layout
+    real_t **vb           # (NULL without momentum)
 
 
 # ------------------------------------------------------- the lazy L2 scale
@@ -96,11 +99,17 @@ cdef class Params:
     cdef Net net
     cdef real_t *theta               # all of wt and b, at a multiple of 64 bytes
     cdef real_t *lazy                # scale, fold (L each) and zeros (s_max)
+    cdef real_t *velocity            # momentum: the velocities, laid out as theta (or NULL)
+    cdef Py_ssize_t size             # the reals in theta
     cdef Py_ssize_t[::1] sizes, stored, offsets, cols
+    cdef int[::1] kinds
     cdef list layers   # ([(j0, panel of w_l transposed), …], b_l): views of theta
+    cdef list velocity_layers        # the same views of velocity
 
-    def __cinit__(self, list weights, list biases, Py_ssize_t panels=1):
-        # panels: how many panels to cut wt_0 into (at most one per BLOCK of layer 1)
+    def __cinit__(self, list weights, list biases, Py_ssize_t panels=1, hidden="sigmoid",
+                  output="sigmoid"):
+        # panels: how many panels to cut wt_0 into (at most one per BLOCK of layer 1);
+        # hidden, output: the activations of the hidden layers and of the output layer
         cdef Py_ssize_t L = len(weights), l, pos = 0, q
         if L < 1 or len(biases) != L:
             raise ValueError("expected at least one layer of weights, and one bias vector per layer")
@@ -109,7 +118,7 @@ cdef class Params:
         self.sizes = np.asarray(n, dtype=np.intp)
         self.stored = np.asarray(s, dtype=np.intp)
         self.offsets = np.cumsum([0] + s[1:], dtype=np.intp)
-        size = sum(n[l] * s[l + 1] + s[l + 1] for l in range(L))
+        size = self.size = sum(n[l] * s[l + 1] + s[l + 1] for l in range(L))
         # theta at a multiple of 64 bytes, so that each BLOCK of a row of wt is whole
         # cache lines (threads update different blocks)
         self.theta = <real_t *> cnet_alloc(size * sizeof(real_t))
@@ -130,16 +139,28 @@ cdef class Params:
         self.net.s = &self.stored[0]
         self.net.off = &self.offsets[0]
         self.net.width = self.offsets[L]
+        self.kinds = np.asarray([activation_id(hidden, ACTIVATION_IDS, "activation")] * (L - 1)
+                                + [activation_id(output, OUTPUT_IDS, "output")], dtype=np.intc)
+        self.net.kind = &self.kinds[0]
         blocks = s[1] // BLOCK
         panels = max(1, min(panels, blocks))
         self.cols = np.asarray([q * blocks // panels * BLOCK for q in range(panels + 1)],
                                dtype=np.intp)
         self.net.panels = panels
         self.net.col = &self.cols[0]
-        self.layers = []
         for l in range(L):
             if weights[l].shape != (n[l + 1], n[l]) or biases[l].shape != (n[l + 1], 1):
                 raise ValueError("weights and biases do not chain")
+        self.layers = self.lay_out(theta, weights, biases, self.net.wt, self.net.b)
+
+    cdef list lay_out(self, theta, list weights, list biases, real_t **wt_of, real_t **b_of):
+        # copy weights and biases into theta (a flat array), laid out as above; point
+        # wt_of[l] and b_of[l] at each layer's, and return the views the copies went to
+        cdef Py_ssize_t l, q, pos = 0
+        cdef real_t[::1] flat = theta
+        n, s = list(self.sizes), list(self.stored)
+        layers = []
+        for l in range(len(weights)):
             cuts = list(self.cols) if l == 0 else [0, s[1 + l]]
             wts = []
             for q in range(len(cuts) - 1):
@@ -147,19 +168,35 @@ cdef class Params:
                 wt = theta[pos + n[l] * j0:pos + n[l] * j1].reshape(n[l], j1 - j0)
                 wt[:, :max(0, min(j1, n[l + 1]) - j0)] = weights[l][j0:j1].T
                 wts.append((j0, wt))
-            self.net.wt[l] = self.theta + pos
+            wt_of[l] = &flat[pos]
             pos += n[l] * s[l + 1]
             b = theta[pos:pos + s[l + 1]]
             b[:n[l + 1]] = biases[l][:, 0]
-            self.net.b[l] = self.theta + pos
+            b_of[l] = &flat[pos]
             pos += s[l + 1]
-            self.layers.append((wts, b))
+            layers.append((wts, b))
+        return layers
+
+    def with_velocities(self, list vw, list vb):
+        """Hold the momentum velocities ``vw`` (shaped like the weights) and ``vb`` (like the
+        biases) too, laid out as the parameters; ``write_back`` copies them out again."""
+        cdef Py_ssize_t L = self.net.L, size = self.size
+        self.velocity = <real_t *> cnet_alloc(size * sizeof(real_t))
+        self.net.vt = <real_t **> cnet_alloc(L * sizeof(real_t *))
+        self.net.vb = <real_t **> cnet_alloc(L * sizeof(real_t *))
+        if self.velocity == NULL or self.net.vt == NULL or self.net.vb == NULL:
+            raise MemoryError()
+        self.velocity_layers = self.lay_out(np.asarray(<real_t[:size]> self.velocity), vw, vb,
+                                            self.net.vt, self.net.vb)
 
     def __dealloc__(self):
         cnet_free(self.theta)
         cnet_free(self.lazy)
         cnet_free(self.net.wt)
         cnet_free(self.net.b)
+        cnet_free(self.velocity)
+        cnet_free(self.net.vt)
+        cnet_free(self.net.vb)
 
     def write_back(self, list weights, list biases):
         """Copy the parameters into ``weights[l]`` (n[l+1], n[l]) and ``biases[l]`` (n[l+1], 1)."""
@@ -173,3 +210,13 @@ cdef class Params:
                     weights[l][j0:j1] = wt[:, :j1 - j0].T
             self.net.scale[l] = 1
             biases[l][:, 0] = b[:out]
+
+    def write_back_velocities(self, list vw, list vb):
+        """Copy the velocities (``with_velocities``) into ``vw[l]`` and ``vb[l]``, in place."""
+        for l, (wts, b) in enumerate(self.velocity_layers):
+            out = vw[l].shape[0]
+            for j0, vt in wts:
+                j1 = min(out, j0 + vt.shape[1])
+                if j1 > j0:
+                    vw[l][j0:j1] = vt[:, :j1 - j0].T
+            vb[l][:, 0] = b[:out]

@@ -41,7 +41,12 @@ cdef struct Job:
     # training
     const Py_ssize_t *order
     Py_ssize_t mbs
-    real_t eta, decay
+    real_t eta, decay   # decay: 1 − ηλ/n for the lazy scale (1: the step applies the penalty)
+    real_t mu, penalty  # Step's: momentum, and ηλ/n for L1 or with momentum
+    bint l1
+    const real_t *maps  # momentum with L2 or none: the maps of catch_up (else NULL),
+    Py_ssize_t steps    # for up to `steps` steps,
+    int *stamp          # and where each row of each panel of wt_0 is (panels × (3 n[0] + 2): catch_up)
     real_t *delta       # mbs rows of `width`: the errors
     real_t *nabla_b     # width: ∇b of every layer (at off[l])
     # scanning
@@ -132,18 +137,35 @@ cdef void train_part(Job *job, int t) noexcept nogil:
     #   2. (after all threads) the rest of the forward pass and δ of examples k ≡ t mod T;
     #   3. (after all) the step of layer 0 on those panels, and of layers ≥ 1 by the last thread.
     cdef Net *net = job.net
-    cdef Py_ssize_t T = job.team.n, W = net.width, start = 0, m, k, e, l, q, batch = 0
+    cdef Py_ssize_t T = job.team.n, W = net.width, start = 0, m, k, e, l, q, batch = 0, ahead
     cdef real_t *act
+    cdef Step step
+    step.mu = job.mu
+    step.penalty = job.penalty
+    step.l1 = job.l1
+    step.lazy = job.maps != NULL
+    # how far ahead examples are prefetched: catch_up reads all of the next mini-batch
+    # at the start of its step, so with it, that whole mini-batch
+    ahead = job.mbs if step.lazy else AHEAD
     while start < job.count:
         if t == 0 and job.check_signals and cnet_seconds() >= job.next_check:
             job.interrupted = signal_raised(job)
             job.next_check = cnet_seconds() + CHECK_SECONDS
         m = job.mbs if job.count - start > job.mbs else job.count - start
+        step.c = job.eta / m
+        step.first = start == 0
+        step.last = start + m >= job.count
         # the other half of act from the last mini-batch's, which the last thread may still be reading
         act = job.act + (batch % 2) * job.mbs * W
+        if step.lazy:
+            q = t
+            while q < net.panels:
+                catch_up(net, job.X, job.order + start, m, q, job.stamp + q * (3 * net.n[0] + 2), batch + 1,
+                         job.maps, job.steps)
+                q += T
         for k in range(m):
-            if t < net.panels and start + k + AHEAD < job.count:
-                prefetch_example(job.X, job.order[start + k + AHEAD])
+            if t < net.panels and start + k + ahead < job.count:
+                prefetch_example(job.X, job.order[start + k + ahead])
             q = t
             while q < net.panels:
                 input_sum(net, job.X, job.order[start + k], q, act + k * W)
@@ -162,15 +184,30 @@ cdef void train_part(Job *job, int t) noexcept nogil:
             cnet_release(&job.team)
         q = t
         while q < net.panels:
-            step_layer(net, job.X, job.order + start, m, act, job.delta, job.eta / m,
+            step_layer(net, job.X, job.order + start, m, act, job.delta, &step,
                        0, q, job.nabla_b)
             q += T
         if t == T - 1:
             for l in range(1, net.L):
-                step_layer(net, job.X, job.order + start, m, act, job.delta, job.eta / m,
+                step_layer(net, job.X, job.order + start, m, act, job.delta, &step,
                            l, 0, job.nabla_b + net.off[l])
         start += m
         batch += 1
+    if job.interrupted and step.mu != 0 and batch > 0:
+        # the last step's pass over every weight prepared a step that was not taken
+        q = t
+        while q < net.panels and not step.lazy:
+            undo_prepare(net, 0, q, &step)
+            q += T
+        if t == T - 1:
+            for l in range(1, net.L):
+                undo_prepare(net, l, 0, &step)
+    if job.maps != NULL:
+        q = t
+        while q < net.panels:
+            catch_up_all(net, q, job.stamp + q * (3 * net.n[0] + 2), <int> batch, job.maps, job.steps,
+                         &step)
+            q += T
     cnet_barrier(&job.team)     # none returns while another may still write a parameter
 
 

@@ -11,9 +11,11 @@
 #if CNET_PRECISION == 64
 typedef double cnet_real;
 static inline cnet_real cnet_exp(cnet_real x) { return exp(x); }
+static inline cnet_real cnet_tanh(cnet_real x) { return tanh(x); }
 #elif CNET_PRECISION == 32
 typedef float cnet_real;
 static inline cnet_real cnet_exp(cnet_real x) { return expf(x); }
+static inline cnet_real cnet_tanh(cnet_real x) { return tanhf(x); }
 #else
 #error "compile with -DCNET_PRECISION=64 or -DCNET_PRECISION=32 (setup.py sets it per extension)"
 #endif

@@ -142,6 +142,69 @@ static cnet_real cnet_dot(const cnet_real *u, const cnet_real *v, Py_ssize_t n)
     return r[0];
 }
 
+/* sgn(x): 1, −1 or 0 */
+CNET_INLINE cnet_real cnet_sign(cnet_real x)
+{
+    return (cnet_real) ((x > 0) - (x < 0));
+}
+
+/* L1 decay: w[i] −= r · sgn(w[i]), for i < n */
+static void cnet_l1_decay(cnet_real *w, Py_ssize_t n, cnet_real r)
+{
+    Py_ssize_t i;
+    for (i = 0; i < n; i++)
+        w[i] -= r * cnet_sign(w[i]);
+}
+
+/* Momentum, the passes over every weight of a step (the gradient's terms go into v
+   in between, by cnet_rows_update):
+     apply:   w[i] += v[i]                                   (w ← w + v, ending a step)
+     prepare: v[i] = μ v[i] − r · w[i], or r · sgn(w[i]) (l1)  (v ← μv − η ∂(penalty)/∂w,
+                                                               starting the next)
+   for i < n, one pass doing either or both, in that order. */
+static void cnet_momentum(cnet_real *w, cnet_real *v, Py_ssize_t n, cnet_real mu, cnet_real r,
+                          int l1, int apply, int prepare)
+{
+    Py_ssize_t i;
+    if (apply && prepare && !l1)
+        for (i = 0; i < n; i++) { w[i] += v[i]; v[i] = mu * v[i] - r * w[i]; }
+    else if (apply && prepare)
+        for (i = 0; i < n; i++) { w[i] += v[i]; v[i] = mu * v[i] - r * cnet_sign(w[i]); }
+    else if (apply)
+        for (i = 0; i < n; i++) w[i] += v[i];
+    else if (prepare && !l1)
+        for (i = 0; i < n; i++) v[i] = mu * v[i] - r * w[i];
+    else if (prepare)
+        for (i = 0; i < n; i++) v[i] = mu * v[i] - r * cnet_sign(w[i]);
+}
+
+/* (w[i], v[i]) ← (a w[i] + b v[i], c w[i] + d v[i]), for i < n (a multiple of V):
+   momentum's steps without a gradient, several at once (see catch_up in _loops.pxi) */
+static void cnet_momentum_map(cnet_real *w, cnet_real *v, Py_ssize_t n, const cnet_real *abcd)
+{
+    Py_ssize_t i;
+    cnet_real a = abcd[0], b = abcd[1], c = abcd[2], d = abcd[3];
+#if defined(__GNUC__)
+    cnet_vec x, y, wn, vn;
+    for (i = 0; i < n; i += CNET_V) {
+        cnet_load(&x, w + i);
+        cnet_load(&y, v + i);
+        wn = a * x + b * y;
+        vn = c * x + d * y;
+        cnet_store(w + i, &wn);
+        cnet_store(v + i, &vn);
+    }
+#else
+    cnet_real x, y;
+    for (i = 0; i < n; i++) {
+        x = w[i];
+        y = v[i];
+        w[i] = a * x + b * y;
+        v[i] = c * x + d * y;
+    }
+#endif
+}
+
 /* Ask the cache for the line holding *p, ahead of a read */
 static inline void cnet_prefetch(const void *p)
 {
