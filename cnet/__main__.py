@@ -33,30 +33,27 @@ def _sizes(text):
     return sizes
 
 
-def _positive(kind):
+def _number(kind, zero_allowed):
+    """An argparse type: a finite ``kind`` (int or float) > 0, or >= 0 when ``zero_allowed``."""
+    expected = "a {} >= 0".format(kind.__name__) if zero_allowed else "a positive {}".format(kind.__name__)
+
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(
-                "expected a positive {}, got {!r}".format(kind.__name__, text)) from None
-        if not value > 0 or value != value or value == float("inf"):
-            raise argparse.ArgumentTypeError("expected a positive {}, got {!r}".format(kind.__name__, text))
+            raise argparse.ArgumentTypeError("expected {}, got {!r}".format(expected, text)) from None
+        if not (value >= 0 if zero_allowed else value > 0) or value == float("inf"):
+            raise argparse.ArgumentTypeError("expected {}, got {!r}".format(expected, text))
         return value
     return parse
+
+
+def _positive(kind):
+    return _number(kind, zero_allowed=False)
 
 
 def _at_least_zero(kind):
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                "expected a {} >= 0, got {!r}".format(kind.__name__, text)) from None
-        if not value >= 0 or value == float("inf"):
-            raise argparse.ArgumentTypeError("expected a {} >= 0, got {!r}".format(kind.__name__, text))
-        return value
-    return parse
+    return _number(kind, zero_allowed=True)
 
 
 def _momentum(text):
