@@ -51,7 +51,8 @@ def sdist(tmp_path_factory):
     out = tmp_path_factory.mktemp("sdist")
     r, log = _run([sys.executable, "-m", "build", "--sdist", "--outdir", out, ROOT])
     assert r.returncode == 0, log
-    assert "deprecat" not in log.lower(), log
+    # (the NPY_NO_DEPRECATED_API define on compile lines is not a warning)
+    assert "deprecat" not in log.lower().replace("npy_no_deprecated_api", ""), log
     (path,) = glob.glob(str(out / "cnet-*.tar.gz"))
     return path
 

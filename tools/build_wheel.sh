@@ -25,7 +25,8 @@ rm -rf "$out"/cnet-*.tar.gz "$out"/cnet-*.whl "$out/wheelhouse" "$out/build.log"
 
 echo "== build: sdist, then the wheel from the sdist"
 CNET_REQUIRE_COMPILED=1 "$python" -m build --outdir "$out" "$root" 2>&1 | tee "$out/build.log"
-if grep -i deprecat "$out/build.log"; then
+# (the NPY_NO_DEPRECATED_API define on the compile lines is not a warning)
+if sed 's/NPY_NO_DEPRECATED_API//g' "$out/build.log" | grep -i deprecat; then
     echo "error: the build log has deprecation warnings (above; all of it in $out/build.log)" >&2
     exit 1
 fi
