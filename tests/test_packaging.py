@@ -136,7 +136,7 @@ def test_sdist_installs_without_a_compiler_and_trains_on_numpy(sdist, venv, tmp_
     assert facts["compiled"] is False and facts["float32_compiled"] is False and facts["build"] is None
     assert facts["backend"] == "numpy" == out["backend"]
     assert "No module named" in facts["why_not_compiled"]
-    assert facts["not_built_at_install"].startswith(MESSAGE + " (_cy_base, _cy_base_f32")
+    assert facts["not_built_at_install"].startswith(MESSAGE + " (_common, _cy_base, _cy_base_f32")
     assert "no working C compiler" in facts["not_built_at_install"]
     assert any("compiled kernels are not built" in w for w in out["warnings"])
     assert out["after"] >= 90 > out["before"] or out["after"] >= out["before"] + 30, out
