@@ -269,7 +269,7 @@ def predict(args):
     if net.sizes[0] != images.SIDE * images.SIDE:
         raise ValueError("{}: the network takes {} inputs; an image becomes 784 (28 x 28), so "
                          "predict needs a network of sizes [784, ..., 10]".format(args.file, net.sizes[0]))
-    kind = "probabilities" if getattr(net.cost, "softmax", False) is True else "scores"
+    kind = "probabilities" if net._softmax_output() else "scores"
     failed = 0
     for path in args.images:
         try:

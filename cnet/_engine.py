@@ -404,8 +404,8 @@ class Engine:
         rows, layout = self._prediction_rows("predict", X)
         kernels = self._kernels_for_cost()
         weights, biases = self._params()
-        labels = kernels.cost_and_predict(weights, biases, kernels.prepare(rows), None, self.cost,
-                                          self._threads())[1]
+        labels = kernels.cost_and_predict(weights, biases, kernels.prepare(rows), None, self._kernel_cost(),
+                                          self._threads(), **self._layers())[1]
         return int(labels[0]) if layout == "one" else labels
 
     def predict_proba(self, X):
@@ -416,7 +416,8 @@ class Engine:
         rows, layout = self._prediction_rows("predict_proba", X)
         kernels = self._kernels_for_cost()
         weights, biases = self._params()
-        scores = self._class_scores(kernels.feedforward(weights, biases, kernels.prepare(rows)))
+        scores = self._class_scores(kernels.feedforward(weights, biases, kernels.prepare(rows),
+                                                        **self._layers()))
         if layout == "one":
             return scores[0]
         return np.ascontiguousarray(scores.T) if layout == "columns" else scores
@@ -424,19 +425,23 @@ class Engine:
     def _class_scores(self, outputs):
         """Per-class scores from the output activations, one example per row.
 
-        A softmax output layer (a cost class or instance with ``softmax = True``,
-        such as a log-likelihood cost) gives probabilities already: they are
-        returned as they are.  Sigmoid outputs are each in (0, 1) and
-        independent; they are divided by their sum, a_j / Σ_k a_k.  Those scores
+        A softmax output layer (a cost whose ``output`` is "softmax", such as
+        ``LogLikelihoodCost``; or a cost of the user's that declares ``softmax =
+        True``) gives probabilities already: they are returned as they are.
+        Sigmoid outputs are each in (0, 1) and independent; they are divided by their sum, a_j / Σ_k a_k.  Those scores
         rank the classes as ``predict`` does and sum to 1, but they are not
         calibrated probabilities: a digit scored 0.9 is not right 90% of the
         time, and an input that is no digit at all still gets scores summing to 1."""
-        if getattr(self.cost, "softmax", False) is True:
+        if self._softmax_output():
             return outputs
         total = outputs.sum(axis=1, keepdims=True)
         # every output 0 (each σ underflowed): no preference, equal scores
         return np.divide(outputs, total, out=np.full_like(outputs, 1.0 / outputs.shape[1]),
                          where=total > 0)
+
+    def _softmax_output(self):
+        """True when the output activations are probabilities: a softmax output layer."""
+        return output_of(self.cost) == "softmax" or getattr(self.cost, "softmax", False) is True
 
     def _prediction_rows(self, name, X):
         """``(rows, layout)``: the examples of ``X``, checked, one per row, float32 or

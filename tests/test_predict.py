@@ -124,3 +124,15 @@ def test_a_loaded_network_predicts_as_the_saved_one(tmp_path, backend):
         loaded = network2.load(str(tmp_path / "net.json"))
         np.testing.assert_array_equal(loaded.predict(X), net.predict(X))
         np.testing.assert_allclose(loaded.predict_proba(X), net.predict_proba(X), rtol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+def test_predict_runs_the_networks_own_layers(backend, activation):
+    # the hidden activation and the cost's softmax output layer, as feedforward has them
+    net = network2.Network(SIZES, cost=network2.LogLikelihoodCost, activation=activation, seed=5,
+                           backend=backend)
+    X = inputs(20)
+    a = net.feedforward(X)
+    np.testing.assert_allclose(a.sum(axis=0), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(net.predict_proba(X), a, rtol=1e-12)
+    np.testing.assert_array_equal(net.predict(X), np.argmax(a, axis=0))
