@@ -527,9 +527,6 @@ class Engine:
             velocities = self._current_velocities() or (
                 [np.zeros_like(w) for w in weights], [np.zeros_like(b) for b in biases])
         n = len(data)
-        if step is not None and self._in_python(*self.TRAINING_HOOKS):
-            self._announce()
-            self._publish(weights, biases)
         # progress is reported every `chunk` examples, a whole number of mini-batches
         steps = 1 if progress is None else progress_steps
         chunk = max(1, n // (steps * mini_batch_size)) * mini_batch_size
