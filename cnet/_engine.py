@@ -670,7 +670,7 @@ class Engine:
     def _cost_name(self):
         """The name ``save`` records: the built-in cost's that ``self.cost`` computes
         (for an instance too), else the name of the user's class."""
-        cost = builtin_cost(self.cost) or self.cost
+        cost = self._kernel_cost()
         return str(getattr(cost, "__name__", None) or type(cost).__name__)
 
     def save(self, filename):
