@@ -42,6 +42,22 @@ def max_rel_diff(a_list, b_list):
     return diff / scale
 
 
+def assert_matches_finite_differences(weights, biases, nabla_w, nabla_b, C_x, abs, h=1e-6):
+    """Each entry of the gradient (nabla_w, nabla_b) equals the central difference
+    (C_x(p + h) − C_x(p − h)) / 2h of the cost ``C_x()`` in that weight or bias, to
+    rel 1e-6 or ``abs``; every parameter is left as it was."""
+    for params_l, grads in ((weights, nabla_w), (biases, nabla_b)):
+        for p, g in zip(params_l, grads):
+            for idx in np.ndindex(p.shape):
+                old = p[idx]
+                p[idx] = old + h
+                up = C_x()
+                p[idx] = old - h
+                down = C_x()
+                p[idx] = old
+                assert g[idx] == pytest.approx((up - down) / (2 * h), rel=1e-6, abs=abs)
+
+
 @pytest.fixture(scope="session")
 def mnist_dir():
     """The directory named by CNET_DATA_DIR, holding real MNIST; skips without it."""

@@ -9,7 +9,7 @@ from cnet._kernels import numpy_kernels
 from cnet.functions import (ACTIVATIONS, CrossEntropyCost, LogLikelihoodCost, QuadraticCost,
                             output_of, relu, relu_prime, softmax, tanh, tanh_prime)
 
-from conftest import make_data, max_rel_diff
+from conftest import assert_matches_finite_differences, make_data, max_rel_diff
 
 N = numpy_kernels
 C = _kernels.compiled
@@ -99,17 +99,7 @@ def test_backprop_against_finite_differences(backend, cost, activation, sizes):
         return N.cost_sum(weights, biases, x.reshape(1, -1), y.reshape(1, -1), cost,
                           activation=activation, output=output)
 
-    h = 1e-6
-    for params_l, grads in ((weights, nabla_w), (biases, nabla_b)):
-        for p, g in zip(params_l, grads):
-            for idx in np.ndindex(p.shape):
-                old = p[idx]
-                p[idx] = old + h
-                up = C_x()
-                p[idx] = old - h
-                down = C_x()
-                p[idx] = old
-                assert g[idx] == pytest.approx((up - down) / (2 * h), rel=1e-6, abs=1e-8)
+    assert_matches_finite_differences(weights, biases, nabla_w, nabla_b, C_x, abs=1e-8)
 
 
 @pytest.mark.parametrize("backend", KERNEL_BACKENDS)

@@ -6,7 +6,7 @@ from cnet import _kernels
 from cnet._kernels import numpy_kernels
 from cnet.functions import CrossEntropyCost, QuadraticCost
 
-from conftest import make_data, max_rel_diff
+from conftest import assert_matches_finite_differences, make_data, max_rel_diff
 
 SIZES = [[2, 1], [3, 2], [5, 4, 3, 2], [10, 17, 33, 1], [20, 100, 30, 10],
          [784, 30, 10], [784, 100, 30, 10], [50, 16, 16, 16]]
@@ -146,17 +146,7 @@ def test_backprop_against_finite_differences(backend, cost, sizes):
     def C_x():
         return N.cost_sum(weights, biases, x.reshape(1, -1), y.reshape(1, -1), cost)
 
-    h = 1e-6
-    for params_l, grads in ((weights, nabla_w), (biases, nabla_b)):
-        for p, g in zip(params_l, grads):
-            for idx in np.ndindex(p.shape):
-                old = p[idx]
-                p[idx] = old + h
-                up = C_x()
-                p[idx] = old - h
-                down = C_x()
-                p[idx] = old
-                assert g[idx] == pytest.approx((up - down) / (2 * h), rel=1e-6, abs=1e-9)
+    assert_matches_finite_differences(weights, biases, nabla_w, nabla_b, C_x, abs=1e-9)
 
 
 def test_train_rejects_out_of_range_order():
