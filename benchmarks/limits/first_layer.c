@@ -9,6 +9,19 @@
    ROW(i) picks the weight row for pixel i: i itself, or (to see what the
    cache costs) i % 64 (all rows in L1) or 0 (one row: the input stream alone).
    UPDATE=1 adds the update loop after each mini-batch of 10 (in order).
+   AHEAD: how many examples ahead the inputs are prefetched (4).
+
+   GROUP=G: the forward loop takes G examples of the order at a time, as
+   cnet_rows_forward_group does (G = 10: a mini-batch): the rows are cut into
+   blocks of RB rows (RB · 256 bytes: 48 KB for RB = 192), and for each block,
+   each example of the group loads its z, adds its pixels within the block
+   (found with a cursor into its sorted pixels), and stores z -- each z still
+   sums in pixel order (the same bits), and the block's rows are read from L2
+   once per group, then from L1.  The next group's inputs are prefetched
+   whole.  PRE=1: each example's pixel range in each block is looked up in a
+   table made once for the data set (what packing could store) instead of
+   found with the cursor.  UPDATE=2 (GROUP=10): the update loop grouped the
+   same way (each row still gets its examples' terms in example order).
 */
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +35,19 @@
 #ifndef UPDATE
 #define UPDATE 0
 #endif
+#ifndef AHEAD
+#define AHEAD 4
+#endif
+#ifndef GROUP
+#define GROUP 0
+#endif
+#ifndef PRE
+#define PRE 0
+#endif
+#ifndef RB
+#define RB 192
+#endif
+#define NB ((784 + RB - 1) / RB)
 #define H 32 /* the hidden layer, padded to whole vectors */
 
 typedef double vec __attribute__((vector_size(32)));
@@ -32,6 +58,7 @@ static int64_t *start, *order;
 static int *index_;
 static double *value;
 static double wt[784 * H] __attribute__((aligned(64)));
+static int64_t *bounds; /* PRE: example e's pixels in block b are bounds[e·(NB+1) + b] ≤ p < … b + 1] */
 
 static void *slurp(const char *dir, const char *name, size_t *bytes)
 {
@@ -68,6 +95,31 @@ static void forward(int64_t e, double *z)
     for (int k = 0; k < 8; k++) STORE(z + 4 * k, acc[k]);
 }
 
+/* z[k] = forward(es[k]) for k < m, a block of RB rows at a time (each z summed in pixel order) */
+static void forward_group(const int64_t *es, int m, double (*z)[H])
+{
+    int64_t cur[256];
+    vec acc[8], w;
+    for (int k = 0; k < m; k++) {
+        cur[k] = start[es[k]];
+        for (int j = 0; j < 8; j++) ((vec *) z[k])[j] = (vec) {0, 0, 0, 0};
+    }
+    for (int b = 0; b < NB; b++) {
+        for (int k = 0; k < m; k++) {
+            int64_t p = cur[k], end = PRE ? bounds[es[k] * (NB + 1) + b + 1] : start[es[k] + 1];
+            if (p == end || (!PRE && index_[p] >= (b + 1) * RB)) continue;
+            for (int j = 0; j < 8; j++) acc[j] = ((const vec *) z[k])[j];
+            for (; p < end && (PRE || index_[p] < (b + 1) * RB); p++) {
+                const double *r = wt + (int64_t) ROW(index_[p]) * H;
+                double x = value[p];
+                for (int j = 0; j < 8; j++) { LOAD(w, r + 4 * j); acc[j] += x * w; }
+            }
+            for (int j = 0; j < 8; j++) ((vec *) z[k])[j] = acc[j];
+            cur[k] = p;
+        }
+    }
+}
+
 /* wt[ROW(index[p]), :] += (-c · value[p]) · d over example e's non-zero pixels */
 static void update(int64_t e, double c, const double *d)
 {
@@ -80,6 +132,33 @@ static void update(int64_t e, double c, const double *d)
     }
 }
 
+/* update(es[k], c, d[k]) for k < m, a block of RB rows at a time, with cursors */
+static void update_group(const int64_t *es, int m, double c, double (*d)[H])
+{
+    int64_t cur[256];
+    vec dv[8], w;
+    for (int k = 0; k < m; k++) cur[k] = start[es[k]];
+    for (int r1 = RB; r1 < 784 + RB; r1 += RB) {
+        for (int k = 0; k < m; k++) {
+            int64_t p = cur[k], end = start[es[k] + 1];
+            if (p == end || index_[p] >= r1) continue;
+            for (int j = 0; j < 8; j++) dv[j] = ((const vec *) d[k])[j];
+            for (; p < end && index_[p] < r1; p++) {
+                double *r = wt + (int64_t) ROW(index_[p]) * H;
+                double a = -(c * value[p]);
+                for (int j = 0; j < 8; j++) { LOAD(w, r + 4 * j); w += a * dv[j]; STORE(r + 4 * j, w); }
+            }
+            cur[k] = p;
+        }
+    }
+}
+
+static void prefetch(int64_t e)
+{
+    for (int64_t p = start[e]; p < start[e + 1]; p += 8) __builtin_prefetch(&value[p], 0, 2);
+    for (int64_t p = start[e]; p < start[e + 1]; p += 16) __builtin_prefetch(&index_[p], 0, 2);
+}
+
 int main(int argc, char **argv)
 {
     size_t bytes;
@@ -89,22 +168,36 @@ int main(int argc, char **argv)
     index_ = slurp(argv[1], "index", &bytes);
     value = slurp(argv[1], "value", &bytes);
     order = slurp(argv[1], "order", &bytes);
-    double z[10][H] __attribute__((aligned(64))), best = 1e9, check = 0;
+    if (PRE) {  /* not timed: made once for the data set */
+        bounds = malloc(sizeof(int64_t) * (NB + 1) * n);
+        for (int64_t e = 0; e < n; e++) {
+            int64_t *bd = bounds + e * (NB + 1), p = start[e];
+            for (int b = 0; b <= NB; b++) {
+                while (p < start[e + 1] && index_[p] < b * RB) p++;
+                bd[b] = p;
+            }
+        }
+    }
+    static double z[256][H] __attribute__((aligned(64)));
+    double best = 1e9, check = 0;
+    const int G = GROUP ? GROUP : 10;
     for (int rep = 0; rep < 7; rep++) {
         for (int i = 0; i < 784 * H; i++) wt[i] = 1e-3 * ((i * 7919) % 1000 - 500);
         double t = now();
-        for (int64_t s = 0; s < n; s += 10) {
-            int m = n - s < 10 ? (int) (n - s) : 10;
-            for (int k = 0; k < m; k++) {
-                int64_t e = order[s + k];
-                if (s + k + 4 < n) {  /* as the kernels do: prefetch 4 examples ahead */
-                    int64_t f = order[s + k + 4];
-                    for (int64_t p = start[f]; p < start[f + 1]; p += 8) __builtin_prefetch(&value[p], 0, 2);
-                    for (int64_t p = start[f]; p < start[f + 1]; p += 16) __builtin_prefetch(&index_[p], 0, 2);
+        for (int64_t s = 0; s < n; s += G) {
+            int m = n - s < G ? (int) (n - s) : G;
+            if (GROUP) {
+                for (int64_t f = s + G; f < s + 2 * G && f < n; f++) prefetch(order[f]);
+                forward_group(order + s, m, z);
+            } else {
+                for (int k = 0; k < m; k++) {
+                    if (s + k + AHEAD < n) prefetch(order[s + k + AHEAD]);
+                    forward(order[s + k], z[k]);
                 }
-                forward(e, z[k]);
             }
-            if (UPDATE)
+            if (UPDATE == 2)
+                update_group(order + s, m, 1e-6, z);
+            else if (UPDATE)
                 for (int k = 0; k < m; k++) update(order[s + k], 1e-6, z[k]);
         }
         t = now() - t;

@@ -9,8 +9,13 @@ epoch, then with its weight update (and that again with rows that all stay
 in L1: the most that reading each touched row once per mini-batch rather than
 once per example could save), then the forward loop with the weight rows it
 reads replaced by rows that all stay in L1, or by one single row (what is
-left is streaming the inputs), and in the data set's own order.  Prints seconds per
-epoch (best of 7) next to one whole compiled epoch of cnet, one thread.
+left is streaming the inputs), and in the data set's own order.  Then the
+grouped variants (cnet_rows_forward_group): the forward loop over a mini-batch's
+10 examples together, a block of 192 rows at a time (or one block: the grouping
+and its prefetching alone; or the blocks' pixel ranges from a table made once,
+as packing could store them), with the update loop as today or grouped too, and
+the scan (evaluate) in groups of 32 in data order.  Prints seconds per epoch
+(best of 7) next to one whole compiled epoch of cnet, one thread.
 """
 import os
 import subprocess
@@ -33,6 +38,17 @@ VARIANTS = [  # (what, -D definitions, order)
     ("forward, rows in L1", ["-DROW(i)=((i)%64)"], "shuffled"),
     ("forward, one row", ["-DROW(i)=0"], "shuffled"),
     ("forward, in order", [], "sequential"),
+    # grouped: a block of rows at a time for the examples of a group (see first_layer.c)
+    ("forward, 10 ahead", ["-DAHEAD=10"], "shuffled"),
+    ("grouped forward", ["-DGROUP=10"], "shuffled"),
+    ("grouped forward, 1 block", ["-DGROUP=10", "-DRB=784"], "shuffled"),
+    ("grouped forward, table", ["-DGROUP=10", "-DPRE=1"], "shuffled"),
+    ("grouped fwd + update", ["-DUPDATE=1", "-DGROUP=10"], "shuffled"),
+    ("grouped fwd + grouped upd", ["-DUPDATE=2", "-DGROUP=10"], "shuffled"),
+    ("grouped scan, 32", ["-DGROUP=32"], "sequential"),
+    ("grouped scan, 32, table", ["-DGROUP=32", "-DPRE=1"], "sequential"),
+    ("grouped scan, 32, in L1", ["-DGROUP=32", "-DROW(i)=((i)%64)"], "sequential"),
+    ("forward, in order, in L1", ["-DROW(i)=((i)%64)"], "sequential"),
 ]
 
 
@@ -57,7 +73,7 @@ def main():
                            check=True)
             seconds = float(subprocess.run([exe, tmp], check=True, capture_output=True,
                                            text=True).stdout.split()[0])
-            print("  {:<24} {:.4f} s".format(what, seconds))
+            print("  {:<26} {:.4f} s".format(what, seconds))
     K = _kernels.compiled
     P = K.prepare(X)
     Y = np.eye(10)[labels]
@@ -70,7 +86,7 @@ def main():
         K.train(weights, biases, P, Y, shuffled.astype(np.intp), 10, 3.0, 0.0, n, QuadraticCost)
         t = time.perf_counter() - t
         best = t if best is None else min(best, t)
-    print("  {:<24} {:.4f} s".format("cnet, a whole epoch", best))
+    print("  {:<26} {:.4f} s".format("cnet, a whole epoch", best))
     return 0
 
 

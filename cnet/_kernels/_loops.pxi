@@ -12,6 +12,7 @@
 from cnet._kernels.real cimport real_t
 from cnet._kernels.vec cimport (cnet_rows_forward, cnet_rows_update, cnet_dot, cnet_prefetch,
                                 cnet_l1_decay, cnet_momentum, cnet_momentum_map)
+from cnet._kernels.vec cimport cnet_rows_forward_group
 
 
 cdef enum:
@@ -38,6 +39,18 @@ cdef void input_sum(const Net *net, const Rows *X, Py_ssize_t e, Py_ssize_t q,
     cdef Py_ssize_t j0 = net.col[q], j1 = net.col[q + 1]
     cnet_rows_forward(scaled_bias(net, 0) + j0, net.wt[0] + net.n[0] * j0, j1 - j0, j1 - j0,
                       X.index, X.value, X.start[e], X.start[e + 1], act + j0)
+
+
+cdef void input_sums(const Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t m,
+                     Py_ssize_t q, real_t *act, Py_ssize_t stride) noexcept nogil:
+    # input_sum for the examples batch[0 … m), example k's into act + k · stride: for
+    # the columns j of panel q, z_{1,k}[j] = b_0[j] + Σ_{p : x_i ≠ 0} x_i · wt_0[i, j]
+    # (x: example batch[k]'s input), the same bits as input_sum, the examples going
+    # through wt_0's rows together (cnet_rows_forward_group: a block of rows is read
+    # once for several examples)
+    cdef Py_ssize_t j0 = net.col[q], j1 = net.col[q + 1]
+    cnet_rows_forward_group(scaled_bias(net, 0) + j0, net.wt[0] + net.n[0] * j0, j1 - j0, j1 - j0,
+                            net.n[0], X.index, X.value, X.start, batch, m, act + j0, stride)
 
 
 cdef inline void dense_forward(const Net *net, Py_ssize_t l, real_t *act) noexcept nogil:

@@ -133,7 +133,7 @@ cdef void train_part(Job *job, int t) noexcept nogil:
     # neurons of layer 1: thread t owns the panels q ≡ t mod T of wt_0 (each its own
     # block of memory, so that threads never share a cache line) and those columns
     # of b_0.  Per mini-batch:
-    #   1. z_1 on those columns, for each example;
+    #   1. z_1 on those columns, for the mini-batch's examples together (input_sums);
     #   2. (after all threads) the rest of the forward pass and δ of examples k ≡ t mod T;
     #   3. (after all) the step of layer 0 on those panels, and of layers ≥ 1 by the last thread.
     cdef Net *net = job.net
@@ -144,9 +144,10 @@ cdef void train_part(Job *job, int t) noexcept nogil:
     step.penalty = job.penalty
     step.l1 = job.l1
     step.lazy = job.maps != NULL
-    # how far ahead examples are prefetched: catch_up reads all of the next mini-batch
-    # at the start of its step, so with it, that whole mini-batch
-    ahead = job.mbs if step.lazy else AHEAD
+    # how far ahead examples are prefetched: the next mini-batch, whole, before this one's
+    # forward pass (input_sums reads all of a mini-batch's entries at once, block by
+    # block of wt_0's rows, and so does catch_up at the start of its step)
+    ahead = job.mbs
     while start < job.count:
         if t == 0 and job.check_signals and cnet_seconds() >= job.next_check:
             job.interrupted = signal_raised(job)
@@ -166,10 +167,10 @@ cdef void train_part(Job *job, int t) noexcept nogil:
         for k in range(m):
             if t < net.panels and start + k + ahead < job.count:
                 prefetch_example(job.X, job.order[start + k + ahead])
-            q = t
-            while q < net.panels:
-                input_sum(net, job.X, job.order[start + k], q, act + k * W)
-                q += T
+        q = t
+        while q < net.panels:
+            input_sums(net, job.X, job.order + start, m, q, act, W)
+            q += T
         cnet_barrier(&job.team)
         if job.interrupted:     # all steps so far are done: stop here, all threads
             break
