@@ -305,3 +305,33 @@ def test_scan_threads_give_the_same_costs_and_labels(rows, cost):
     np.testing.assert_array_equal(results[0][1], want_labels)
     with pytest.raises(ValueError, match="num_threads"):
         C.cost_and_predict(weights, biases, P, Y, cost, 0)
+
+
+@pytest.mark.parametrize("sizes", [[784, 30, 10], [784, 100, 10], [20, 7, 3], [1000, 50, 4]], ids=str)
+@pytest.mark.parametrize("m", [1, 5, 33, 70])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_step_sees_each_examples_own_forward_pass(sizes, m, dtype, threads):
+    # Training computes a mini-batch's first layer for its examples together, a block
+    # of rows at a time (cnet_rows_forward_group), yet each z sums its terms in the
+    # order of one example's own forward pass: one step over m examples moves the
+    # output biases by exactly -(eta/m) * (sum of backprop's deltas, in order).  Inputs
+    # sparse, dense and empty; more rows than a block; groups longer than 32 examples.
+    K = C if dtype is np.float64 else C32
+    rng = np.random.default_rng(m * sum(sizes))
+    weights, biases = (as32(a) if dtype is np.float32 else a for a in params(sizes, rng))
+    X, Y = stacked(make_data(sizes, m, rng, dtype=dtype))
+    X[::3] = rng.random(X[::3].shape)                   # dense rows
+    X[1::7] = 0.0                                       # rows without a non-zero input
+    order = rng.permutation(m).astype(np.intp)
+    eta = dtype(0.75)
+    want = []
+    for l in range(len(biases)):
+        total = np.zeros_like(biases[l])
+        for e in order:
+            total = total + K.backprop(weights, biases, X[e], Y[e], QuadraticCost)[0][l]
+        want.append(biases[l] - (eta / dtype(m)) * total)
+    w, b = [a.copy() for a in weights], [a.copy() for a in biases]
+    K.train(w, b, K.prepare(X), Y, order, m, float(eta), 0.0, m, QuadraticCost, threads)
+    for got, expected in zip(b, want):
+        np.testing.assert_array_equal(got, expected)
