@@ -311,12 +311,14 @@ def test_scan_threads_give_the_same_costs_and_labels(rows, cost):
 @pytest.mark.parametrize("m", [1, 5, 33, 70])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_a_step_sees_each_examples_own_forward_pass(sizes, m, dtype, threads):
-    # Training computes a mini-batch's first layer for its examples together, a block
-    # of rows at a time (cnet_rows_forward_group), yet each z sums its terms in the
-    # order of one example's own forward pass: one step over m examples moves the
-    # output biases by exactly -(eta/m) * (sum of backprop's deltas, in order).  Inputs
-    # sparse, dense and empty; more rows than a block; groups longer than 32 examples.
+def test_a_step_adds_each_examples_terms_in_order(sizes, m, dtype, threads):
+    # Training takes a mini-batch's examples through the first layer together, a block
+    # of rows at a time (cnet_rows_forward_group, cnet_rows_update_group), yet each z
+    # sums its terms in the order of the example's own forward pass, and each weight
+    # gets the examples' terms in example order: one step over m examples moves the
+    # biases by exactly -(eta/m) * (the sum of backprop's deltas, in order) and w_0 by
+    # -(eta/m) * delta_1 x^T, one example after the other.  Inputs sparse, dense and
+    # empty; more rows than a block; more examples than a group (32).
     K = C if dtype is np.float64 else C32
     rng = np.random.default_rng(m * sum(sizes))
     weights, biases = (as32(a) if dtype is np.float32 else a for a in params(sizes, rng))
@@ -325,13 +327,17 @@ def test_a_step_sees_each_examples_own_forward_pass(sizes, m, dtype, threads):
     X[1::7] = 0.0                                       # rows without a non-zero input
     order = rng.permutation(m).astype(np.intp)
     eta = dtype(0.75)
-    want = []
+    c = eta / dtype(m)
+    deltas = [K.backprop(weights, biases, X[e], Y[e], QuadraticCost)[0] for e in order]
+    want = [weights[0].copy()]
+    for e, d in zip(order, deltas):
+        want[0] = want[0] + d[0] * (-(c * X[e]))[None, :]
     for l in range(len(biases)):
         total = np.zeros_like(biases[l])
-        for e in order:
-            total = total + K.backprop(weights, biases, X[e], Y[e], QuadraticCost)[0][l]
-        want.append(biases[l] - (eta / dtype(m)) * total)
+        for d in deltas:
+            total = total + d[l]
+        want.append(biases[l] - c * total)
     w, b = [a.copy() for a in weights], [a.copy() for a in biases]
     K.train(w, b, K.prepare(X), Y, order, m, float(eta), 0.0, m, QuadraticCost, threads)
-    for got, expected in zip(b, want):
+    for got, expected in zip(w[:1] + b, want):
         np.testing.assert_array_equal(got, expected)

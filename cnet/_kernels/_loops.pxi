@@ -12,7 +12,7 @@
 from cnet._kernels.real cimport real_t
 from cnet._kernels.vec cimport (cnet_rows_forward, cnet_rows_update, cnet_dot, cnet_prefetch,
                                 cnet_l1_decay, cnet_momentum, cnet_momentum_map)
-from cnet._kernels.vec cimport cnet_rows_forward_group
+from cnet._kernels.vec cimport cnet_rows_forward_group, cnet_rows_update_group
 
 
 cdef enum:
@@ -141,11 +141,10 @@ cdef void step_layer(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_
     # layer's scale before (by scale_decay), and the step moves wt by c / scale.
     # L1 and momentum pass over every weight; with momentum, a step's last pass
     # also starts the next step (v ← μv − r w), so that each step passes once.
-    cdef Py_ssize_t k, j, e, j0 = 0, j1 = net.s[l + 1], no, W = net.width
+    cdef Py_ssize_t k, j, j0 = 0, j1 = net.s[l + 1], no, W = net.width
     cdef real_t *wt
     cdef real_t *target
     cdef real_t cl, c = step.c
-    cdef const real_t *d
     if l == 0:
         j0 = net.col[q]
         j1 = net.col[q + 1]
@@ -162,14 +161,15 @@ cdef void step_layer(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_
             cnet_momentum(wt, target, net.n[l] * no, step.mu, step.penalty, step.l1, 0, 1)
     elif step.penalty != 0:
         cnet_l1_decay(wt, net.n[l] * no, step.penalty)
-    for k in range(m):
-        # target_l[i, j0:j1] −= (cl a_{l,i}) δ_{l+1}[j0:j1], over the non-zero inputs when l = 0
-        d = delta + k * W + net.off[l] + j0
-        if l == 0:
-            e = batch[k]
-            cnet_rows_update(target, no, no, X.index, X.value, X.start[e], X.start[e + 1], cl, d)
-        else:
-            cnet_rows_update(target, no, no, NULL, act + k * W + net.off[l - 1], 0, net.n[l], cl, d)
+    # target_l[i, j0:j1] −= (cl a_{l,i}) δ_{l+1}[j0:j1] for each example k in order, over the
+    # non-zero inputs when l = 0 (the examples together, a block of rows at a time)
+    if l == 0:
+        cnet_rows_update_group(target, no, no, net.n[0], X.index, X.value, X.start, batch, m, cl,
+                               delta + net.off[0] + j0, W)
+    else:
+        for k in range(m):
+            cnet_rows_update(target, no, no, NULL, act + k * W + net.off[l - 1], 0, net.n[l], cl,
+                             delta + k * W + net.off[l] + j0)
     if step.mu != 0 and not (step.lazy and l == 0):
         cnet_momentum(wt, target, net.n[l] * no, step.mu, step.penalty, step.l1, 1, not step.last)
     # ∇b_l = Σ_k δ_{l+1,k}, summed in example order, then b_l −= c ∇b_l (or by momentum)

@@ -5,10 +5,10 @@
    with GCC's vector extensions, so that a slice of 8·V neurons of z (forward)
    or of δ (update) stays in eight V-wide registers while the loop runs over the
    inputs: an example's non-zero pixels (index[p] is the pixel), or all of a
-   hidden layer's activations (index is NULL: input p).  Training's forward pass
-   over the input layer takes a mini-batch's examples together, a block of rows
-   of wt at a time (cnet_rows_forward_group), so that each block is read from L2
-   once per mini-batch rather than once per example.  Plain loops for compilers
+   hidden layer's activations (index is NULL: input p).  Training takes a
+   mini-batch's examples through the input layer together, a block of rows of wt
+   at a time (cnet_rows_forward_group, cnet_rows_update_group), so that each block
+   is read from L2 once per mini-batch rather than once per example.  Plain loops for compilers
    without the extensions.  All compute exactly what the comments say, in the
    same order, so results do not depend on which is compiled. */
 #ifndef CNET_VEC_H
@@ -128,6 +128,42 @@ CNET_INLINE void cnet_update_slice(int K, Py_ssize_t jb, cnet_real *wt, Py_ssize
         }
     }
 }
+
+/* The same updates for a group of m ≤ CNET_GROUP_MAX examples, where example k's
+   entries are p0[k] ≤ p < p1[k] (index[p] increasing) and its d is d_k = d + k·ds:
+   wt[index[p]·s + j] += (−c · value[p]) · d_k[j]  for jb ≤ j < jb + K·V (K ≤ 8), the
+   rows in blocks of R: for each block, each example in turn, d_k's K vectors in
+   registers.  Each weight gets its examples' terms in example order, as from
+   cnet_update_slice called for k = 0, 1, … -- the same bits. */
+CNET_INLINE void cnet_update_group_slice(int K, Py_ssize_t jb, cnet_real *wt, Py_ssize_t s,
+                                         Py_ssize_t rows, Py_ssize_t R, const int *index,
+                                         const cnet_real *value, const Py_ssize_t *p0,
+                                         const Py_ssize_t *p1, Py_ssize_t m, cnet_real c,
+                                         const cnet_real *d, Py_ssize_t ds)
+{
+    Py_ssize_t cur[CNET_GROUP_MAX], k, p, end, r1;
+    cnet_vec dv[8], w;
+    int i;
+    for (k = 0; k < m; k++) cur[k] = p0[k];
+    for (r1 = R; r1 - R < rows; r1 += R) {
+        for (k = 0; k < m; k++) {
+            p = cur[k];
+            end = p1[k];
+            if (p == end || index[p] >= r1) continue;
+            for (i = 0; i < K; i++) cnet_load(&dv[i], d + k * ds + jb + i * CNET_V);
+            for (; p < end && index[p] < r1; p++) {
+                cnet_real *r = wt + (Py_ssize_t) index[p] * s + jb;
+                cnet_real a = -(c * value[p]);
+                for (i = 0; i < K; i++) {
+                    cnet_load(&w, r + i * CNET_V);
+                    w += a * dv[i];
+                    cnet_store(r + i * CNET_V, &w);
+                }
+            }
+            cur[k] = p;
+        }
+    }
+}
 #endif
 
 /* z[j] = b[j] + Σ_{p0 ≤ p < p1} value[p] · wt[row(p)·s + j], for j < n */
@@ -198,6 +234,38 @@ static void cnet_rows_update(cnet_real *wt, Py_ssize_t s, Py_ssize_t n, const in
     for (; jb < n; jb++)
         for (p = p0; p < p1; p++)
             wt[cnet_row(index, p) * s + jb] += -(c * value[p]) * d[jb];
+}
+
+/* The grouped update: for the m examples e_k = batch[k] (entries start[e_k] ≤ p <
+   start[e_k + 1], rows index[p] < `rows`, increasing), k = 0, 1, … in order,
+     wt[index[p]·s + j] += (−c · value[p]) · d_k[j],  j < n,  d_k = d + k·ds
+   -- the same bits as cnet_rows_update called for each example in turn (each weight
+   gets the same terms in the same order), CNET_GROUP_MAX examples at a time sharing
+   the rows (see cnet_update_group_slice) */
+static void cnet_rows_update_group(cnet_real *wt, Py_ssize_t s, Py_ssize_t n, Py_ssize_t rows,
+                                   const int *index, const cnet_real *value, const Py_ssize_t *start,
+                                   const Py_ssize_t *batch, Py_ssize_t m, cnet_real c,
+                                   const cnet_real *d, Py_ssize_t ds)
+{
+    Py_ssize_t p0[CNET_GROUP_MAX], p1[CNET_GROUP_MAX], k0, g, jb, k, p;
+    for (k0 = 0; k0 < m; k0 += g, d += g * ds) {
+        g = m - k0 < CNET_GROUP_MAX ? m - k0 : CNET_GROUP_MAX;
+        for (k = 0; k < g; k++) {
+            p0[k] = start[batch[k0 + k]];
+            p1[k] = start[batch[k0 + k] + 1];
+        }
+        jb = 0;
+#if defined(__GNUC__)
+        for (; jb + 8 * CNET_V <= n; jb += 8 * CNET_V)
+            cnet_update_group_slice(8, jb, wt, s, rows, CNET_GROUP_ROWS(8), index, value, p0, p1, g, c, d, ds);
+        for (; jb + 4 * CNET_V <= n; jb += 4 * CNET_V)
+            cnet_update_group_slice(4, jb, wt, s, rows, CNET_GROUP_ROWS(4), index, value, p0, p1, g, c, d, ds);
+#endif
+        for (; jb < n; jb++)
+            for (k = 0; k < g; k++)
+                for (p = p0[k]; p < p1[k]; p++)
+                    wt[(Py_ssize_t) index[p] * s + jb] += -(c * value[p]) * d[k * ds + jb];
+    }
 }
 
 /* Σ_j u_j v_j for n a multiple of V, as V partial sums -- sum k over j ≡ k (mod V),
