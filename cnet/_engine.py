@@ -142,18 +142,29 @@ class Engine:
 
     def _permutation(self, n):
         """The permutation that ``random.shuffle`` (or the seed's Generator) applies to
-        a list of ``n`` items: shuffling ``data`` equals ``[data[i] for i in perm]``.
-        Draws exactly what the shuffle itself would."""
+        a list of ``n`` items, as an array: shuffling ``data`` equals
+        ``[data[i] for i in perm]``.  Draws exactly what the shuffle itself would."""
         if self._rng is not None:
             perm = list(range(n))
             self._rng.shuffle(perm)
-            return perm
+            return np.asarray(perm, dtype=np.intp)
         if _fast_shuffle_ok():
             perm, state = _kernels.common.shuffle_permutation(n, random.getstate())
             random.setstate(state)
-            return perm.tolist()
+            return perm
         perm = list(range(n))
         random.shuffle(perm)
+        return np.asarray(perm, dtype=np.intp)
+
+    def _shuffle(self, data):
+        """Shuffle the list ``data`` in place as ``random.shuffle`` (or the seed's
+        Generator) would, all at once; return the permutation applied (``data``
+        is now ``[old_data[i] for i in perm]``)."""
+        perm = self._permutation(len(data))
+        if _kernels.common is not None and type(data) is list:
+            _kernels.common.permute_list(data, perm)    # moves the list's slots, in C
+        else:
+            data[:] = [data[i] for i in perm.tolist()]
         return perm
 
     # ------------------------------------------------------ the boundary
@@ -535,8 +546,7 @@ class Engine:
             self._publish(weights, biases)
             with self._trusting():
                 for j in range(epochs):
-                    perm = self._permutation(n)
-                    data[:] = [data[i] for i in perm]
+                    self._shuffle(data)
                     if progress is not None:
                         progress(0, n)
                     for k in range(0, n, mini_batch_size):
@@ -550,9 +560,7 @@ class Engine:
         order = np.arange(n, dtype=np.intp)
         cost = self._kernel_cost()
         for j in range(epochs):
-            perm = self._permutation(n)
-            data[:] = [data[i] for i in perm]       # one assignment: a whole permutation or none
-            order = order[perm]
+            order = order[self._shuffle(data)]      # a whole permutation or none
             if progress is not None:
                 progress(0, n)
             try:
