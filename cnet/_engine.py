@@ -387,6 +387,21 @@ class Engine:
         X, T = _checks.examples(name, data, self.sizes[0], self.sizes[-1], labels)
         return self._kernels_for_cost().prepare(X), T
 
+    def _training_examples(self, data, by_address):
+        """``(inputs, Y, order)`` for the training list ``data``: as ``_examples``,
+        and the row of the inputs and of Y that holds each example of ``data``
+        (``order[k]``: ``data[k]``'s).  With ``by_address``, the compiled kernels
+        may pack the examples in the order of their inputs' memory (see their
+        ``pack``), the fastest for a list that an earlier epoch shuffled."""
+        pack = getattr(self._kernels, "pack", None)
+        if by_address and pack is not None and self._kernels.supports(self._kernel_cost()):
+            X, Y, rows = pack("training_data", data, self.sizes[0], self.sizes[-1], False, True)
+            if rows is not None:
+                return X, Y, rows
+        else:
+            X, Y = self._examples("training_data", data, labels=False)
+        return X, Y, np.arange(len(data), dtype=np.intp)
+
     # ------------------------------------------------------ the algorithm
     def feedforward(self, a):
         """Return the output of the network for input ``a``: an (n_in, 1) column, or
@@ -495,12 +510,14 @@ class Engine:
 
     def _sgd(self, training_data, epochs, mini_batch_size, eta, lmbda, after_epoch,
              progress=None, progress_steps=100, step=None, mu=0.0,
-             regularization="L2"):
+             regularization="L2", sums_over_training=False):
         """Run ``epochs`` epochs of SGD; ``after_epoch(j, X, Y)`` runs after each one,
         given the training inputs (prepared for the kernels) and desired outputs,
         and stops the training by returning False, or sets the learning rate of
         the epochs after it by returning a number.  ``regularization`` "L2" or
         "L1" (of strength ``lmbda``), and momentum ``mu`` (0: none).
+        ``sums_over_training``: ``after_epoch`` sums over the rows of X (a training
+        cost), which are then kept in the list's order, so the sum's rounding is too.
 
         Each epoch shuffles the caller's list in place (``random.shuffle``, or
         the seed's Generator), cuts it into mini-batches and steps on each;
@@ -530,7 +547,7 @@ class Engine:
         threads = self._threads()
         layers = self._layers()
         data = _checks.as_list("training_data", training_data)
-        X, Y = self._examples("training_data", data, labels=False)
+        X, Y, order = self._training_examples(data, by_address=not sums_over_training)
         kernels = self._kernels_for_cost()
         weights, biases = self._params()
         velocities = None
@@ -557,7 +574,6 @@ class Engine:
                     if after_epoch(j, X, Y) is False:
                         break
             return
-        order = np.arange(n, dtype=np.intp)
         cost = self._kernel_cost()
         for j in range(epochs):
             order = order[self._shuffle(data)]      # a whole permutation or none

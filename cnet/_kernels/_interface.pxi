@@ -7,6 +7,7 @@
 #
 #   _functions.pxi   the costs and the activation
 #   _inputs.pxi      the packed inputs (Inputs, prepare)
+#   _lists.pxi       a list of (x, y) pairs checked and packed in one pass (pack)
 #   _params.pxi      the parameters in the kernels' layout, and the lazy L2 scale
 #   _loops.pxi       forward, backward, the SGD step
 #   _team.pxi        sharing a call among threads
@@ -24,6 +25,7 @@
 # loops then run without bounds checks and without the GIL.
 include "_functions.pxi"
 include "_inputs.pxi"
+include "_lists.pxi"
 include "_params.pxi"
 include "_loops.pxi"
 include "_team.pxi"
