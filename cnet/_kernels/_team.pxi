@@ -127,6 +127,16 @@ cdef int signal_raised(Job *job) noexcept with gil:
     return 0
 
 
+cdef inline void prefetch_target(const Job *job, Py_ssize_t e) noexcept nogil:
+    # Ask the cache for example e's desired output, which its output error reads:
+    # in shuffled order each is a miss (the packed inputs stream through the cache)
+    cdef const char *y = <const char *> (job.Y + e * job.n_out)
+    cdef Py_ssize_t b
+    for b in range(0, job.n_out * sizeof(double), 64):
+        cnet_prefetch(y + b)
+    cnet_prefetch(y + job.n_out * sizeof(double) - 1)
+
+
 cdef void train_part(Job *job, int t) noexcept nogil:
     # Thread t's part of SGD over the mini-batches order[0:mbs], order[mbs:2·mbs], …
     # (the last may be shorter).  Layer 0 -- nearly all the work -- is split by the
@@ -164,8 +174,11 @@ cdef void train_part(Job *job, int t) noexcept nogil:
                          job.maps, job.steps)
                 q += T
         for k in range(m):
-            if t < net.panels and start + k + ahead < job.count:
-                prefetch_example(job.X, job.order[start + k + ahead])
+            if start + k + ahead < job.count:
+                if t < net.panels:
+                    prefetch_example(job.X, job.order[start + k + ahead])
+                if (k + ahead) % job.mbs % T == t:     # the thread that will read it (step 2)
+                    prefetch_target(job, job.order[start + k + ahead])
             q = t
             while q < net.panels:
                 input_sum(net, job.X, job.order[start + k], q, act + k * W)
