@@ -174,6 +174,9 @@ cdef void train_part(Job *job, int t) noexcept nogil:
                          job.maps, job.steps)
                 q += T
         for k in range(m):
+            if start + k + 2 * ahead < job.count and t < net.panels:
+                # where the example after that starts, which prefetch_example will read
+                cnet_prefetch(&job.X.start[job.order[start + k + 2 * ahead]])
             if start + k + ahead < job.count:
                 if t < net.panels:
                     prefetch_example(job.X, job.order[start + k + ahead])
