@@ -172,7 +172,7 @@ def train(list weights, list biases, Inputs X, const double[:, ::1] Y,
         if mu > 0 and regularization == "L2":
             steps = -(-count // m)
             maps_mv = momentum_maps(mu, float(w.job.penalty), steps)
-            stamp_mv = np.zeros(p.net.panels * (3 * p.net.n[0] + 2), dtype=np.intc)
+            stamp_mv = np.zeros(p.net.panels * 3 * p.net.n[0], dtype=np.intc)
             w.keep = w.keep + (maps_mv, stamp_mv)
             w.job.maps = &maps_mv[0]
             w.job.steps = steps

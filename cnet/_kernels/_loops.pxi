@@ -198,28 +198,29 @@ cdef void catch_up(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t 
                    Py_ssize_t q, int *stamp, int t, const real_t *maps, Py_ssize_t K) noexcept nogil:
     # the rows of panel q of wt_0 (and of its velocity) that the examples batch[0 … m)
     # read, brought to step t (maps: E, Q, F, G, each K + 1 matrices of 4 reals).
-    # stamp holds 3 · n[0] + 2 ints: the stamps, then room to list the rows to move and
-    # their stamps (n[0] + 1 each) -- listed without a branch (whether a pixel's row was already
-    # moved at this step is a coin toss no branch predictor learns), then moved.
+    # stamp holds 3 · n[0] ints: the stamps, a mark per row (all 0 between calls), and
+    # room to list the rows to move.  The rows read are marked (stores only: no load
+    # waits on an earlier store), then listed in order without a branch (whether a
+    # pixel is read is a coin toss no branch predictor learns), then moved.
     cdef Py_ssize_t k, p, i, e, count = 0, j0 = net.col[q], no = net.col[q + 1] - net.col[q]
     cdef Py_ssize_t n0 = net.n[0]
     cdef real_t *wt = net.wt[0] + n0 * j0
     cdef real_t *vt = net.vt[0] + n0 * j0
-    cdef int *rows = stamp + n0
-    cdef int *was = stamp + 2 * n0 + 1
+    cdef int *mark = stamp + n0
+    cdef int *rows = stamp + 2 * n0
     cdef int s
     for k in range(m):
         e = batch[k]
         for p in range(X.start[e], X.start[e + 1]):
-            i = X.index[p]
-            s = stamp[i]
-            rows[count] = <int> i
-            was[count] = s
-            count += s != t
-            stamp[i] = t
+            mark[X.index[p]] = 1
+    for i in range(n0):
+        rows[count] = <int> i
+        count += mark[i]
+        mark[i] = 0
     for k in range(count):
         i = rows[k]
-        s = was[k]
+        s = stamp[i]
+        stamp[i] = t
         cnet_momentum_map(wt + i * no, vt + i * no, no,
                           maps + 4 * ((t - 1) if s == 0 else (K + 1) + t - 1 - s))
 

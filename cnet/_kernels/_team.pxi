@@ -46,7 +46,7 @@ cdef struct Job:
     bint l1
     const real_t *maps  # momentum with L2 or none: the maps of catch_up (else NULL),
     Py_ssize_t steps    # for up to `steps` steps,
-    int *stamp          # and where each row of each panel of wt_0 is (panels × (3 n[0] + 2): catch_up)
+    int *stamp          # and where each row of each panel of wt_0 is (panels × 3 n[0]: catch_up)
     real_t *delta       # mbs rows of `width`: the errors
     real_t *nabla_b     # width: ∇b of every layer (at off[l])
     # scanning
@@ -170,7 +170,7 @@ cdef void train_part(Job *job, int t) noexcept nogil:
         if step.lazy:
             q = t
             while q < net.panels:
-                catch_up(net, job.X, job.order + start, m, q, job.stamp + q * (3 * net.n[0] + 2), batch + 1,
+                catch_up(net, job.X, job.order + start, m, q, job.stamp + q * 3 * net.n[0], batch + 1,
                          job.maps, job.steps)
                 q += T
         for k in range(m):
@@ -221,7 +221,7 @@ cdef void train_part(Job *job, int t) noexcept nogil:
     if job.maps != NULL:
         q = t
         while q < net.panels:
-            catch_up_all(net, q, job.stamp + q * (3 * net.n[0] + 2), <int> batch, job.maps, job.steps,
+            catch_up_all(net, q, job.stamp + q * 3 * net.n[0], <int> batch, job.maps, job.steps,
                          &step)
             q += T
     cnet_barrier(&job.team)     # none returns while another may still write a parameter
