@@ -44,8 +44,10 @@ cdef struct Job:
     real_t eta, decay   # decay: 1 − ηλ/n for the lazy scale (1: the step applies the penalty)
     real_t mu, penalty  # Step's: momentum, and ηλ/n for L1 or with momentum
     bint l1
-    const real_t *maps  # momentum with L2 or none: the maps of catch_up (else NULL),
-    Py_ssize_t steps    # for up to `steps` steps,
+    const real_t *maps  # momentum with L2 (or none, μ < 2^−7.5): the maps of catch_up
+    Py_ssize_t steps    # (else NULL), for up to `steps` steps;
+    const real_t *powers    # or without a penalty: the μ^k and g_k of catch_up_scaled (else NULL),
+    Py_ssize_t period       # k = 0 … period;
     int *stamp          # and where each row of each panel of wt_0 is (panels × 3 n[0]: catch_up)
     real_t *delta       # mbs rows of `width`: the errors
     real_t *nabla_b     # width: ∇b of every layer (at off[l])
@@ -153,7 +155,8 @@ cdef void train_part(Job *job, int t) noexcept nogil:
     step.mu = job.mu
     step.penalty = job.penalty
     step.l1 = job.l1
-    step.lazy = job.maps != NULL
+    step.lazy = job.maps != NULL or job.powers != NULL
+    step.sigma = 1
     # how far ahead examples are prefetched: catch_up reads all of the next mini-batch
     # at the start of its step, so with it, that whole mini-batch
     ahead = job.mbs if step.lazy else AHEAD
@@ -170,9 +173,15 @@ cdef void train_part(Job *job, int t) noexcept nogil:
         if step.lazy:
             q = t
             while q < net.panels:
-                catch_up(net, job.X, job.order + start, m, q, job.stamp + q * 3 * net.n[0], batch + 1,
-                         job.maps, job.steps)
+                if job.powers != NULL:
+                    catch_up_scaled(net, job.X, job.order + start, m, q, job.stamp + q * 3 * net.n[0],
+                                    batch + 1, job.powers, job.period)
+                else:
+                    catch_up(net, job.X, job.order + start, m, q, job.stamp + q * 3 * net.n[0],
+                             batch + 1, job.maps, job.steps)
                 q += T
+            if job.powers != NULL:
+                step.sigma = job.powers[batch + 1 - fold_base(batch + 1, job.period)]
         for k in range(m):
             if start + k + 2 * ahead < job.count and t < net.panels:
                 # where the example after that starts, which prefetch_example will read
@@ -218,12 +227,15 @@ cdef void train_part(Job *job, int t) noexcept nogil:
         if t == T - 1:
             for l in range(1, net.L):
                 undo_prepare(net, l, 0, &step)
-    if job.maps != NULL:
-        q = t
-        while q < net.panels:
+    q = t
+    while q < net.panels and step.lazy:
+        if job.powers != NULL:
+            catch_up_all_scaled(net, q, job.stamp + q * 3 * net.n[0], <int> batch,
+                                <int> batch + job.interrupted, job.powers, job.period)
+        else:
             catch_up_all(net, q, job.stamp + q * 3 * net.n[0], <int> batch, job.maps, job.steps,
                          &step)
-            q += T
+        q += T
     cnet_barrier(&job.team)     # none returns while another may still write a parameter
 
 
