@@ -24,27 +24,14 @@ import os
 import tempfile
 import time
 
+import sys
+
 import numpy as np
-from PIL import Image
 
 from cnet import images, mnist_loader, network2
 
-
-def redraw(x, rng, dark_on_light, scale=3, canvas=(200, 160)):
-    """An MNIST input as a user would save it (the same as tests/test_images.py's)."""
-    pixels = np.round(np.asarray(x).reshape(28, 28) * 256).clip(0, 255).astype(np.uint8)
-    side = 28 * scale
-    big = Image.fromarray(pixels).resize((side, side), Image.Resampling.BICUBIC)
-    im = Image.new("L", canvas, 0)
-    im.paste(big, (int(rng.integers(0, canvas[0] - side)), int(rng.integers(0, canvas[1] - side))))
-    if dark_on_light:
-        im = Image.fromarray(255 - np.asarray(im))
-    return im
-
-
-def centre_of_mass(x):
-    a = np.asarray(x, dtype=np.float64).reshape(28, 28)
-    return (a.sum(axis=1) @ np.arange(28) / a.sum(), a.sum(axis=0) @ np.arange(28) / a.sum())
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+from drawing import centre_of_mass, redraw  # noqa: E402  (tests/drawing.py)
 
 
 def through_files(test_data, directory, rng, dark_on_light):

@@ -142,18 +142,29 @@ class Engine:
 
     def _permutation(self, n):
         """The permutation that ``random.shuffle`` (or the seed's Generator) applies to
-        a list of ``n`` items: shuffling ``data`` equals ``[data[i] for i in perm]``.
-        Draws exactly what the shuffle itself would."""
+        a list of ``n`` items, as an array: shuffling ``data`` equals
+        ``[data[i] for i in perm]``.  Draws exactly what the shuffle itself would."""
         if self._rng is not None:
             perm = list(range(n))
             self._rng.shuffle(perm)
-            return perm
+            return np.asarray(perm, dtype=np.intp)
         if _fast_shuffle_ok():
             perm, state = _kernels.common.shuffle_permutation(n, random.getstate())
             random.setstate(state)
-            return perm.tolist()
+            return perm
         perm = list(range(n))
         random.shuffle(perm)
+        return np.asarray(perm, dtype=np.intp)
+
+    def _shuffle(self, data):
+        """Shuffle the list ``data`` in place as ``random.shuffle`` (or the seed's
+        Generator) would, all at once; return the permutation applied (``data``
+        is now ``[old_data[i] for i in perm]``)."""
+        perm = self._permutation(len(data))
+        if _kernels.common is not None and type(data) is list:
+            _kernels.common.permute_list(data, perm)    # moves the list's slots, in C
+        else:
+            data[:] = [data[i] for i in perm.tolist()]
         return perm
 
     # ------------------------------------------------------ the boundary
@@ -376,6 +387,21 @@ class Engine:
         X, T = _checks.examples(name, data, self.sizes[0], self.sizes[-1], labels)
         return self._kernels_for_cost().prepare(X), T
 
+    def _training_examples(self, data, by_address):
+        """``(inputs, Y, order)`` for the training list ``data``: as ``_examples``,
+        and the row of the inputs and of Y that holds each example of ``data``
+        (``order[k]``: ``data[k]``'s).  With ``by_address``, the compiled kernels
+        may pack the examples in the order of their inputs' memory (see their
+        ``pack``), the fastest for a list that an earlier epoch shuffled."""
+        pack = getattr(self._kernels, "pack", None)
+        if by_address and pack is not None and self._kernels.supports(self._kernel_cost()):
+            X, Y, rows = pack("training_data", data, self.sizes[0], self.sizes[-1], False, True)
+            if rows is not None:
+                return X, Y, rows
+        else:
+            X, Y = self._examples("training_data", data, labels=False)
+        return X, Y, np.arange(len(data), dtype=np.intp)
+
     # ------------------------------------------------------ the algorithm
     def feedforward(self, a):
         """Return the output of the network for input ``a``: an (n_in, 1) column, or
@@ -484,12 +510,14 @@ class Engine:
 
     def _sgd(self, training_data, epochs, mini_batch_size, eta, lmbda, after_epoch,
              progress=None, progress_steps=100, step=None, mu=0.0,
-             regularization="L2"):
+             regularization="L2", sums_over_training=False):
         """Run ``epochs`` epochs of SGD; ``after_epoch(j, X, Y)`` runs after each one,
         given the training inputs (prepared for the kernels) and desired outputs,
         and stops the training by returning False, or sets the learning rate of
         the epochs after it by returning a number.  ``regularization`` "L2" or
         "L1" (of strength ``lmbda``), and momentum ``mu`` (0: none).
+        ``sums_over_training``: ``after_epoch`` sums over the rows of X (a training
+        cost), which are then kept in the list's order, so the sum's rounding is too.
 
         Each epoch shuffles the caller's list in place (``random.shuffle``, or
         the seed's Generator), cuts it into mini-batches and steps on each;
@@ -519,7 +547,7 @@ class Engine:
         threads = self._threads()
         layers = self._layers()
         data = _checks.as_list("training_data", training_data)
-        X, Y = self._examples("training_data", data, labels=False)
+        X, Y, order = self._training_examples(data, by_address=not sums_over_training)
         kernels = self._kernels_for_cost()
         weights, biases = self._params()
         velocities = None
@@ -535,8 +563,7 @@ class Engine:
             self._publish(weights, biases)
             with self._trusting():
                 for j in range(epochs):
-                    perm = self._permutation(n)
-                    data[:] = [data[i] for i in perm]
+                    self._shuffle(data)
                     if progress is not None:
                         progress(0, n)
                     for k in range(0, n, mini_batch_size):
@@ -547,12 +574,9 @@ class Engine:
                     if after_epoch(j, X, Y) is False:
                         break
             return
-        order = np.arange(n, dtype=np.intp)
         cost = self._kernel_cost()
         for j in range(epochs):
-            perm = self._permutation(n)
-            data[:] = [data[i] for i in perm]       # one assignment: a whole permutation or none
-            order = order[perm]
+            order = order[self._shuffle(data)]      # a whole permutation or none
             if progress is not None:
                 progress(0, n)
             try:

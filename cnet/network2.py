@@ -200,7 +200,7 @@ class Network(Engine, hooks=HOOKS, training_hooks=("update_mini_batch", "backpro
 
         self._sgd(data, epochs, mini_batch_size, eta, lmbda, monitor,
                   step=lambda mini_batch: self.update_mini_batch(mini_batch, rate["eta"], lmbda, n),
-                  mu=mu, regularization=regularization)
+                  mu=mu, regularization=regularization, sums_over_training=monitor_training_cost)
         return evaluation_cost, evaluation_accuracy, training_cost, training_accuracy
 
     def update_mini_batch(self, mini_batch, eta, lmbda, n):

@@ -164,6 +164,29 @@ def test_momentum_is_the_hand_written_loop(backend, regularization, mu):
 
 
 @pytest.mark.parametrize("backend", KERNEL_BACKENDS)
+@pytest.mark.parametrize("mu", [0.5, 0.02])
+def test_momentum_without_a_penalty_is_the_hand_written_loop(backend, mu):
+    # λ = 0: the compiled kernels keep layer 0's velocity scaled (catch_up_scaled), and
+    # with μ = 0.02 fold the scale back every 10 steps (from the second call on, with
+    # velocities that do not start at zero)
+    K = kernel(backend)
+    sizes = [20, 12, 5]
+    rng = np.random.default_rng(5)
+    weights, biases = params(sizes, rng)
+    X, Y = stacked(make_data(sizes, 30, rng))
+    order = np.concatenate([rng.permutation(30) for _ in range(4)]).astype(np.intp)[:98]  # last batch short
+    want_w, want_b, want_vw, want_vb = hand_written_momentum(
+        weights, biases, X, Y, order, 4, 0.3, 0.0, 30, mu, "L2", CrossEntropyCost, "tanh")
+    w, b = [a.copy() for a in weights], [a.copy() for a in biases]
+    vw, vb = [np.zeros_like(a) for a in w], [np.zeros_like(a) for a in b]
+    for part in (order[:40], order[40:]):
+        K.train(w, b, K.prepare(X), Y, part, 4, 0.3, 0.0, 30, CrossEntropyCost, activation="tanh",
+                mu=mu, velocities=(vw, vb))
+    assert max_rel_diff(w + b, want_w + want_b) < 1e-12
+    assert max_rel_diff(vw + vb, want_vw + want_vb) < 1e-11
+
+
+@pytest.mark.parametrize("backend", KERNEL_BACKENDS)
 def test_l1_step_is_its_formula(backend):
     K = kernel(backend)
     sizes = [8, 6, 3]
@@ -309,8 +332,8 @@ def test_kernels_reject_what_they_cannot_compute():
                 velocities=([np.zeros((2, 2))] * 2, [np.zeros((4, 1)), np.zeros((2, 1))]))
 
 
-@pytest.mark.parametrize("options", [dict(), dict(regularization="L1", activation="tanh")],
-                         ids=["L2-lazy-rows", "L1-every-weight"])
+@pytest.mark.parametrize("options", [dict(), dict(lmbda=0.0), dict(regularization="L1", activation="tanh")],
+                         ids=["L2-lazy-rows", "no-penalty-scaled-rows", "L1-every-weight"])
 def test_momentum_interrupted_by_a_real_sigint_leaves_whole_steps(options):
     # A SIGINT stops the kernels between mini-batches; the weights and the velocities
     # are then those of a whole number of steps (found by replaying them one call at a
@@ -318,6 +341,8 @@ def test_momentum_interrupted_by_a_real_sigint_leaves_whole_steps(options):
     import os
     import signal
     import threading
+    options = dict(options)
+    lmbda = options.pop("lmbda", 5.0)
     rng = np.random.default_rng(0)
     sizes = [784, 300, 10]
     X = rng.random((400, 784)) * (rng.random((400, 784)) < 0.2)
@@ -330,14 +355,14 @@ def test_momentum_interrupted_by_a_real_sigint_leaves_whole_steps(options):
     timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
     with pytest.raises(KeyboardInterrupt):
-        C.train(w, b, P, Y, order, 10, 0.1, 5.0, 400, CrossEntropyCost, mu=0.5, velocities=v, **options)
+        C.train(w, b, P, Y, order, 10, 0.1, lmbda, 400, CrossEntropyCost, mu=0.5, velocities=v, **options)
     timer.join()
     rw, rb = [a.copy() for a in weights], [a.copy() for a in biases]
     rv = ([np.zeros_like(a) for a in rw], [np.zeros_like(a) for a in rb])
     for k in range(len(order) // 10):
         if max_rel_diff(w + b + v[0] + v[1], rw + rb + rv[0] + rv[1]) < 1e-12:
             break
-        C.train(rw, rb, P, Y, order[10 * k:10 * k + 10], 10, 0.1, 5.0, 400, CrossEntropyCost,
+        C.train(rw, rb, P, Y, order[10 * k:10 * k + 10], 10, 0.1, lmbda, 400, CrossEntropyCost,
                 mu=0.5, velocities=rv, **options)
     else:
         pytest.fail("the interrupted parameters are not those of any whole number of steps")

@@ -11,26 +11,8 @@ import pytest
 Image = pytest.importorskip("PIL.Image", reason="cnet.images needs Pillow (the [images] extra)")
 
 from cnet import images, mnist_loader, network, network2  # noqa: E402
+from drawing import centre_of_mass, redraw  # noqa: E402
 from test_cli import run  # noqa: E402
-
-
-def centre_of_mass(x):
-    a = np.asarray(x, dtype=np.float64).reshape(28, 28)
-    return (a.sum(axis=1) @ np.arange(28) / a.sum(), a.sum(axis=0) @ np.arange(28) / a.sum())
-
-
-def redraw(x, rng, dark_on_light, scale=3, canvas=(200, 160)):
-    """An MNIST input as a user would save it: its 8-bit pixels scaled up ``scale``
-    times (bicubic), pasted off-centre on a bigger canvas, black on white or white
-    on black."""
-    pixels = np.round(np.asarray(x).reshape(28, 28) * 256).clip(0, 255).astype(np.uint8)
-    side = 28 * scale
-    big = Image.fromarray(pixels).resize((side, side), Image.Resampling.BICUBIC)
-    im = Image.new("L", canvas, 0)
-    im.paste(big, (int(rng.integers(0, canvas[0] - side)), int(rng.integers(0, canvas[1] - side))))
-    if dark_on_light:
-        im = Image.fromarray(255 - np.asarray(im))
-    return im
 
 
 def blob(shape=(90, 60), dark_on_light=True):

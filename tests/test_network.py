@@ -203,6 +203,24 @@ def test_compiled_shuffle_is_random_shuffle(n, seed):
     assert after == random.getstate()
 
 
+@pytest.mark.parametrize("n", [0, 1, 2, 17, 5000])
+def test_compiled_list_permutation_moves_the_slots(n):
+    import sys
+    from cnet._kernels import common
+    items = [(object(), [k]) for k in range(n)]
+    data = list(items)
+    counts = [sys.getrefcount(item) for item in items]
+    perm = np.random.default_rng(n).permutation(n).astype(np.intp)
+    common.permute_list(data, perm)
+    assert [id(item) for item in data] == [id(items[i]) for i in perm]
+    assert [sys.getrefcount(item) for item in items] == counts     # no reference made or lost
+    if n >= 2:
+        for bad in (perm[:-1], np.where(perm == perm[1], perm[0], perm), np.where(perm == 0, n, perm)):
+            with pytest.raises(ValueError, match="perm"):
+                common.permute_list(data, bad)
+        assert [id(item) for item in data] == [id(items[i]) for i in perm]     # left as it was
+
+
 def test_a_replaced_random_shuffle_is_honoured(monkeypatch):
     calls = []
 

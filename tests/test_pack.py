@@ -194,3 +194,75 @@ def test_pack_survives_inputs_that_misbehave(K):
     data[3] = (np.zeros(1).view(Lying), data[3][1])
     with pytest.raises(ValueError, match=r"data\[3\]\[0\] does not hold"):
         K.pack("data", data, 9, 3, False)
+
+
+def scattered(rng, n, n_in, n_out, dtype=np.float32):
+    """n (x, y) pairs whose inputs are views of one block in an order unlike the
+    list's (as after SGD shuffled the list in place): x of pair k is row perm[k]."""
+    block = rng.random((n, n_in)).astype(dtype)
+    block[rng.random(block.shape) < 0.7] = 0.0
+    perm = rng.permutation(n)
+    return [(block[perm[k]].reshape(n_in, 1), rng.random((n_out, 1))) for k in range(n)], perm
+
+
+@pytest.mark.parametrize("K", MODULES, ids=lambda K: K.__name__.rsplit(".", 1)[1])
+@pytest.mark.parametrize("n", [0, 1, 2, 37, 300])
+def test_pack_by_address_puts_each_example_where_rows_says(K, n):
+    rng = np.random.default_rng(n)
+    data, perm = scattered(rng, n, 9, 3)
+    X, T, rows = K.pack("data", data, 9, 3, False, True)
+    want, want_T = by_python(K, "data", data, 9, 3, False)
+    assert sorted(rows.tolist()) == list(range(n))
+    if n > 2:
+        assert rows.tolist() == np.argsort(np.argsort(perm)).tolist()    # in memory's order
+        assert rows.tolist() != list(range(n))
+    start, index, value = X.arrays()
+    w_start, w_index, w_value = want.arrays()
+    for k in range(n):
+        r = rows[k]
+        np.testing.assert_array_equal(index[start[r]:start[r + 1]], w_index[w_start[k]:w_start[k + 1]])
+        np.testing.assert_array_equal(value[start[r]:start[r + 1]], w_value[w_start[k]:w_start[k + 1]])
+        np.testing.assert_array_equal(T[r], want_T[k])
+
+
+@pytest.mark.parametrize("K", MODULES, ids=lambda K: K.__name__.rsplit(".", 1)[1])
+def test_pack_by_address_reports_the_first_bad_example_of_the_list(K):
+    rng = np.random.default_rng(3)
+    data, perm = scattered(rng, 40, 9, 3)
+    order = np.argsort(perm)                      # list positions in memory's order
+    early, late = sorted(order[[5, 30]])          # two list positions, visited out of list order
+    data[late][0][0, 0] = np.nan
+    data[early][0][1, 0] = np.inf
+    data[early][1][2, 0] = np.nan
+    for by_address in (False, True):
+        with pytest.raises(ValueError, match=r"data\[{}\]\[1\] contains NaN".format(early)):
+            K.pack("data", data, 9, 3, False, by_address)
+    data[early][1][2, 0] = 0.5
+    with pytest.raises(ValueError, match=r"data\[{}\]\[0\] contains NaN".format(early)):
+        K.pack("data", data, 9, 3, False, True)
+
+
+@pytest.mark.parametrize("K", MODULES, ids=lambda K: K.__name__.rsplit(".", 1)[1])
+def test_pack_by_address_falls_back_to_the_list_order(K):
+    rng = np.random.default_rng(4)
+    data, _ = scattered(rng, 20, 9, 3)
+    data[7] = (data[7][0].tolist(), data[7][1])   # not an array: checked in the list's order
+    X, T, rows = K.pack("data", data, 9, 3, False, True)
+    assert rows is None
+    want, want_T = by_python(K, "data", data, 9, 3, False)
+    for a, b in zip(X.arrays(), want.arrays()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(T, want_T)
+
+
+def test_sgd_on_a_shuffled_list_trains_the_same_bits_whatever_the_packing_order():
+    from cnet import network2
+    rng = np.random.default_rng(5)
+    data, _ = scattered(rng, 203, 30, 10, dtype=np.float64)
+    runs = []
+    for monitor in (False, True):       # monitoring the training cost keeps the list's order
+        net = network2.Network([30, 12, 10], seed=2)
+        net.SGD(list(data), 3, 10, 0.5, lmbda=1.0, monitor_training_cost=monitor)
+        runs.append(net)
+    for a, b in zip(runs[0].weights + runs[0].biases, runs[1].weights + runs[1].biases):
+        np.testing.assert_array_equal(a, b)

@@ -1,6 +1,9 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
 """What the compiled kernels share whatever their precision and instruction set,
-compiled once: the book's shuffle, and the CPU check that picks the kernels."""
+compiled once: the book's shuffle (and a list reordered in place by it), and
+the CPU check that picks the kernels."""
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.ref cimport PyObject
 from cnet._kernels.cpu cimport cnet_cpu_has_avx2
 
 import numpy as np
@@ -70,3 +73,39 @@ def shuffle_permutation(Py_ssize_t n, state):
             p[j] = t
     new_internal = tuple(int(v) for v in np.asarray(mt)) + (int(mti),)
     return perm, (version, new_internal, gauss_next)
+
+
+# ------------------------------------------------- a list, reordered in place
+
+cdef extern from "Python.h":
+    # the list's own slots, without the reference counting that Cython's object
+    # versions add: a permutation moves each reference, it neither makes nor drops one
+    PyObject *list_item "PyList_GET_ITEM"(object data, Py_ssize_t i)
+    void list_set_item "PyList_SET_ITEM"(object data, Py_ssize_t i, PyObject *item)
+
+
+def permute_list(list data not None, const Py_ssize_t[::1] perm):
+    """Reorder ``data`` in place into ``[data[i] for i in perm]``, where ``perm`` is a
+    permutation of ``range(len(data))`` -- the list's slots are moved in one pass,
+    the items themselves are not touched.  Raises ValueError, leaving ``data`` as
+    it was, if ``perm`` is not such a permutation."""
+    cdef Py_ssize_t n = len(data), k, i
+    if type(data) is not list:
+        raise TypeError("data must be a list")
+    if perm.shape[0] != n:
+        raise ValueError("perm has {} entries; expected {}".format(perm.shape[0], n))
+    seen = np.zeros(n, dtype=np.uint8)
+    cdef unsigned char[::1] s = seen
+    for k in range(n):
+        i = perm[k]
+        if not 0 <= i < n or s[i]:
+            raise ValueError("perm is not a permutation of range({})".format(n))
+        s[i] = 1
+    cdef PyObject **old = <PyObject **> PyMem_Malloc(max(n, 1) * sizeof(PyObject *))
+    if old == NULL:
+        raise MemoryError()
+    for k in range(n):
+        old[k] = list_item(data, k)
+    for k in range(n):
+        list_set_item(data, k, old[perm[k]])     # data[k] = old data[perm[k]]
+    PyMem_Free(old)

@@ -7,6 +7,7 @@
 #
 #   _functions.pxi   the costs and the activation
 #   _inputs.pxi      the packed inputs (Inputs, prepare)
+#   _lists.pxi       a list of (x, y) pairs checked and packed in one pass (pack)
 #   _params.pxi      the parameters in the kernels' layout, and the lazy L2 scale
 #   _loops.pxi       forward, backward, the SGD step
 #   _team.pxi        sharing a call among threads
@@ -24,6 +25,7 @@
 # loops then run without bounds checks and without the GIL.
 include "_functions.pxi"
 include "_inputs.pxi"
+include "_lists.pxi"
 include "_params.pxi"
 include "_loops.pxi"
 include "_team.pxi"
@@ -168,12 +170,20 @@ def train(list weights, list biases, Inputs X, const double[:, ::1] Y,
         w.job.penalty = <real_t> (eta * (lmbda / n))
         w.job.l1 = regularization == "L1"
         if mu > 0 and regularization == "L2":
-            steps = -(-count // m)
-            maps_mv = momentum_maps(mu, float(w.job.penalty), steps)
-            stamp_mv = np.zeros(p.net.panels * (3 * p.net.n[0] + 2), dtype=np.intc)
+            stamp_mv = np.zeros(p.net.panels * 3 * p.net.n[0], dtype=np.intc)
+            tables = momentum_powers(mu) if w.job.penalty == 0 else None
+            if tables is not None and len(tables) >= 2 * (MIN_PERIOD + 1):
+                # without a penalty: catch_up_scaled, its stamps starting at 1
+                maps_mv = tables
+                w.job.powers = &maps_mv[0]
+                w.job.period = len(maps_mv) // 2 - 1
+                np.asarray(stamp_mv).reshape(p.net.panels, 3, -1)[:, 0] = 1
+            else:
+                steps = -(-count // m)
+                maps_mv = momentum_maps(mu, float(w.job.penalty), steps)
+                w.job.maps = &maps_mv[0]
+                w.job.steps = steps
             w.keep = w.keep + (maps_mv, stamp_mv)
-            w.job.maps = &maps_mv[0]
-            w.job.steps = steps
             w.job.stamp = &stamp_mv[0]
     else:
         w.job.decay = 1.0 - eta * (lmbda / n)
@@ -203,6 +213,23 @@ def momentum_maps(double mu, double r, Py_ssize_t steps):
     maps = np.concatenate([P @ powers, P @ powers @ A, powers, powers @ A]).reshape(-1)
     maps[np.abs(maps) < np.finfo(DTYPE).tiny] = 0
     return maps.astype(DTYPE)
+
+
+MIN_PERIOD = 8         # catch_up_scaled's folds are at most this often (else catch_up's maps)
+MAX_PERIOD = 4096      # and at least this often
+SMALLEST_SIGMA = 2.0 ** -60     # the smallest scale of its velocities, μ^period
+
+
+def momentum_powers(double mu):
+    """The tables of catch_up_scaled (_loops.pxi), one flat array of DTYPE: μ^k for
+    k = 0 … period, then g_k = 1 + μ + … + μ^{k−1} (g_0 = 0) for the same k, where
+    period is the largest k with μ^k ≥ SMALLEST_SIGMA, at most MAX_PERIOD (0 < μ < 1)."""
+    period = min(MAX_PERIOD, int(np.log(SMALLEST_SIGMA) / np.log(mu)))
+    while period > 0 and mu ** period < SMALLEST_SIGMA:
+        period -= 1
+    powers = mu ** np.arange(period + 1, dtype=np.float64)
+    sums = np.concatenate([[0.0], np.cumsum(powers[:period])])
+    return np.concatenate([powers, sums]).astype(DTYPE)
 
 
 def cost_and_predict(list weights, list biases, Inputs X, Y, cost, Py_ssize_t num_threads=1,

@@ -11,7 +11,7 @@
 # another kind of layer (convolution, pooling) would get its own.
 from cnet._kernels.real cimport real_t
 from cnet._kernels.vec cimport (cnet_rows_forward, cnet_rows_update, cnet_dot, cnet_prefetch,
-                                cnet_l1_decay, cnet_momentum, cnet_momentum_map)
+                                cnet_l1_decay, cnet_momentum, cnet_momentum_map, cnet_add_scaled)
 from cnet._kernels.vec cimport cnet_rows_forward_group, cnet_rows_update_group
 
 
@@ -123,6 +123,9 @@ cdef struct Step:
     bint l1             # the penalty's gradient is (λ/n) sgn(w), else (λ/n) w
     bint first, last    # the first / the last step of this call
     bint lazy           # momentum with L2 or none: layer 0's rows are caught up by catch_up
+    #                     (or catch_up_scaled)
+    real_t sigma        # momentum without a penalty: layer 0's velocity is σ ṽ, ṽ stored
+    #                     (catch_up_scaled), σ this step's; else 1
 
 
 cdef void step_layer(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t m,
@@ -134,6 +137,7 @@ cdef void step_layer(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_
     #   L2:       w_l ← (1 − r) · w_l − c Σ_k δ_{l+1,k} a_{l,k}ᵀ,   b_l ← b_l − c Σ_k δ_{l+1,k}
     #   L1:       w_l ← w_l − r sgn(w_l) − c Σ_k δ_{l+1,k} a_{l,k}ᵀ
     #   momentum: v_l ← μ v_l − r w_l (or r sgn(w_l)) − c Σ_k δ_{l+1,k} a_{l,k}ᵀ,  w_l ← w_l + v_l,
+    #             (layer 0 without a penalty: v_0 = σ ṽ_0, and ṽ_0 ← ṽ_0 − (c/σ) Σ_k …)
     #             u_l ← μ u_l − c Σ_k δ_{l+1,k},  b_l ← b_l + u_l   (u: the biases' velocity)
     # All δ were computed before any weight moves, so subtracting each example's
     # term straight from w (or v) is the same step as summing ∇w first (up to the
@@ -152,6 +156,8 @@ cdef void step_layer(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_
     wt = net.wt[l] + net.n[l] * j0
     scale_fold(net, l, wt, net.n[l], no)
     cl = unscaled_step(net, l, c)
+    if l == 0 and step.sigma != 1:
+        cl = c / step.sigma           # ṽ ← ṽ − (c/σ) Σ …:  v ← v − c Σ …
     target = wt                       # what the gradient's terms go into: w, or v
     if step.mu != 0:
         target = net.vt[l] + net.n[l] * j0
@@ -205,34 +211,44 @@ cdef void step_layer(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_
 # P = [[1, 0], [−r, μ]] (v ← μv − r w).  At the end of the call every row is
 # taken to (w_T, v_T): F_k = M^k (k = T) and G_k = M^k A (k = T − s).  The
 # results equal the step-by-step ones up to rounding (the same for any number
-# of threads, each row of a panel being its thread's).
+# of threads, each row of a panel being its thread's).  Without a penalty (r = 0)
+# catch_up_scaled below does the same with a pass over w alone (these maps then
+# only when μ is too small for its scale: see momentum_powers).
+
+cdef Py_ssize_t list_rows(const Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t m,
+                          int *stamp, int *rows) noexcept nogil:
+    # rows[0 … count) ← the rows of wt_0 that the examples batch[0 … m) read, in increasing
+    # order; returns count.  stamp[n[0] … 2 n[0]) holds a mark per row (all 0 between
+    # calls).  The rows read are marked (stores only: no load waits on an earlier store),
+    # then listed without a branch (whether a pixel is read is a coin toss no branch
+    # predictor learns).
+    cdef Py_ssize_t k, p, i, e, count = 0, n0 = net.n[0]
+    cdef int *mark = stamp + n0
+    for k in range(m):
+        e = batch[k]
+        for p in range(X.start[e], X.start[e + 1]):
+            mark[X.index[p]] = 1
+    for i in range(n0):
+        rows[count] = <int> i
+        count += mark[i]
+        mark[i] = 0
+    return count
+
 
 cdef void catch_up(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t m,
                    Py_ssize_t q, int *stamp, int t, const real_t *maps, Py_ssize_t K) noexcept nogil:
     # the rows of panel q of wt_0 (and of its velocity) that the examples batch[0 … m)
     # read, brought to step t (maps: E, Q, F, G, each K + 1 matrices of 4 reals).
-    # stamp holds 3 · n[0] + 2 ints: the stamps, then room to list the rows to move and
-    # their stamps (n[0] + 1 each) -- listed without a branch (whether a pixel's row was already
-    # moved at this step is a coin toss no branch predictor learns), then moved.
-    cdef Py_ssize_t k, p, i, e, count = 0, j0 = net.col[q], no = net.col[q + 1] - net.col[q]
-    cdef Py_ssize_t n0 = net.n[0]
+    # stamp holds 3 · n[0] ints: the stamps, the marks and the list of list_rows.
+    cdef Py_ssize_t k, i, j0 = net.col[q], no = net.col[q + 1] - net.col[q], n0 = net.n[0]
     cdef real_t *wt = net.wt[0] + n0 * j0
     cdef real_t *vt = net.vt[0] + n0 * j0
-    cdef int *rows = stamp + n0
-    cdef int *was = stamp + 2 * n0 + 1
+    cdef int *rows = stamp + 2 * n0
     cdef int s
-    for k in range(m):
-        e = batch[k]
-        for p in range(X.start[e], X.start[e + 1]):
-            i = X.index[p]
-            s = stamp[i]
-            rows[count] = <int> i
-            was[count] = s
-            count += s != t
-            stamp[i] = t
-    for k in range(count):
+    for k in range(list_rows(net, X, batch, m, stamp, rows)):
         i = rows[k]
-        s = was[k]
+        s = stamp[i]
+        stamp[i] = t
         cnet_momentum_map(wt + i * no, vt + i * no, no,
                           maps + 4 * ((t - 1) if s == 0 else (K + 1) + t - 1 - s))
 
@@ -253,6 +269,76 @@ cdef void catch_up_all(Net *net, Py_ssize_t q, const int *stamp, int T, const re
             cnet_momentum_map(wt + i * no, vt + i * no, no, maps + 4 * (2 * (K + 1) + T))
         else:
             cnet_momentum_map(wt + i * no, vt + i * no, no, maps + 4 * (3 * (K + 1) + T - stamp[i]))
+
+
+# ------------------------------------------- momentum without a penalty, lazily
+# With r = 0 a step without gradient is v ← μv, w ← w + v: the velocity only
+# shrinks.  So, as with the lazy L2 scale, layer 0's velocity is kept as
+# v = σ_u ṽ at step u, σ_u = μ^(u − base), and such a step changes no ṽ; the
+# gradient's terms go into ṽ divided by σ_t (step_layer).  Row i's stamp s then
+# says: w is w_{s−1}, and ṽ has not changed since step s (stamps start at 1:
+# w_0, and v_0 = σ_0 ṽ = ṽ).  A row read by step t is taken to w_{t−1} =
+# w_{s−1} + Σ_{u=s…t−1} σ_u ṽ = w_{s−1} + σ_s g_{t−s} ṽ, g_k = 1 + μ + … + μ^{k−1}
+# (g_0 = 0): a pass over w alone, reading ṽ.  powers holds μ^k, then g_k, for
+# k = 0 … period; at the start of each step t with t − 1 − base = period every row is
+# caught up and ṽ ← σ_{t−1} ṽ, base ← t − 1 (a fold, so that σ stays ≥ μ^period, well
+# inside the reals' range).  The results equal the step-by-step ones up to rounding
+# (the same for any number of threads, each row of a panel being its thread's).
+
+cdef inline int fold_base(int t, Py_ssize_t period) noexcept nogil:
+    # the step of the last fold at the start of step t or before (0: none)
+    return <int> (period * ((t - 1) // period))
+
+
+cdef void catch_up_scaled(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t m,
+                          Py_ssize_t q, int *stamp, int t, const real_t *powers,
+                          Py_ssize_t period) noexcept nogil:
+    # the rows of panel q of wt_0 that the examples batch[0 … m) read, brought to step t
+    # (all of them, and ṽ folded, when step t starts a fold): w ← w + σ_s g_{t−s} ṽ
+    cdef Py_ssize_t k, i, j0 = net.col[q], no = net.col[q + 1] - net.col[q], n0 = net.n[0]
+    cdef real_t *wt = net.wt[0] + n0 * j0
+    cdef real_t *vt = net.vt[0] + n0 * j0
+    cdef int *rows = stamp + 2 * n0
+    cdef int s, base = fold_base(t, period)
+    cdef const real_t *sums = powers + period + 1
+    cdef real_t fold[4]
+    if t > 1 and base == t - 1:
+        base -= <int> period                # the stamps count from the last fold
+        fold[0] = 1
+        fold[2] = 0
+        fold[3] = powers[period]            # σ_{t−1}
+        for i in range(n0):
+            s = stamp[i]
+            fold[1] = powers[s - base] * sums[t - s]
+            cnet_momentum_map(wt + i * no, vt + i * no, no, fold)
+            stamp[i] = t
+        return
+    for k in range(list_rows(net, X, batch, m, stamp, rows)):
+        i = rows[k]
+        s = stamp[i]
+        stamp[i] = t
+        cnet_add_scaled(wt + i * no, vt + i * no, no, powers[s - base] * sums[t - s])
+
+
+cdef void catch_up_all_scaled(Net *net, Py_ssize_t q, int *stamp, int T, int last,
+                              const real_t *powers, Py_ssize_t period) noexcept nogil:
+    # every row of panel q brought to the end of the call, step T (the last catch-up was
+    # step last's: T, or T + 1 when an interruption stopped the call before that step),
+    # and its velocity to v_T = σ_T ṽ: w ← w + σ_s g_{T+1−s} ṽ, ṽ ← σ_T ṽ.  A row at
+    # T + 1 already has w_T (g_0 = 0).
+    cdef Py_ssize_t i, j0 = net.col[q], no = net.col[q + 1] - net.col[q], n0 = net.n[0]
+    cdef real_t *wt = net.wt[0] + n0 * j0
+    cdef real_t *vt = net.vt[0] + n0 * j0
+    cdef int s, base = fold_base(last, period)
+    cdef const real_t *sums = powers + period + 1
+    cdef real_t end[4]
+    end[0] = 1
+    end[2] = 0
+    end[3] = powers[T - base]
+    for i in range(n0):
+        s = stamp[i]
+        end[1] = powers[s - base] * sums[T + 1 - s]
+        cnet_momentum_map(wt + i * no, vt + i * no, no, end)
 
 
 cdef void undo_prepare(Net *net, Py_ssize_t l, Py_ssize_t q, const Step *step) noexcept nogil:

@@ -44,9 +44,11 @@ cdef struct Job:
     real_t eta, decay   # decay: 1 − ηλ/n for the lazy scale (1: the step applies the penalty)
     real_t mu, penalty  # Step's: momentum, and ηλ/n for L1 or with momentum
     bint l1
-    const real_t *maps  # momentum with L2 or none: the maps of catch_up (else NULL),
-    Py_ssize_t steps    # for up to `steps` steps,
-    int *stamp          # and where each row of each panel of wt_0 is (panels × (3 n[0] + 2): catch_up)
+    const real_t *maps  # momentum with L2 (or none, μ < 2^−7.5): the maps of catch_up
+    Py_ssize_t steps    # (else NULL), for up to `steps` steps;
+    const real_t *powers    # or without a penalty: the μ^k and g_k of catch_up_scaled (else NULL),
+    Py_ssize_t period       # k = 0 … period;
+    int *stamp          # and where each row of each panel of wt_0 is (panels × 3 n[0]: catch_up)
     real_t *delta       # mbs rows of `width`: the errors
     real_t *nabla_b     # width: ∇b of every layer (at off[l])
     # scanning
@@ -127,6 +129,16 @@ cdef int signal_raised(Job *job) noexcept with gil:
     return 0
 
 
+cdef inline void prefetch_target(const Job *job, Py_ssize_t e) noexcept nogil:
+    # Ask the cache for example e's desired output, which its output error reads:
+    # in shuffled order each is a miss (the packed inputs stream through the cache)
+    cdef const char *y = <const char *> (job.Y + e * job.n_out)
+    cdef Py_ssize_t b
+    for b in range(0, job.n_out * sizeof(double), 64):
+        cnet_prefetch(y + b)
+    cnet_prefetch(y + job.n_out * sizeof(double) - 1)
+
+
 cdef void train_part(Job *job, int t) noexcept nogil:
     # Thread t's part of SGD over the mini-batches order[0:mbs], order[mbs:2·mbs], …
     # (the last may be shorter).  Layer 0 -- nearly all the work -- is split by the
@@ -143,7 +155,8 @@ cdef void train_part(Job *job, int t) noexcept nogil:
     step.mu = job.mu
     step.penalty = job.penalty
     step.l1 = job.l1
-    step.lazy = job.maps != NULL
+    step.lazy = job.maps != NULL or job.powers != NULL
+    step.sigma = 1
     # how far ahead examples are prefetched: the next mini-batch, whole, before this one's
     # forward pass (input_sums reads all of a mini-batch's entries at once, block by
     # block of wt_0's rows, and so does catch_up at the start of its step)
@@ -161,12 +174,24 @@ cdef void train_part(Job *job, int t) noexcept nogil:
         if step.lazy:
             q = t
             while q < net.panels:
-                catch_up(net, job.X, job.order + start, m, q, job.stamp + q * (3 * net.n[0] + 2), batch + 1,
-                         job.maps, job.steps)
+                if job.powers != NULL:
+                    catch_up_scaled(net, job.X, job.order + start, m, q, job.stamp + q * 3 * net.n[0],
+                                    batch + 1, job.powers, job.period)
+                else:
+                    catch_up(net, job.X, job.order + start, m, q, job.stamp + q * 3 * net.n[0],
+                             batch + 1, job.maps, job.steps)
                 q += T
+            if job.powers != NULL:
+                step.sigma = job.powers[batch + 1 - fold_base(batch + 1, job.period)]
         for k in range(m):
-            if t < net.panels and start + k + ahead < job.count:
-                prefetch_example(job.X, job.order[start + k + ahead])
+            if start + k + 2 * ahead < job.count and t < net.panels:
+                # where the example after that starts, which prefetch_example will read
+                cnet_prefetch(&job.X.start[job.order[start + k + 2 * ahead]])
+            if start + k + ahead < job.count:
+                if t < net.panels:
+                    prefetch_example(job.X, job.order[start + k + ahead])
+                if (k + ahead) % job.mbs % T == t:     # the thread that will read it (step 2)
+                    prefetch_target(job, job.order[start + k + ahead])
         q = t
         while q < net.panels:
             input_sums(net, job.X, job.order + start, m, q, act, W)
@@ -203,12 +228,15 @@ cdef void train_part(Job *job, int t) noexcept nogil:
         if t == T - 1:
             for l in range(1, net.L):
                 undo_prepare(net, l, 0, &step)
-    if job.maps != NULL:
-        q = t
-        while q < net.panels:
-            catch_up_all(net, q, job.stamp + q * (3 * net.n[0] + 2), <int> batch, job.maps, job.steps,
+    q = t
+    while q < net.panels and step.lazy:
+        if job.powers != NULL:
+            catch_up_all_scaled(net, q, job.stamp + q * 3 * net.n[0], <int> batch,
+                                <int> batch + job.interrupted, job.powers, job.period)
+        else:
+            catch_up_all(net, q, job.stamp + q * 3 * net.n[0], <int> batch, job.maps, job.steps,
                          &step)
-            q += T
+        q += T
     cnet_barrier(&job.team)     # none returns while another may still write a parameter
 
 

@@ -357,6 +357,25 @@ static void cnet_momentum_map(cnet_real *w, cnet_real *v, Py_ssize_t n, const cn
 #endif
 }
 
+/* w[i] = w[i] + b · v[i], for i < n (a multiple of V): momentum without a penalty,
+   steps without a gradient at once (see catch_up_scaled in _loops.pxi) */
+static void cnet_add_scaled(cnet_real *w, const cnet_real *v, Py_ssize_t n, cnet_real b)
+{
+    Py_ssize_t i;
+#if defined(__GNUC__)
+    cnet_vec x, y;
+    for (i = 0; i < n; i += CNET_V) {
+        cnet_load(&x, w + i);
+        cnet_load(&y, v + i);
+        x = x + b * y;
+        cnet_store(w + i, &x);
+    }
+#else
+    for (i = 0; i < n; i++)
+        w[i] = w[i] + b * v[i];
+#endif
+}
+
 /* Ask the cache for the line holding *p, ahead of a read */
 static inline void cnet_prefetch(const void *p)
 {

@@ -20,5 +20,6 @@ cdef extern from "vec.h":
     void cnet_momentum(real_t *w, real_t *v, Py_ssize_t n, real_t mu, real_t r, int l1,
                        int apply, int prepare) noexcept nogil
     void cnet_momentum_map(real_t *w, real_t *v, Py_ssize_t n, const real_t *abcd) noexcept nogil
+    void cnet_add_scaled(real_t *w, const real_t *v, Py_ssize_t n, real_t b) noexcept nogil
     real_t cnet_dot(const real_t *u, const real_t *v, Py_ssize_t n) noexcept nogil
     void cnet_prefetch(const void *p) noexcept nogil

@@ -1,0 +1,278 @@
+# The caller's list of (x, y) pairs, checked and packed in one pass (pack): the
+# inputs into the compressed rows of _inputs.pxi (by pack.h's loops), the desired
+# outputs or labels into an array -- with the checks and messages of
+# cnet._checks.examples.
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
+cimport numpy as cnp
+
+from cnet._kernels.alloc cimport cnet_alloc, cnet_free
+from cnet._kernels.pack cimport PACK_SLACK, cnet_pack_f32, cnet_pack_f64
+from cnet._kernels.real cimport real_t
+from cnet._kernels.vec cimport cnet_prefetch
+
+import numpy as np
+
+
+cdef inline bint holds_column(object a, Py_ssize_t rows) noexcept:
+    # a is an ndarray (or a subclass) whose memory is (rows, 1) native float32 or float64
+    cdef cnp.ndarray arr = <cnp.ndarray> a
+    cdef int kind = cnp.PyArray_TYPE(arr)
+    return (cnp.PyArray_NDIM(arr) == 2 and cnp.PyArray_DIMS(arr)[0] == rows
+            and cnp.PyArray_DIMS(arr)[1] == 1 and (kind == cnp.NPY_FLOAT or kind == cnp.NPY_DOUBLE)
+            and cnp.PyArray_ISNOTSWAPPED(arr))
+
+
+cdef inline bint is_column(object a, Py_ssize_t rows) noexcept:
+    # a is exactly an ndarray of shape (rows, 1) holding native float32 or float64
+    return type(a) is cnp.ndarray and holds_column(a, rows)
+
+
+cdef cnp.ndarray as_column(object a, Py_ssize_t rows, where):
+    # a, a checked numeric ndarray of shape (rows, 1), as holds_column accepts
+    # (converted to float64, as np.concatenate(...).astype(float64) would, if it is not)
+    if isinstance(a, cnp.ndarray) and holds_column(a, rows):
+        return <cnp.ndarray> a
+    a = np.array(a, dtype=np.float64)
+    if not holds_column(a, rows):
+        # only an ndarray subclass whose shape says what its memory is not gets here
+        raise ValueError("{} does not hold the ({}, 1) values its shape says".format(where, rows))
+    return <cnp.ndarray> a
+
+
+cdef Py_ssize_t projected_entries(list data, Py_ssize_t n_in) except -1:
+    # Room for the non-zero entries of data's inputs, projected from up to 256 examples
+    # spread over the list (+ 10%), so that the buffers are allocated once: growing
+    # them may copy them.  Examples not in the common form count as dense.
+    cdef Py_ssize_t n = PyList_GET_SIZE(data), samples = min(n, 256), s, count = 0, p
+    cdef int finite = 1
+    cdef object item, x
+    cdef int *index = <int *> cnet_alloc((n_in + PACK_SLACK) * sizeof(int))
+    cdef real_t *value = <real_t *> cnet_alloc((n_in + PACK_SLACK) * sizeof(real_t))
+    if index == NULL or value == NULL:
+        cnet_free(index)
+        cnet_free(value)
+        raise MemoryError()
+    for s in range(samples):
+        item = <object> PyList_GET_ITEM(data, s * n // samples)
+        p = n_in
+        if type(item) is tuple and PyTuple_GET_SIZE(item) == 2:
+            x = <object> PyTuple_GET_ITEM(item, 0)
+            if is_column(x, n_in):
+                p = pack_column(<cnp.ndarray> x, n_in, index, value, 0, &finite)
+        count += p
+    cnet_free(index)
+    cnet_free(value)
+    if samples == n:
+        return count + n_in + PACK_SLACK
+    return <Py_ssize_t> (1.1 * count * n / samples) + n_in + PACK_SLACK
+
+
+cdef inline Py_ssize_t pack_column(cnp.ndarray x, Py_ssize_t n_in, int *index, real_t *value,
+                                   Py_ssize_t p, int *finite) noexcept:
+    # index/value[p …] ← the non-zero entries of the column x (as is_column accepts); the
+    # new p.  *finite ← 0 if an entry of x is NaN or infinite.
+    cdef const char *data = <const char *> cnp.PyArray_DATA(x)
+    cdef Py_ssize_t stride = cnp.PyArray_STRIDES(x)[0]
+    if cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT:
+        return cnet_pack_f32(data, stride, n_in, index, value, p, finite)
+    return cnet_pack_f64(data, stride, n_in, index, value, p, finite)
+
+
+cdef inline void prefetch_column(object a) noexcept:
+    # ask the cache for the shape and the entries of a, if it is a 2-d ndarray
+    cdef Py_ssize_t i, bytes
+    if type(a) is cnp.ndarray and cnp.PyArray_NDIM(<cnp.ndarray> a) == 2:
+        cnet_prefetch(cnp.PyArray_DIMS(<cnp.ndarray> a))
+        bytes = cnp.PyArray_DIMS(<cnp.ndarray> a)[0] * cnp.PyArray_STRIDES(<cnp.ndarray> a)[0]
+        if 0 < bytes <= 65536:
+            for i in range(0, bytes, 64):
+                cnet_prefetch(<const char *> cnp.PyArray_DATA(<cnp.ndarray> a) + i)
+
+
+cdef inline Py_ssize_t visited(const Py_ssize_t *visit, Py_ssize_t r) noexcept:
+    # the example that pack's loop visits r-th: visit[r], or r itself
+    return visit[r] if visit != NULL else r
+
+
+cdef inline void prefetch_examples(list data, const Py_ssize_t *visit, Py_ssize_t r,
+                                   Py_ssize_t n) noexcept:
+    # Ask the cache for what the coming iterations of pack's loop read, in the order
+    # they find it: the pair of the example visited at r + 12; the x and y objects of
+    # the one at r + 6; the shape of x and the entries of x and y of the one at r + 3.
+    # A list that has been shuffled in place visits its arrays in no order a
+    # prefetcher could learn.
+    cdef object item
+    if r + 12 < n:
+        cnet_prefetch(PyList_GET_ITEM(data, visited(visit, r + 12)))
+    if r + 6 < n:
+        item = <object> PyList_GET_ITEM(data, visited(visit, r + 6))
+        if type(item) is tuple and PyTuple_GET_SIZE(item) == 2:
+            cnet_prefetch(PyTuple_GET_ITEM(item, 0))
+            cnet_prefetch(PyTuple_GET_ITEM(item, 1))
+    if r + 3 < n:
+        item = <object> PyList_GET_ITEM(data, visited(visit, r + 3))
+        if type(item) is tuple and PyTuple_GET_SIZE(item) == 2:
+            prefetch_column(<object> PyTuple_GET_ITEM(item, 0))
+            prefetch_column(<object> PyTuple_GET_ITEM(item, 1))
+
+
+cdef object address_order(list data, Py_ssize_t n_in, Py_ssize_t n_out):
+    # The examples of data in the order of their inputs' addresses in memory, as an
+    # array of list positions -- or None if an example is not in the common form (a
+    # pair of (n_in, 1) and (n_out, 1) float arrays), whose checks must run in list order
+    cdef Py_ssize_t n = PyList_GET_SIZE(data), k
+    cdef object item, x
+    addresses = np.empty(n, dtype=np.uintp)
+    cdef size_t[::1] at = addresses
+    for k in range(n):
+        prefetch_pairs(data, k, n)
+        item = <object> PyList_GET_ITEM(data, k)
+        if not (type(item) is tuple and PyTuple_GET_SIZE(item) == 2):
+            return None
+        x = <object> PyTuple_GET_ITEM(item, 0)
+        if not (is_column(x, n_in) and is_column(<object> PyTuple_GET_ITEM(item, 1), n_out)):
+            return None
+        at[k] = <size_t> cnp.PyArray_DATA(<cnp.ndarray> x)
+    return np.argsort(addresses).astype(np.intp, copy=False)
+
+
+cdef inline void prefetch_pairs(list data, Py_ssize_t k, Py_ssize_t n) noexcept:
+    # Ask the cache for what address_order's coming iterations read: the pair k + 16,
+    # the x and y objects of pair k + 8, the shapes of x and y of pair k + 4
+    cdef object item
+    if k + 16 < n:
+        cnet_prefetch(PyList_GET_ITEM(data, k + 16))
+    if k + 8 < n:
+        item = <object> PyList_GET_ITEM(data, k + 8)
+        if type(item) is tuple and PyTuple_GET_SIZE(item) == 2:
+            cnet_prefetch(PyTuple_GET_ITEM(item, 0))
+            cnet_prefetch(PyTuple_GET_ITEM(item, 1))
+    if k + 4 < n:
+        item = <object> PyList_GET_ITEM(data, k + 4)
+        if type(item) is tuple and PyTuple_GET_SIZE(item) == 2:
+            prefetch_shape(<object> PyTuple_GET_ITEM(item, 0))
+            prefetch_shape(<object> PyTuple_GET_ITEM(item, 1))
+
+
+cdef inline void prefetch_shape(object a) noexcept:
+    # ask the cache for the shape of a, if it is an ndarray
+    if type(a) is cnp.ndarray:
+        cnet_prefetch(cnp.PyArray_DIMS(<cnp.ndarray> a))
+
+
+def pack(name, list data, Py_ssize_t n_in, Py_ssize_t n_out, bint labels, bint by_address=False):
+    """``(X, T)`` for the list of (x, y) pairs ``data``: X the inputs as ``prepare``
+    makes them, T as ``cnet._checks.examples`` gives it -- the (n, n_out)
+    float64 desired outputs, or with ``labels`` the (n,) integer labels.
+
+    One pass over the list checks each example as ``cnet._checks.examples``
+    does, raising the same errors in the same order (its functions make the
+    messages), and packs its input while it is in cache.
+
+    With ``by_address``, ``(X, T, rows)``: the examples are packed in the order in
+    which their inputs lie in memory when every one is a pair of float arrays of
+    the right shapes and ``labels`` is false (``rows`` says where example k went:
+    row ``rows[k]`` of X and of T), in list order otherwise (``rows`` None).  A list
+    that SGD has shuffled in place holds its arrays in no order, and reading them
+    in the order of memory is about twice as fast."""
+    from cnet import _checks
+    cdef Py_ssize_t n = PyList_GET_SIZE(data), k, r, i, p = 0, first_bad_x = -1, first_bad_y = -1
+    cdef Py_ssize_t stride, label_value
+    cdef object item, x, y
+    cdef cnp.ndarray xa, ya
+    cdef bint plain_labels = True
+    cdef int finite = 1
+    cdef double v
+    cdef double *row
+    cdef Py_ssize_t[::1] T_labels
+    cdef double[:, ::1] T_outputs
+    if n_in >= 2**31:
+        raise ValueError("inputs wider than 2**31 - 1 are not supported")
+    out = Inputs()
+    out.n_rows, out.n_cols = n, n_in
+    out.start = <Py_ssize_t *> cnet_alloc((n + 1) * sizeof(Py_ssize_t))
+    if out.start == NULL:
+        raise MemoryError()
+    out.reserve(projected_entries(data, n_in))
+    ys = [] if labels else None
+    int64, int_types = np.int64, _checks._INT_TYPES
+    T = np.empty(n, dtype=np.intp) if labels else np.empty((n, n_out))
+    if labels:
+        T_labels = T
+    else:
+        T_outputs = T
+    visit = address_order(data, n_in, n_out) if by_address and not labels else None
+    cdef const Py_ssize_t *visit_at = NULL
+    cdef const Py_ssize_t[::1] visit_mv
+    if visit is not None:
+        visit_mv = visit
+        visit_at = &visit_mv[0] if n > 0 else NULL
+    for r in range(n):
+        # example k is row r of X and of T
+        if PyList_GET_SIZE(data) != n:
+            # the checks call the caller's code (__array__, __iter__, ...), which may change it
+            raise RuntimeError("{} changed size while it was being checked".format(name))
+        prefetch_examples(data, visit_at, r, n)
+        k = visited(visit_at, r)
+        item = <object> PyList_GET_ITEM(data, k)
+        if type(item) is tuple and PyTuple_GET_SIZE(item) == 2:
+            x = <object> PyTuple_GET_ITEM(item, 0)
+            y = <object> PyTuple_GET_ITEM(item, 1)
+        else:
+            x, y = _checks.pair(name, k, item)
+        # the input: checked, then packed
+        if not is_column(x, n_in):
+            x = as_column(_checks.input_x(name, k, x, n_in), n_in, "{}[{}][0]".format(name, k))
+        xa = <cnp.ndarray> x
+        if p + n_in + PACK_SLACK > out.capacity:
+            out.reserve(max(p + n_in + PACK_SLACK,
+                            <Py_ssize_t> (1.05 * p * n / max(r, 1)) + n_in + PACK_SLACK))
+        p = pack_column(xa, n_in, out.index, out.value, p, &finite)
+        out.start[r + 1] = p
+        if not finite:
+            if first_bad_x < 0 or k < first_bad_x:
+                first_bad_x = k             # the first in the list's order, whatever the visit's
+            finite = 1
+        # the desired output or the label
+        if labels:
+            if not (type(y) is int or type(y) is int64):
+                y = _checks.label(name, k, y, n_out)
+                plain_labels = plain_labels and type(y) in int_types
+            ys.append(y)
+            if plain_labels:
+                try:
+                    label_value = y
+                except OverflowError:
+                    label_value = -1            # out of range, as label_array will say
+                T_labels[k] = label_value
+                if first_bad_y < 0 and not 0 <= label_value < n_out:
+                    first_bad_y = k
+        else:
+            if not is_column(y, n_out):
+                y = as_column(_checks.output_y(name, k, y, n_out), n_out, "{}[{}][1]".format(name, k))
+            ya = <cnp.ndarray> y
+            stride = cnp.PyArray_STRIDES(ya)[0]
+            row = &T_outputs[r, 0]
+            for i in range(n_out):
+                if cnp.PyArray_TYPE(ya) == cnp.NPY_FLOAT:
+                    v = (<const float *> (<const char *> cnp.PyArray_DATA(ya) + i * stride))[0]
+                else:
+                    v = (<const double *> (<const char *> cnp.PyArray_DATA(ya) + i * stride))[0]
+                row[i] = v
+                if not v - v == 0 and (first_bad_y < 0 or k < first_bad_y):
+                    first_bad_y = k
+    if labels and (not plain_labels or first_bad_y >= 0):
+        T = _checks.label_array(name, ys, n_out)      # the labels' own rules and message
+    elif first_bad_y >= 0:
+        raise _checks.not_finite(name, first_bad_y, 1)
+    if first_bad_x >= 0:
+        raise _checks.not_finite(name, first_bad_x, 0)
+    out.reserve(p)      # give back what the projection over-reserved
+    if not by_address:
+        return out, T
+    if visit is None:
+        return out, T, None
+    rows = np.empty(n, dtype=np.intp)
+    rows[visit] = np.arange(n, dtype=np.intp)
+    return out, T, rows
