@@ -157,9 +157,10 @@ cdef void train_part(Job *job, int t) noexcept nogil:
     step.l1 = job.l1
     step.lazy = job.maps != NULL or job.powers != NULL
     step.sigma = 1
-    # how far ahead examples are prefetched: the next mini-batch, whole, before this one's
-    # forward pass (input_sums reads all of a mini-batch's entries at once, block by
-    # block of wt_0's rows, and so does catch_up at the start of its step)
+    # how far ahead examples are prefetched: the next mini-batch, whole, asked for right
+    # after this one's z_1 (input_sums reads all of a mini-batch's entries at once, block
+    # by block of wt_0's rows, and so does catch_up at the start of its step; the asks
+    # then overlap the barrier, backward and the step instead of delaying z_1)
     ahead = job.mbs
     while start < job.count:
         if t == 0 and job.check_signals and cnet_seconds() >= job.next_check:
@@ -183,6 +184,10 @@ cdef void train_part(Job *job, int t) noexcept nogil:
                 q += T
             if job.powers != NULL:
                 step.sigma = job.powers[batch + 1 - fold_base(batch + 1, job.period)]
+        q = t
+        while q < net.panels:
+            input_sums(net, job.X, job.order + start, m, q, act, W)
+            q += T
         for k in range(m):
             if start + k + 2 * ahead < job.count and t < net.panels:
                 # where the example after that starts, which prefetch_example will read
@@ -192,10 +197,6 @@ cdef void train_part(Job *job, int t) noexcept nogil:
                     prefetch_example(job.X, job.order[start + k + ahead])
                 if (k + ahead) % job.mbs % T == t:     # the thread that will read it (step 2)
                     prefetch_target(job, job.order[start + k + ahead])
-        q = t
-        while q < net.panels:
-            input_sums(net, job.X, job.order + start, m, q, act, W)
-            q += T
         cnet_barrier(&job.team)
         if job.interrupted:     # all steps so far are done: stop here, all threads
             break
