@@ -377,12 +377,17 @@ class Engine:
             cost += 0.5 * (lmbda / len(data)) * sum(np.linalg.norm(w) ** 2 for w in self.weights)
         return cost
 
+    def _compiled_pack(self):
+        """The compiled kernels' one-pass check-and-pack of a list, or None where they
+        are not this network's kernels (a cost they do not compile, the NumPy backend)."""
+        pack = getattr(self._kernels, "pack", None)
+        return pack if pack is not None and self._kernels.supports(self._kernel_cost()) else None
+
     def _examples(self, name, data, labels):
         """``(inputs, T)`` for ``data``: the checked inputs prepared for the kernels,
         and the desired outputs (labels=False) or integer labels (labels=True)."""
-        pack = getattr(self._kernels, "pack", None)
-        if pack is not None and self._kernels.supports(self._kernel_cost()):
-            # the compiled kernels check and pack the list in one pass
+        pack = self._compiled_pack()
+        if pack is not None:
             return pack(name, data, self.sizes[0], self.sizes[-1], labels)
         X, T = _checks.examples(name, data, self.sizes[0], self.sizes[-1], labels)
         return self._kernels_for_cost().prepare(X), T
@@ -393,14 +398,12 @@ class Engine:
         (``order[k]``: ``data[k]``'s).  With ``by_address``, the compiled kernels
         may pack the examples in the order of their inputs' memory (see their
         ``pack``), the fastest for a list that an earlier epoch shuffled."""
-        pack = getattr(self._kernels, "pack", None)
-        if by_address and pack is not None and self._kernels.supports(self._kernel_cost()):
+        pack = self._compiled_pack()
+        if by_address and pack is not None:
             X, Y, rows = pack("training_data", data, self.sizes[0], self.sizes[-1], False, True)
-            if rows is not None:
-                return X, Y, rows
         else:
-            X, Y = self._examples("training_data", data, labels=False)
-        return X, Y, np.arange(len(data), dtype=np.intp)
+            (X, Y), rows = self._examples("training_data", data, labels=False), None
+        return X, Y, np.arange(len(data), dtype=np.intp) if rows is None else rows
 
     # ------------------------------------------------------ the algorithm
     def feedforward(self, a):

@@ -79,13 +79,14 @@ cdef inline Py_ssize_t pack_column(cnp.ndarray x, Py_ssize_t n_in, int *index, r
     return cnet_pack_f64(data, stride, n_in, index, value, p, finite)
 
 
-cdef inline void prefetch_column(object a) noexcept:
-    # ask the cache for the shape and the entries of a, if it is a 2-d ndarray
+cdef inline void prefetch_column(object a, bint entries) noexcept:
+    # ask the cache for the shape of a, if it is a 2-d ndarray, and with `entries` for
+    # its entries too
     cdef Py_ssize_t i, bytes
     if type(a) is cnp.ndarray and cnp.PyArray_NDIM(<cnp.ndarray> a) == 2:
         cnet_prefetch(cnp.PyArray_DIMS(<cnp.ndarray> a))
         bytes = cnp.PyArray_DIMS(<cnp.ndarray> a)[0] * cnp.PyArray_STRIDES(<cnp.ndarray> a)[0]
-        if 0 < bytes <= 65536:
+        if entries and 0 < bytes <= 65536:
             for i in range(0, bytes, 64):
                 cnet_prefetch(<const char *> cnp.PyArray_DATA(<cnp.ndarray> a) + i)
 
@@ -96,25 +97,25 @@ cdef inline Py_ssize_t visited(const Py_ssize_t *visit, Py_ssize_t r) noexcept:
 
 
 cdef inline void prefetch_examples(list data, const Py_ssize_t *visit, Py_ssize_t r,
-                                   Py_ssize_t n) noexcept:
-    # Ask the cache for what the coming iterations of pack's loop read, in the order
-    # they find it: the pair of the example visited at r + 12; the x and y objects of
-    # the one at r + 6; the shape of x and the entries of x and y of the one at r + 3.
-    # A list that has been shuffled in place visits its arrays in no order a
-    # prefetcher could learn.
+                                   Py_ssize_t n, Py_ssize_t d, bint entries) noexcept:
+    # Ask the cache for what the coming iterations of a loop over data read, in the
+    # order they find it: the pair of the example visited at r + 4d; the x and y
+    # objects of the one at r + 2d; the shapes of x and y of the one at r + d, and with
+    # `entries` their entries.  A list that has been shuffled in place visits its
+    # arrays in no order a prefetcher could learn.
     cdef object item
-    if r + 12 < n:
-        cnet_prefetch(PyList_GET_ITEM(data, visited(visit, r + 12)))
-    if r + 6 < n:
-        item = <object> PyList_GET_ITEM(data, visited(visit, r + 6))
+    if r + 4 * d < n:
+        cnet_prefetch(PyList_GET_ITEM(data, visited(visit, r + 4 * d)))
+    if r + 2 * d < n:
+        item = <object> PyList_GET_ITEM(data, visited(visit, r + 2 * d))
         if type(item) is tuple and PyTuple_GET_SIZE(item) == 2:
             cnet_prefetch(PyTuple_GET_ITEM(item, 0))
             cnet_prefetch(PyTuple_GET_ITEM(item, 1))
-    if r + 3 < n:
-        item = <object> PyList_GET_ITEM(data, visited(visit, r + 3))
+    if r + d < n:
+        item = <object> PyList_GET_ITEM(data, visited(visit, r + d))
         if type(item) is tuple and PyTuple_GET_SIZE(item) == 2:
-            prefetch_column(<object> PyTuple_GET_ITEM(item, 0))
-            prefetch_column(<object> PyTuple_GET_ITEM(item, 1))
+            prefetch_column(<object> PyTuple_GET_ITEM(item, 0), entries)
+            prefetch_column(<object> PyTuple_GET_ITEM(item, 1), entries)
 
 
 cdef object address_order(list data, Py_ssize_t n_in, Py_ssize_t n_out):
@@ -126,7 +127,7 @@ cdef object address_order(list data, Py_ssize_t n_in, Py_ssize_t n_out):
     addresses = np.empty(n, dtype=np.uintp)
     cdef size_t[::1] at = addresses
     for k in range(n):
-        prefetch_pairs(data, k, n)
+        prefetch_examples(data, NULL, k, n, 4, False)   # the pairs and shapes only
         item = <object> PyList_GET_ITEM(data, k)
         if not (type(item) is tuple and PyTuple_GET_SIZE(item) == 2):
             return None
@@ -135,30 +136,6 @@ cdef object address_order(list data, Py_ssize_t n_in, Py_ssize_t n_out):
             return None
         at[k] = <size_t> cnp.PyArray_DATA(<cnp.ndarray> x)
     return np.argsort(addresses).astype(np.intp, copy=False)
-
-
-cdef inline void prefetch_pairs(list data, Py_ssize_t k, Py_ssize_t n) noexcept:
-    # Ask the cache for what address_order's coming iterations read: the pair k + 16,
-    # the x and y objects of pair k + 8, the shapes of x and y of pair k + 4
-    cdef object item
-    if k + 16 < n:
-        cnet_prefetch(PyList_GET_ITEM(data, k + 16))
-    if k + 8 < n:
-        item = <object> PyList_GET_ITEM(data, k + 8)
-        if type(item) is tuple and PyTuple_GET_SIZE(item) == 2:
-            cnet_prefetch(PyTuple_GET_ITEM(item, 0))
-            cnet_prefetch(PyTuple_GET_ITEM(item, 1))
-    if k + 4 < n:
-        item = <object> PyList_GET_ITEM(data, k + 4)
-        if type(item) is tuple and PyTuple_GET_SIZE(item) == 2:
-            prefetch_shape(<object> PyTuple_GET_ITEM(item, 0))
-            prefetch_shape(<object> PyTuple_GET_ITEM(item, 1))
-
-
-cdef inline void prefetch_shape(object a) noexcept:
-    # ask the cache for the shape of a, if it is an ndarray
-    if type(a) is cnp.ndarray:
-        cnet_prefetch(cnp.PyArray_DIMS(<cnp.ndarray> a))
 
 
 def pack(name, list data, Py_ssize_t n_in, Py_ssize_t n_out, bint labels, bint by_address=False):
@@ -213,7 +190,7 @@ def pack(name, list data, Py_ssize_t n_in, Py_ssize_t n_out, bint labels, bint b
         if PyList_GET_SIZE(data) != n:
             # the checks call the caller's code (__array__, __iter__, ...), which may change it
             raise RuntimeError("{} changed size while it was being checked".format(name))
-        prefetch_examples(data, visit_at, r, n)
+        prefetch_examples(data, visit_at, r, n, 3, True)
         k = visited(visit_at, r)
         item = <object> PyList_GET_ITEM(data, k)
         if type(item) is tuple and PyTuple_GET_SIZE(item) == 2:
