@@ -226,6 +226,29 @@ def test_pack_by_address_puts_each_example_where_rows_says(K, n):
 
 
 @pytest.mark.parametrize("K", MODULES, ids=lambda K: K.__name__.rsplit(".", 1)[1])
+def test_pack_by_address_keeps_the_order_of_a_list_that_a_sample_finds_in_memory_order(K):
+    # a list as it was made (its inputs at increasing addresses) is packed in its own
+    # order, without a pass over every address: a swap that the sample of 1,024
+    # examples does not see is kept (rows[k] = k); reversed, it is packed in memory's order
+    rng = np.random.default_rng(6)
+    n = 4096                                      # the sample: positions 0, 4, 8, ...
+    block = rng.random((n, 9))
+    data = [(block[k].reshape(9, 1), rng.random((3, 1))) for k in range(n)]
+    data[1], data[2] = data[2], data[1]
+    X, T, rows = K.pack("data", data, 9, 3, False, True)
+    assert rows.tolist() == list(range(n))
+    want, want_T = by_python(K, "data", data, 9, 3, False)
+    for a, b in zip(X.arrays(), want.arrays()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(T, want_T)
+    data.reverse()
+    X, T, rows = K.pack("data", data, 9, 3, False, True)
+    want_rows = list(range(n - 1, -1, -1))
+    want_rows[n - 2], want_rows[n - 3] = want_rows[n - 3], want_rows[n - 2]
+    assert rows.tolist() == want_rows
+
+
+@pytest.mark.parametrize("K", MODULES, ids=lambda K: K.__name__.rsplit(".", 1)[1])
 def test_pack_by_address_reports_the_first_bad_example_of_the_list(K):
     rng = np.random.default_rng(3)
     data, perm = scattered(rng, 40, 9, 3)

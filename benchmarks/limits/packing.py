@@ -11,7 +11,8 @@ pages; and both, packing one value at a time with no checks.  The sum of
 the first and the third is the limit: a pass that reads the pixels and
 writes the packed copy cannot take less.  Next to them, what cnet pays for
 the same list: ``pack`` (the compiled kernels' one pass that checks and
-packs) and, before it, the Python check loop (``_checks.examples``) followed by
+packs), the same in the order of the arrays' addresses (what SGD calls: a
+shuffled list is then read in memory order), and, before it, the Python check loop (``_checks.examples``) followed by
 ``prepare``.  Seconds, the best of ``--repeat`` runs, interleaved.
 """
 import argparse
@@ -78,6 +79,8 @@ def main(argv=None):
                 if K is not None:
                     record("cnet: pack (checks + packing)",
                            timed(lambda: K.pack("training_data", training_data, n_in, 10, False)))
+                    record("cnet: pack by address (SGD's)",
+                           timed(lambda: K.pack("training_data", training_data, n_in, 10, False, True)))
                 record("before: Python checks + prepare", timed(
                     lambda: (K or _kernels.numpy_kernels).prepare(
                         _checks.examples("training_data", training_data, n_in, 10, False)[0])))
