@@ -53,9 +53,9 @@ cdef void input_sums(const Net *net, const Rows *X, const Py_ssize_t *batch, Py_
                             net.n[0], X.index, X.value, X.start, batch, m, act + j0, stride)
 
 
-cdef inline void dense_forward(const Net *net, Py_ssize_t l, real_t *act) noexcept nogil:
-    # a_{l+1} = f_l(w_l a_l + b_l) into act[off[l] …], for a dense layer l; for l = 0,
-    # act[0 …] already holds z_1 from input_sum
+cdef inline void dense_sums(const Net *net, Py_ssize_t l, real_t *act) noexcept nogil:
+    # z_{l+1} = w_l a_l + b_l into act[off[l] …], for a dense layer l; for l = 0,
+    # act[0 …] already holds the sums from input_sum
     cdef Py_ssize_t j, no = net.s[l + 1]
     cdef real_t *a = act + net.off[l]
     if l > 0:
@@ -65,7 +65,12 @@ cdef inline void dense_forward(const Net *net, Py_ssize_t l, real_t *act) noexce
     if is_scaled(net, l):
         for j in range(net.n[l + 1]):
             a[j] = net.b[l][j] + net.scale[l] * a[j]     # z = b + scale · Σ …
-    activate(a, net.n[l + 1], net.kind[l])
+
+
+cdef inline void dense_forward(const Net *net, Py_ssize_t l, real_t *act) noexcept nogil:
+    # a_{l+1} = f_l(w_l a_l + b_l) into act[off[l] …], for a dense layer l
+    dense_sums(net, l, act)
+    activate(act + net.off[l], net.n[l + 1], net.kind[l])
 
 
 cdef void finish_forward(const Net *net, real_t *act) noexcept nogil:
@@ -82,6 +87,17 @@ cdef void forward(const Net *net, const Rows *X, Py_ssize_t e, real_t *act) noex
     for q in range(net.panels):
         input_sum(net, X, e, q, act)
     finish_forward(net, act)
+
+
+cdef void forward_sums(const Net *net, const Rows *X, Py_ssize_t e, real_t *act) noexcept nogil:
+    # forward but for the output layer's activation: a_{l+1} = σ(w_l a_l + b_l),
+    # l = 0 … L−2, and z_L = w_{L−1} a_{L−1} + b_{L−1}, into act[off[l] …]
+    cdef Py_ssize_t q, l
+    for q in range(net.panels):
+        input_sum(net, X, e, q, act)
+    for l in range(net.L - 1):
+        dense_forward(net, l, act)
+    dense_sums(net, net.L - 1, act)
 
 
 # ----------------------------------------------------------------- backward
