@@ -12,11 +12,12 @@
 from cnet._kernels.real cimport real_t
 from cnet._kernels.vec cimport (cnet_rows_forward, cnet_rows_update, cnet_dot, cnet_prefetch,
                                 cnet_l1_decay, cnet_momentum, cnet_momentum_map, cnet_add_scaled)
-from cnet._kernels.vec cimport cnet_rows_forward_group, cnet_rows_update_group
+from cnet._kernels.vec cimport cnet_rows_forward_group, cnet_rows_update_group, cnet_rows_forward_ahead
 
 
 cdef enum:
     AHEAD = 4   # examples between a prefetch and the use of what it fetched
+    ROWS_AHEAD = 8      # input_sum: entries between asking for a row of wt_0 and reading it
 
 
 cdef inline void prefetch_example(const Rows *X, Py_ssize_t e) noexcept nogil:
@@ -36,9 +37,10 @@ cdef void input_sum(const Net *net, const Rows *X, Py_ssize_t e, Py_ssize_t q,
     # z_1[j] = b_0[j] + Σ_{p : x_i ≠ 0} x_i · wt_0[i, j] for the columns j of panel q,
     # into act[j] (i = index[p], x_i = value[p]; b_0 is left out while layer 0 is
     # scaled, and added by finish_forward)
+    # (the rows of entry p + ROWS_AHEAD asked for while adding entry p's)
     cdef Py_ssize_t j0 = net.col[q], j1 = net.col[q + 1]
-    cnet_rows_forward(scaled_bias(net, 0) + j0, net.wt[0] + net.n[0] * j0, j1 - j0, j1 - j0,
-                      X.index, X.value, X.start[e], X.start[e + 1], act + j0)
+    cnet_rows_forward_ahead(scaled_bias(net, 0) + j0, net.wt[0] + net.n[0] * j0, j1 - j0, j1 - j0,
+                            X.index, X.value, X.start[e], X.start[e + 1], act + j0, ROWS_AHEAD)
 
 
 cdef void input_sums(const Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t m,
