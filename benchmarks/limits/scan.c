@@ -16,7 +16,8 @@
    rows from L2 costs) or 0 (one row, which the compiler keeps in registers: the
    multiplies and adds alone).  EXP: the exponential (exp; a stand-in such as fabs
    shows what libm's exp costs, not the same bits).  AHEAD: how many examples ahead
-   the inputs are prefetched (4, as the kernels; 0: not). */
+   the inputs are prefetched (4, as the kernels; 0: not); ROWS_AHEAD: how many entries
+   ahead the weight rows are (8, as input_sum; 0: not). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,6 +36,9 @@
 #endif
 #ifndef AHEAD
 #define AHEAD 4
+#endif
+#ifndef ROWS_AHEAD
+#define ROWS_AHEAD 8
 #endif
 
 typedef double vec __attribute__((vector_size(32)));
@@ -82,6 +86,9 @@ __attribute__((noinline)) static void first_layer(int64_t e, double *z)
     for (int64_t p = start[e]; p < start[e + 1]; p++) {
         const double *r = w0 + (int64_t) ROW(index_[p]) * 32;
         double x = value[p];
+        if (ROWS_AHEAD && p + ROWS_AHEAD < start[e + 1])
+            for (int o = 0; o < 32; o += 8)
+                __builtin_prefetch(w0 + (int64_t) ROW(index_[p + ROWS_AHEAD]) * 32 + o, 0, 3);
         for (int k = 0; k < 8; k++) { LOAD(w, r + 4 * k); acc[k] += x * w; }
     }
     for (int k = 0; k < 8; k++) STORE(z + 4 * k, acc[k]);

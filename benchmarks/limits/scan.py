@@ -5,8 +5,9 @@ over the 10,000 test images, alone, in plain C, next to cnet's.
 
 Compiles ``scan.c`` (next to this file; needs gcc) a few ways and runs each on the test
 inputs, compressed as the kernels keep them, in the data set's order: the first layer's
-loop (as the kernels compute it: a multiply, then an add), with its weight rows all in
-L1, with one row (the multiplies and adds alone); then the whole forward pass and label
+loop (as the kernels compute it: a multiply, then an add; with the kernels' prefetches
+of inputs and rows, and without), with its weight rows all in L1, with one row (the
+multiplies and adds alone); then the whole forward pass and label
 (30 libm exponentials and divisions, the second layer, the argmax and one more
 exponential), with rows in L1, and with the exponential replaced by fabs (what libm's
 exp costs).  Prints milliseconds of CPU per scan (best of 15) next to cnet's scan
@@ -30,7 +31,7 @@ FLAGS = ["-O3", "-ffp-contract=off", "-mavx2", "-mfma"]
 
 VARIANTS = [  # (what, -D definitions)
     ("first layer", []),
-    ("first layer, no prefetch", ["-DAHEAD=0"]),
+    ("first layer, no prefetch", ["-DAHEAD=0", "-DROWS_AHEAD=0"]),
     ("first layer, rows in L1", ["-DROW(i)=((i)%64)"]),
     ("first layer, one row", ["-DROW(i)=0"]),
     ("whole scan", ["-DFULL=1"]),

@@ -12,7 +12,7 @@
 from cnet._kernels.real cimport real_t
 from cnet._kernels.vec cimport (cnet_rows_forward, cnet_rows_update, cnet_dot, cnet_prefetch,
                                 cnet_l1_decay, cnet_momentum, cnet_momentum_map, cnet_add_scaled)
-from cnet._kernels.vec cimport cnet_rows_forward_group, cnet_rows_update_group, cnet_rows_forward_ahead
+from cnet._kernels.vec cimport cnet_rows_forward_group, cnet_rows_update_group
 
 
 cdef enum:
@@ -39,8 +39,8 @@ cdef void input_sum(const Net *net, const Rows *X, Py_ssize_t e, Py_ssize_t q,
     # scaled, and added by finish_forward)
     # (the rows of entry p + ROWS_AHEAD asked for while adding entry p's)
     cdef Py_ssize_t j0 = net.col[q], j1 = net.col[q + 1]
-    cnet_rows_forward_ahead(scaled_bias(net, 0) + j0, net.wt[0] + net.n[0] * j0, j1 - j0, j1 - j0,
-                            X.index, X.value, X.start[e], X.start[e + 1], act + j0, ROWS_AHEAD)
+    cnet_rows_forward(scaled_bias(net, 0) + j0, net.wt[0] + net.n[0] * j0, j1 - j0, j1 - j0,
+                      X.index, X.value, X.start[e], X.start[e + 1], act + j0, ROWS_AHEAD)
 
 
 cdef void input_sums(const Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t m,
@@ -63,7 +63,7 @@ cdef inline void dense_sums(const Net *net, Py_ssize_t l, real_t *act) noexcept 
     if l > 0:
         # z_{l+1} = b_l + Σ_i a_{l,i} · wt_l[i, :]
         cnet_rows_forward(scaled_bias(net, l), net.wt[l], no, no,
-                          NULL, act + net.off[l - 1], 0, net.n[l], a)
+                          NULL, act + net.off[l - 1], 0, net.n[l], a, 0)
     if is_scaled(net, l):
         for j in range(net.n[l + 1]):
             a[j] = net.b[l][j] + net.scale[l] * a[j]     # z = b + scale · Σ …

@@ -53,9 +53,8 @@ CNET_INLINE void cnet_store(cnet_real *p, const cnet_vec *v)
 }
 
 /* z[j] = b[j] + Σ_{p0 ≤ p < p1} value[p] · wt[row(p)·s + j] for jb ≤ j < jb + K·V
-   (K ≤ 8), the K vectors of z held in registers: acc_k += x · wt_row[jb + k·V …].
-   ahead > 0: while adding entry p, the cache is asked for entry p + ahead's slice of
-   its row (index given; 0: not) */
+   (K ≤ 8), the K vectors of z held in registers: acc_k += x · wt_row[jb + k·V …];
+   ahead > 0 (index given): asking for entry p + ahead's slice of its row while adding p's */
 CNET_INLINE void cnet_forward_slice(int K, Py_ssize_t jb, const cnet_real *b, const cnet_real *wt,
                                     Py_ssize_t s, const int *index, const cnet_real *value,
                                     Py_ssize_t p0, Py_ssize_t p1, cnet_real *z, Py_ssize_t ahead)
@@ -67,9 +66,8 @@ CNET_INLINE void cnet_forward_slice(int K, Py_ssize_t jb, const cnet_real *b, co
     for (p = p0; p < p1; p++) {
         const cnet_real *r = wt + cnet_row(index, p) * s + jb;
         cnet_real x = value[p];
-        if (ahead > 0 && p + ahead < p1)
-            for (o = 0; o < K * CNET_V; o += 64 / (Py_ssize_t) sizeof(cnet_real))
-                __builtin_prefetch(wt + (Py_ssize_t) index[p + ahead] * s + jb + o, 0, 3);
+        for (o = 0; ahead > 0 && p + ahead < p1 && o < K * CNET_V; o += 64 / sizeof(cnet_real))
+            __builtin_prefetch(wt + (Py_ssize_t) index[p + ahead] * s + jb + o, 0, 3);
         for (k = 0; k < K; k++) { cnet_load(&w, r + k * CNET_V); acc[k] += x * w; }
     }
     for (k = 0; k < K; k++) cnet_store(z + jb + k * CNET_V, &acc[k]);
@@ -171,11 +169,11 @@ CNET_INLINE void cnet_update_group_slice(int K, Py_ssize_t jb, cnet_real *wt, Py
 }
 #endif
 
-/* z[j] = b[j] + Σ_{p0 ≤ p < p1} value[p] · wt[row(p)·s + j], for j < n; ahead: see
-   cnet_forward_slice */
-CNET_INLINE void cnet_rows_forward_body(const cnet_real *b, const cnet_real *wt, Py_ssize_t s,
-                                        Py_ssize_t n, const int *index, const cnet_real *value,
-                                        Py_ssize_t p0, Py_ssize_t p1, cnet_real *z, Py_ssize_t ahead)
+/* z[j] = b[j] + Σ_{p0 ≤ p < p1} value[p] · wt[row(p)·s + j], for j < n; ahead: the rows
+   of entry p + ahead are asked for while adding p's (0: not; see cnet_forward_slice) */
+static void cnet_rows_forward(const cnet_real *b, const cnet_real *wt, Py_ssize_t s,
+                              Py_ssize_t n, const int *index, const cnet_real *value,
+                              Py_ssize_t p0, Py_ssize_t p1, cnet_real *z, Py_ssize_t ahead)
 {
     Py_ssize_t jb = 0, p;
 #if defined(__GNUC__)
@@ -191,24 +189,6 @@ CNET_INLINE void cnet_rows_forward_body(const cnet_real *b, const cnet_real *wt,
         for (p = p0; p < p1; p++)
             z[jb] += value[p] * wt[cnet_row(index, p) * s + jb];
     }
-}
-
-/* z[j] = b[j] + Σ_{p0 ≤ p < p1} value[p] · wt[row(p)·s + j], for j < n */
-static void cnet_rows_forward(const cnet_real *b, const cnet_real *wt, Py_ssize_t s,
-                              Py_ssize_t n, const int *index, const cnet_real *value,
-                              Py_ssize_t p0, Py_ssize_t p1, cnet_real *z)
-{
-    cnet_rows_forward_body(b, wt, s, n, index, value, p0, p1, z, 0);
-}
-
-/* The same sums over an example's non-zero inputs (index given), asking the cache for
-   the row of entry p + ahead while adding entry p: the rows of an example in data order
-   are a sequence no prefetcher predicts (evaluate's scan) */
-static void cnet_rows_forward_ahead(const cnet_real *b, const cnet_real *wt, Py_ssize_t s,
-                                    Py_ssize_t n, const int *index, const cnet_real *value,
-                                    Py_ssize_t p0, Py_ssize_t p1, cnet_real *z, Py_ssize_t ahead)
-{
-    cnet_rows_forward_body(b, wt, s, n, index, value, p0, p1, z, ahead);
 }
 
 /* The grouped forward pass: for the m examples e_k = batch[k], whose entries are
