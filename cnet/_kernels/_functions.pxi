@@ -53,10 +53,55 @@ cdef int activation_id(name, dict names, str argument) except -1:
         raise ValueError(f"{argument} must be one of {sorted(names)}, got {name!r}") from None
 
 
-cdef inline real_t sigmoid(real_t z) noexcept nogil:
-    # σ(z) = 1 / (1 + e^{−z}), the denominator rounded to real_t first (float32's bits)
-    cdef real_t denominator = 1 + real_exp(-z)
+cdef inline real_t sigmoid_of(real_t e) noexcept nogil:
+    # σ(z) = 1 / (1 + e) given e = e^{−z}, the denominator rounded to real_t first (float32's bits)
+    cdef real_t denominator = 1 + e
     return 1 / denominator
+
+
+cdef inline real_t sigmoid(real_t z) noexcept nogil:
+    # σ(z) = 1 / (1 + e^{−z})
+    return sigmoid_of(real_exp(-z))
+
+
+cdef double SKIP_GAP = 2.0 ** -10     # see sigmoid_argmax
+
+
+cdef Py_ssize_t sigmoid_argmax(const real_t *z, Py_ssize_t n) noexcept nogil:
+    # argmax_j σ(z_j), the first maximum, as the loop over a_j = sigmoid(z_j) finds it
+    # (best = 0; best = j whenever a_j > a_best), computing σ(z_j) only for the j that
+    # can be it.  With m = z_top the first maximum of z and g = min(e^{−m}, 1), σ(z_j) is
+    # not computed when (m − z_j) g > SKIP_GAP (and −20 ≤ m ≤ 20): then computed
+    # σ(z_j) < computed σ(m), so j is neither the maximum nor tied with it.  Proof:
+    # ln σ(m) − ln σ(z_j) = ∫_{z_j}^{m} σ(−t) dt ≥ (m − z_j) σ(−m) ≥ (m − z_j) min(e^{−m}, 1) / 2,
+    # more than SKIP_GAP / 2.01 = 2^−11 / 1.005 with g and the product's rounding; each
+    # computed σ is within a relative 2^−13 of the exact one when exp is (any libm's
+    # is, by far: glibc's is within one ulp, 2^−52 or 2^−23), plus, for a σ(z_j) below
+    # the smallest normal number, an absolute error far below σ(m) ≥ σ(−20) ≈ 2·10^−9.
+    # (m ≤ 20 keeps e^{−m} normal, so g's own error is as small.)  A NaN in z, or an
+    # infinite m, skips nothing (the comparisons are false), and the loop below is the
+    # original's over the rest: a_j > a_best (a NaN never wins), or a tie at a smaller j.
+    cdef Py_ssize_t j, top = 0, best
+    cdef real_t m, a, a_best, e
+    cdef double g
+    for j in range(1, n):
+        if z[j] > z[top]:
+            top = j
+    m = z[top]
+    e = real_exp(-m)
+    a_best = sigmoid_of(e)
+    best = top
+    g = e if e < 1 else 1.0
+    if not (-20 <= m <= 20):
+        g = 0.0         # skip nothing
+    for j in range(n):
+        if j == top or (<double> m - <double> z[j]) * g > SKIP_GAP:
+            continue
+        a = sigmoid(z[j])
+        if a > a_best or (a == a_best and j < best):
+            best = j
+            a_best = a
+    return best
 
 
 cdef inline double sigmoid_prime(real_t a) noexcept nogil:

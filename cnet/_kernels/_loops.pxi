@@ -17,6 +17,7 @@ from cnet._kernels.vec cimport cnet_rows_forward_group, cnet_rows_update_group
 
 cdef enum:
     AHEAD = 4   # examples between a prefetch and the use of what it fetched
+    ROWS_AHEAD = 8      # input_sum: entries between asking for a row of wt_0 and reading it
 
 
 cdef inline void prefetch_example(const Rows *X, Py_ssize_t e) noexcept nogil:
@@ -36,9 +37,10 @@ cdef void input_sum(const Net *net, const Rows *X, Py_ssize_t e, Py_ssize_t q,
     # z_1[j] = b_0[j] + Σ_{p : x_i ≠ 0} x_i · wt_0[i, j] for the columns j of panel q,
     # into act[j] (i = index[p], x_i = value[p]; b_0 is left out while layer 0 is
     # scaled, and added by finish_forward)
+    # (the rows of entry p + ROWS_AHEAD asked for while adding entry p's)
     cdef Py_ssize_t j0 = net.col[q], j1 = net.col[q + 1]
     cnet_rows_forward(scaled_bias(net, 0) + j0, net.wt[0] + net.n[0] * j0, j1 - j0, j1 - j0,
-                      X.index, X.value, X.start[e], X.start[e + 1], act + j0)
+                      X.index, X.value, X.start[e], X.start[e + 1], act + j0, ROWS_AHEAD)
 
 
 cdef void input_sums(const Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t m,
@@ -53,19 +55,24 @@ cdef void input_sums(const Net *net, const Rows *X, const Py_ssize_t *batch, Py_
                             net.n[0], X.index, X.value, X.start, batch, m, act + j0, stride)
 
 
-cdef inline void dense_forward(const Net *net, Py_ssize_t l, real_t *act) noexcept nogil:
-    # a_{l+1} = f_l(w_l a_l + b_l) into act[off[l] …], for a dense layer l; for l = 0,
-    # act[0 …] already holds z_1 from input_sum
+cdef inline void dense_sums(const Net *net, Py_ssize_t l, real_t *act) noexcept nogil:
+    # z_{l+1} = w_l a_l + b_l into act[off[l] …], for a dense layer l; for l = 0,
+    # act[0 …] already holds the sums from input_sum
     cdef Py_ssize_t j, no = net.s[l + 1]
     cdef real_t *a = act + net.off[l]
     if l > 0:
         # z_{l+1} = b_l + Σ_i a_{l,i} · wt_l[i, :]
         cnet_rows_forward(scaled_bias(net, l), net.wt[l], no, no,
-                          NULL, act + net.off[l - 1], 0, net.n[l], a)
+                          NULL, act + net.off[l - 1], 0, net.n[l], a, 0)
     if is_scaled(net, l):
         for j in range(net.n[l + 1]):
             a[j] = net.b[l][j] + net.scale[l] * a[j]     # z = b + scale · Σ …
-    activate(a, net.n[l + 1], net.kind[l])
+
+
+cdef inline void dense_forward(const Net *net, Py_ssize_t l, real_t *act) noexcept nogil:
+    # a_{l+1} = f_l(w_l a_l + b_l) into act[off[l] …], for a dense layer l
+    dense_sums(net, l, act)
+    activate(act + net.off[l], net.n[l + 1], net.kind[l])
 
 
 cdef void finish_forward(const Net *net, real_t *act) noexcept nogil:
@@ -82,6 +89,17 @@ cdef void forward(const Net *net, const Rows *X, Py_ssize_t e, real_t *act) noex
     for q in range(net.panels):
         input_sum(net, X, e, q, act)
     finish_forward(net, act)
+
+
+cdef void forward_sums(const Net *net, const Rows *X, Py_ssize_t e, real_t *act) noexcept nogil:
+    # forward but for the output layer's activation: a_{l+1} = σ(w_l a_l + b_l),
+    # l = 0 … L−2, and z_L = w_{L−1} a_{L−1} + b_{L−1}, into act[off[l] …]
+    cdef Py_ssize_t q, l
+    for q in range(net.panels):
+        input_sum(net, X, e, q, act)
+    for l in range(net.L - 1):
+        dense_forward(net, l, act)
+    dense_sums(net, net.L - 1, act)
 
 
 # ----------------------------------------------------------------- backward

@@ -248,12 +248,15 @@ cdef enum:
 cdef void scan_part(Job *job, int t) noexcept nogil:
     # Thread t's blocks of rows, b ≡ t mod T: partial[b] = Σ_{e in block b} cost.fn(a_L, y_e)
     # when Y is given, and labels[e] = argmax_j a_L[j] (the first maximum) when given.
+    # Labels alone with a sigmoid output: z_L and sigmoid_argmax, which computes only
+    # the σ(z_L[j]) that can be the maximum -- the same labels.
     cdef const Net *net = job.net
     cdef Py_ssize_t T = job.team.n, b, e, e0, e1, j, best
     cdef Py_ssize_t blocks = (job.count + SCAN_BLOCK - 1) // SCAN_BLOCK, n_out = net.n[net.L]
     cdef real_t *act = job.act + t * net.width
     cdef real_t *a = act + net.off[net.L - 1]
     cdef double total
+    cdef bint labels_only = job.Y == NULL and job.labels != NULL and net.kind[net.L - 1] == SIGMOID
     b = t
     while b < blocks:
         e0 = b * SCAN_BLOCK
@@ -262,6 +265,10 @@ cdef void scan_part(Job *job, int t) noexcept nogil:
         for e in range(e0, e1):
             if e + AHEAD < e1:
                 prefetch_example(job.X, e + AHEAD)
+            if labels_only:
+                forward_sums(net, job.X, e, act)
+                job.labels[e] = sigmoid_argmax(a, n_out)
+                continue
             forward(net, job.X, e, act)
             if job.Y != NULL:
                 total += cost_value(a, job.Y + e * n_out, n_out, job.cost)

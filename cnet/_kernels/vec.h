@@ -53,18 +53,21 @@ CNET_INLINE void cnet_store(cnet_real *p, const cnet_vec *v)
 }
 
 /* z[j] = b[j] + Σ_{p0 ≤ p < p1} value[p] · wt[row(p)·s + j] for jb ≤ j < jb + K·V
-   (K ≤ 8), the K vectors of z held in registers: acc_k += x · wt_row[jb + k·V …] */
+   (K ≤ 8), the K vectors of z held in registers: acc_k += x · wt_row[jb + k·V …];
+   ahead > 0 (index given): asking for entry p + ahead's slice of its row while adding p's */
 CNET_INLINE void cnet_forward_slice(int K, Py_ssize_t jb, const cnet_real *b, const cnet_real *wt,
                                     Py_ssize_t s, const int *index, const cnet_real *value,
-                                    Py_ssize_t p0, Py_ssize_t p1, cnet_real *z)
+                                    Py_ssize_t p0, Py_ssize_t p1, cnet_real *z, Py_ssize_t ahead)
 {
     cnet_vec acc[8], w;
-    Py_ssize_t p;
+    Py_ssize_t p, o;
     int k;
     for (k = 0; k < K; k++) cnet_load(&acc[k], b + jb + k * CNET_V);
     for (p = p0; p < p1; p++) {
         const cnet_real *r = wt + cnet_row(index, p) * s + jb;
         cnet_real x = value[p];
+        for (o = 0; ahead > 0 && p + ahead < p1 && o < K * CNET_V; o += 64 / sizeof(cnet_real))
+            __builtin_prefetch(wt + (Py_ssize_t) index[p + ahead] * s + jb + o, 0, 3);
         for (k = 0; k < K; k++) { cnet_load(&w, r + k * CNET_V); acc[k] += x * w; }
     }
     for (k = 0; k < K; k++) cnet_store(z + jb + k * CNET_V, &acc[k]);
@@ -166,17 +169,20 @@ CNET_INLINE void cnet_update_group_slice(int K, Py_ssize_t jb, cnet_real *wt, Py
 }
 #endif
 
-/* z[j] = b[j] + Σ_{p0 ≤ p < p1} value[p] · wt[row(p)·s + j], for j < n */
+/* z[j] = b[j] + Σ_{p0 ≤ p < p1} value[p] · wt[row(p)·s + j], for j < n; ahead: the rows
+   of entry p + ahead are asked for while adding p's (0: not; see cnet_forward_slice) */
 static void cnet_rows_forward(const cnet_real *b, const cnet_real *wt, Py_ssize_t s,
                               Py_ssize_t n, const int *index, const cnet_real *value,
-                              Py_ssize_t p0, Py_ssize_t p1, cnet_real *z)
+                              Py_ssize_t p0, Py_ssize_t p1, cnet_real *z, Py_ssize_t ahead)
 {
     Py_ssize_t jb = 0, p;
 #if defined(__GNUC__)
     for (; jb + 8 * CNET_V <= n; jb += 8 * CNET_V)
-        cnet_forward_slice(8, jb, b, wt, s, index, value, p0, p1, z);
+        cnet_forward_slice(8, jb, b, wt, s, index, value, p0, p1, z, ahead);
     for (; jb + 4 * CNET_V <= n; jb += 4 * CNET_V)
-        cnet_forward_slice(4, jb, b, wt, s, index, value, p0, p1, z);
+        cnet_forward_slice(4, jb, b, wt, s, index, value, p0, p1, z, ahead);
+#else
+    (void) ahead;
 #endif
     for (; jb < n; jb++) {
         z[jb] = b[jb];

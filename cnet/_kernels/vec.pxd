@@ -4,7 +4,7 @@ from cnet._kernels.real cimport real_t
 cdef extern from "vec.h":
     void cnet_rows_forward(const real_t *b, const real_t *wt, Py_ssize_t s, Py_ssize_t n,
                            const int *index, const real_t *value, Py_ssize_t p0, Py_ssize_t p1,
-                           real_t *z) noexcept nogil
+                           real_t *z, Py_ssize_t ahead) noexcept nogil
     void cnet_rows_forward_group(const real_t *b, const real_t *wt, Py_ssize_t s, Py_ssize_t n,
                                  Py_ssize_t rows, const int *index, const real_t *value,
                                  const Py_ssize_t *start, const Py_ssize_t *batch, Py_ssize_t m,
