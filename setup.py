@@ -44,7 +44,7 @@ x86_64 = sysconfig.get_platform().lower().endswith(("x86_64", "amd64"))
 sanitize = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"] if os.environ.get("CNET_SANITIZE") == "1" else []
 
 KERNELS = "cnet/_kernels/"
-# The kernels' C headers (real.h, vec.h, team.h, alloc.h, cpu.h, pack.h) are in
+# The kernels' C headers (real.h, vec.h, group.h, team.h, alloc.h, cpu.h, pack.h) are in
 # cnet/_kernels, NumPy's (packing reads arrays through its C API) where
 # numpy.get_include() says, added at build time; Cython's directives
 # (boundscheck=False, ...) are at the top of each .pyx.

@@ -13,7 +13,7 @@
 #   _team.pxi        sharing a call among threads
 #   this file        the interface: the def functions
 #
-# with the C they call in real headers (real.h, vec.h, team.h, alloc.h; declared in
+# with the C they call in real headers (real.h, vec.h, group.h, team.h, alloc.h; declared in
 # the .pxd of the same name).  The shuffle and the CPU check are in _common.pyx.
 #
 # The def functions below are the kernel interface (the same as

@@ -12,7 +12,8 @@
 from cnet._kernels.real cimport real_t
 from cnet._kernels.vec cimport (cnet_rows_forward, cnet_rows_update, cnet_dot, cnet_prefetch,
                                 cnet_l1_decay, cnet_momentum, cnet_momentum_map, cnet_add_scaled)
-from cnet._kernels.vec cimport cnet_rows_forward_group, cnet_rows_update_group
+from cnet._kernels.group cimport (CNET_GROUP_MAX, cnet_rows_forward_group, cnet_rows_update_group,
+                                  cnet_rows_step_sums)
 
 
 cdef enum:
@@ -148,10 +149,13 @@ cdef struct Step:
 
 cdef void step_layer(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t m,
                      const real_t *act, const real_t *delta, const Step *step,
-                     Py_ssize_t l, Py_ssize_t q, real_t *nabla_b) noexcept nogil:
+                     Py_ssize_t l, Py_ssize_t q, real_t *nabla_b,
+                     const Py_ssize_t *next, Py_ssize_t next_m, real_t *next_act) noexcept nogil:
     # Layer l's share of one SGD step over the m examples whose activations and errors
     # are in act/delta: panel q of wt_0 when l = 0 (neurons j0 ≤ j < j1 of layer 1),
-    # else all of layer l+1 (c = η/m, r = ηλ/n):
+    # else all of layer l+1 (c = η/m, r = ηλ/n); and, with next_m > 0 (l = 0, and
+    # fusable(step, m, next_m)), the next step's input_sums for the examples
+    # next[0 … next_m) into next_act, each block of rows read while the update left it in L1:
     #   L2:       w_l ← (1 − r) · w_l − c Σ_k δ_{l+1,k} a_{l,k}ᵀ,   b_l ← b_l − c Σ_k δ_{l+1,k}
     #   L1:       w_l ← w_l − r sgn(w_l) − c Σ_k δ_{l+1,k} a_{l,k}ᵀ
     #   momentum: v_l ← μ v_l − r w_l (or r sgn(w_l)) − c Σ_k δ_{l+1,k} a_{l,k}ᵀ,  w_l ← w_l + v_l,
@@ -177,26 +181,8 @@ cdef void step_layer(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_
     if l == 0 and step.sigma != 1:
         cl = c / step.sigma           # ṽ ← ṽ − (c/σ) Σ …:  v ← v − c Σ …
     target = wt                       # what the gradient's terms go into: w, or v
-    if step.mu != 0:
-        target = net.vt[l] + net.n[l] * j0
-        if step.lazy and l == 0:
-            pass                      # catch_up prepared the rows this step changes
-        elif step.first:
-            cnet_momentum(wt, target, net.n[l] * no, step.mu, step.penalty, step.l1, 0, 1)
-    elif step.penalty != 0:
-        cnet_l1_decay(wt, net.n[l] * no, step.penalty)
-    # target_l[i, j0:j1] −= (cl a_{l,i}) δ_{l+1}[j0:j1] for each example k in order, over the
-    # non-zero inputs when l = 0 (the examples together, a block of rows at a time)
-    if l == 0:
-        cnet_rows_update_group(target, no, no, net.n[0], X.index, X.value, X.start, batch, m, cl,
-                               delta + net.off[0] + j0, W)
-    else:
-        for k in range(m):
-            cnet_rows_update(target, no, no, NULL, act + k * W + net.off[l - 1], 0, net.n[l], cl,
-                             delta + k * W + net.off[l] + j0)
-    if step.mu != 0 and not (step.lazy and l == 0):
-        cnet_momentum(wt, target, net.n[l] * no, step.mu, step.penalty, step.l1, 1, not step.last)
-    # ∇b_l = Σ_k δ_{l+1,k}, summed in example order, then b_l −= c ∇b_l (or by momentum)
+    # ∇b_l = Σ_k δ_{l+1,k}, summed in example order, then b_l −= c ∇b_l (or by momentum);
+    # before the weights, so that the next step's sums start from the new b_0
     for j in range(j0, j1):
         nabla_b[j] = 0
     for k in range(m):
@@ -209,6 +195,37 @@ cdef void step_layer(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_
     else:
         for j in range(j0, min(j1, net.n[l + 1])):
             net.b[l][j] -= c * nabla_b[j]
+    if step.mu != 0:
+        target = net.vt[l] + net.n[l] * j0
+        if step.lazy and l == 0:
+            pass                      # catch_up prepared the rows this step changes
+        elif step.first:
+            cnet_momentum(wt, target, net.n[l] * no, step.mu, step.penalty, step.l1, 0, 1)
+    elif step.penalty != 0:
+        cnet_l1_decay(wt, net.n[l] * no, step.penalty)
+    # target_l[i, j0:j1] −= (cl a_{l,i}) δ_{l+1}[j0:j1] for each example k in order, over the
+    # non-zero inputs when l = 0 (the examples together, a block of rows at a time, and
+    # then the next examples' z_1[j0:j1] over the block: input_sums)
+    if l == 0 and next_m > 0:
+        cnet_rows_step_sums(target, no, no, net.n[0], X.index, X.value, X.start, batch, m, cl,
+                            delta + net.off[0] + j0, W, scaled_bias(net, 0) + j0,
+                            next, next_m, next_act + j0, W)
+    elif l == 0:
+        cnet_rows_update_group(target, no, no, net.n[0], X.index, X.value, X.start, batch, m, cl,
+                               delta + net.off[0] + j0, W)
+    else:
+        for k in range(m):
+            cnet_rows_update(target, no, no, NULL, act + k * W + net.off[l - 1], 0, net.n[l], cl,
+                             delta + k * W + net.off[l] + j0)
+    if step.mu != 0 and not (step.lazy and l == 0):
+        cnet_momentum(wt, target, net.n[l] * no, step.mu, step.penalty, step.l1, 1, not step.last)
+
+
+cdef inline bint fusable(const Step *step, Py_ssize_t m, Py_ssize_t next_m) noexcept nogil:
+    # whether step_layer may compute the next step's input_sums with layer 0's update:
+    # the step moves no weight of layer 0 after the update (no momentum), and both
+    # mini-batches fit one group
+    return step.mu == 0 and m <= CNET_GROUP_MAX and 0 < next_m <= CNET_GROUP_MAX
 
 
 # ------------------------------------------------------- momentum, lazily

@@ -148,8 +148,11 @@ cdef void train_part(Job *job, int t) noexcept nogil:
     #   1. z_1 on those columns, for the mini-batch's examples together (input_sums);
     #   2. (after all threads) the rest of the forward pass and δ of examples k ≡ t mod T;
     #   3. (after all) the step of layer 0 on those panels, and of layers ≥ 1 by the last thread.
+    # Without momentum, 3 does 1 for the next mini-batch too, each block of wt_0's rows
+    # read for its sums right after its update (step_layer), while it is in L1.
     cdef Net *net = job.net
-    cdef Py_ssize_t T = job.team.n, W = net.width, start = 0, m, k, e, l, q, batch = 0, ahead
+    cdef Py_ssize_t T = job.team.n, W = net.width, start = 0, m, k, e, l, q, batch = 0, ahead, next_m
+    cdef bint summed = False     # whether this mini-batch's z_1 is computed already
     cdef real_t *act
     cdef Step step
     step.mu = job.mu
@@ -185,7 +188,7 @@ cdef void train_part(Job *job, int t) noexcept nogil:
             if job.powers != NULL:
                 step.sigma = job.powers[batch + 1 - fold_base(batch + 1, job.period)]
         q = t
-        while q < net.panels:
+        while q < net.panels and not summed:     # (else the last step computed them)
             input_sums(net, job.X, job.order + start, m, q, act, W)
             q += T
         for k in range(m):
@@ -209,15 +212,22 @@ cdef void train_part(Job *job, int t) noexcept nogil:
         if cnet_arrive(&job.team):
             scale_decay(net, job.decay)
             cnet_release(&job.team)
+        # the next mini-batch's z_1 with this step's update of layer 0, when it can be
+        # (fusable), into the other half of act
+        next_m = min(job.mbs, job.count - start - m)
+        summed = fusable(&step, m, next_m)
+        if not summed:
+            next_m = 0
         q = t
         while q < net.panels:
             step_layer(net, job.X, job.order + start, m, act, job.delta, &step,
-                       0, q, job.nabla_b)
+                       0, q, job.nabla_b, job.order + start + m, next_m,
+                       job.act + ((batch + 1) % 2) * job.mbs * W)
             q += T
         if t == T - 1:
             for l in range(1, net.L):
                 step_layer(net, job.X, job.order + start, m, act, job.delta, &step,
-                           l, 0, job.nabla_b + net.off[l])
+                           l, 0, job.nabla_b + net.off[l], NULL, 0, NULL)
         start += m
         batch += 1
     if job.interrupted and step.mu != 0 and batch > 0:

@@ -5,10 +5,8 @@
    with GCC's vector extensions, so that a slice of 8·V neurons of z (forward)
    or of δ (update) stays in eight V-wide registers while the loop runs over the
    inputs: an example's non-zero pixels (index[p] is the pixel), or all of a
-   hidden layer's activations (index is NULL: input p).  Training takes a
-   mini-batch's examples through the input layer together, a block of rows of wt
-   at a time (cnet_rows_forward_group, cnet_rows_update_group), so that each block
-   is read from L2 once per mini-batch rather than once per example.  Plain loops for compilers
+   hidden layer's activations (index is NULL: input p).  (Training takes a
+   mini-batch's examples through the input layer together: group.h.)  Plain loops for compilers
    without the extensions.  All compute exactly what the comments say, in the
    same order, so results do not depend on which is compiled. */
 #ifndef CNET_VEC_H
@@ -21,15 +19,6 @@
 #else
 #define CNET_INLINE static inline
 #endif
-
-/* The grouped forward pass (cnet_rows_forward_group) takes at most CNET_GROUP_MAX
-   examples at a time, and the rows of wt in blocks of CNET_GROUP_ROWS(K) for a slice
-   of K vectors of columns: about CNET_GROUP_BYTES of weights a block */
-#define CNET_GROUP_MAX 32
-#ifndef CNET_GROUP_BYTES
-#define CNET_GROUP_BYTES 49152
-#endif
-#define CNET_GROUP_ROWS(K) ((Py_ssize_t) (CNET_GROUP_BYTES / ((K) * 32)))
 
 /* the row of wt that input p multiplies */
 CNET_INLINE Py_ssize_t cnet_row(const int *index, Py_ssize_t p)
@@ -73,44 +62,6 @@ CNET_INLINE void cnet_forward_slice(int K, Py_ssize_t jb, const cnet_real *b, co
     for (k = 0; k < K; k++) cnet_store(z + jb + k * CNET_V, &acc[k]);
 }
 
-/* The same sums for a group of m ≤ CNET_GROUP_MAX examples, where example k's
-   entries are p0[k] ≤ p < p1[k] (sorted by row: index[p] increasing) and its z is
-   z_k = z + k·zs:  z_k[j] += Σ_p value[p] · wt[index[p]·s + j]  for jb ≤ j < jb + K·V
-   (K ≤ 8), z_k holding b (or a partial sum) on entry.  The rows are taken in blocks
-   of R: for each block, each example in turn loads its K vectors of z_k into
-   registers, adds its entries within the block, in order, and stores them back.  Each
-   z_k[j] thus gets the same terms in the same order as by cnet_forward_slice -- the
-   same bits -- while a block's rows (R · K·V reals) are read from L2 once for the
-   group and then from L1 for its other examples.  cur[k]: example k's next entry. */
-CNET_INLINE void cnet_forward_group_slice(int K, Py_ssize_t jb, const cnet_real *wt, Py_ssize_t s,
-                                          Py_ssize_t rows, Py_ssize_t R, const int *index,
-                                          const cnet_real *value, const Py_ssize_t *p0,
-                                          const Py_ssize_t *p1, Py_ssize_t m, cnet_real *z,
-                                          Py_ssize_t zs)
-{
-    Py_ssize_t cur[CNET_GROUP_MAX], k, p, end, r1;
-    cnet_vec acc[8], w;
-    cnet_real *zk;
-    int i;
-    for (k = 0; k < m; k++) cur[k] = p0[k];
-    for (r1 = R; r1 - R < rows; r1 += R) {
-        for (k = 0; k < m; k++) {
-            p = cur[k];
-            end = p1[k];
-            if (p == end || index[p] >= r1) continue;
-            zk = z + k * zs + jb;
-            for (i = 0; i < K; i++) cnet_load(&acc[i], zk + i * CNET_V);
-            for (; p < end && index[p] < r1; p++) {
-                const cnet_real *r = wt + (Py_ssize_t) index[p] * s + jb;
-                cnet_real x = value[p];
-                for (i = 0; i < K; i++) { cnet_load(&w, r + i * CNET_V); acc[i] += x * w; }
-            }
-            for (i = 0; i < K; i++) cnet_store(zk + i * CNET_V, &acc[i]);
-            cur[k] = p;
-        }
-    }
-}
-
 /* wt[row(p)·s + j] += (−c · value[p]) · d[j] for p0 ≤ p < p1 in order, jb ≤ j < jb + K·V
    (K ≤ 8), the K vectors of d held in registers */
 CNET_INLINE void cnet_update_slice(int K, Py_ssize_t jb, cnet_real *wt, Py_ssize_t s,
@@ -132,41 +83,6 @@ CNET_INLINE void cnet_update_slice(int K, Py_ssize_t jb, cnet_real *wt, Py_ssize
     }
 }
 
-/* The same updates for a group of m ≤ CNET_GROUP_MAX examples, where example k's
-   entries are p0[k] ≤ p < p1[k] (index[p] increasing) and its d is d_k = d + k·ds:
-   wt[index[p]·s + j] += (−c · value[p]) · d_k[j]  for jb ≤ j < jb + K·V (K ≤ 8), the
-   rows in blocks of R: for each block, each example in turn, d_k's K vectors in
-   registers.  Each weight gets its examples' terms in example order, as from
-   cnet_update_slice called for k = 0, 1, … -- the same bits. */
-CNET_INLINE void cnet_update_group_slice(int K, Py_ssize_t jb, cnet_real *wt, Py_ssize_t s,
-                                         Py_ssize_t rows, Py_ssize_t R, const int *index,
-                                         const cnet_real *value, const Py_ssize_t *p0,
-                                         const Py_ssize_t *p1, Py_ssize_t m, cnet_real c,
-                                         const cnet_real *d, Py_ssize_t ds)
-{
-    Py_ssize_t cur[CNET_GROUP_MAX], k, p, end, r1;
-    cnet_vec dv[8], w;
-    int i;
-    for (k = 0; k < m; k++) cur[k] = p0[k];
-    for (r1 = R; r1 - R < rows; r1 += R) {
-        for (k = 0; k < m; k++) {
-            p = cur[k];
-            end = p1[k];
-            if (p == end || index[p] >= r1) continue;
-            for (i = 0; i < K; i++) cnet_load(&dv[i], d + k * ds + jb + i * CNET_V);
-            for (; p < end && index[p] < r1; p++) {
-                cnet_real *r = wt + (Py_ssize_t) index[p] * s + jb;
-                cnet_real a = -(c * value[p]);
-                for (i = 0; i < K; i++) {
-                    cnet_load(&w, r + i * CNET_V);
-                    w += a * dv[i];
-                    cnet_store(r + i * CNET_V, &w);
-                }
-            }
-            cur[k] = p;
-        }
-    }
-}
 #endif
 
 /* z[j] = b[j] + Σ_{p0 ≤ p < p1} value[p] · wt[row(p)·s + j], for j < n; ahead: the rows
@@ -191,40 +107,6 @@ static void cnet_rows_forward(const cnet_real *b, const cnet_real *wt, Py_ssize_
     }
 }
 
-/* The grouped forward pass: for the m examples e_k = batch[k], whose entries are
-   start[e_k] ≤ p < start[e_k + 1] (rows index[p] < `rows`, increasing),
-     z_k[j] = b[j] + Σ_{start[e_k] ≤ p < start[e_k + 1]} value[p] · wt[index[p]·s + j],  j < n,
-   into z_k = z + k·zs -- for each example, the same bits as cnet_rows_forward (each
-   sum starts from b and adds its terms in order of p), CNET_GROUP_MAX examples at a
-   time sharing the rows (see cnet_forward_group_slice) */
-static void cnet_rows_forward_group(const cnet_real *b, const cnet_real *wt, Py_ssize_t s,
-                                    Py_ssize_t n, Py_ssize_t rows, const int *index,
-                                    const cnet_real *value, const Py_ssize_t *start,
-                                    const Py_ssize_t *batch, Py_ssize_t m, cnet_real *z, Py_ssize_t zs)
-{
-    Py_ssize_t p0[CNET_GROUP_MAX], p1[CNET_GROUP_MAX], k0, g, jb, j, k, p, e;
-    for (k0 = 0; k0 < m; k0 += g, z += g * zs) {
-        g = m - k0 < CNET_GROUP_MAX ? m - k0 : CNET_GROUP_MAX;
-        for (k = 0; k < g; k++) {
-            e = batch[k0 + k];
-            p0[k] = start[e];
-            p1[k] = start[e + 1];
-            for (j = 0; j < n; j++) z[k * zs + j] = b[j];
-        }
-        jb = 0;
-#if defined(__GNUC__)
-        for (; jb + 8 * CNET_V <= n; jb += 8 * CNET_V)
-            cnet_forward_group_slice(8, jb, wt, s, rows, CNET_GROUP_ROWS(8), index, value, p0, p1, g, z, zs);
-        for (; jb + 4 * CNET_V <= n; jb += 4 * CNET_V)
-            cnet_forward_group_slice(4, jb, wt, s, rows, CNET_GROUP_ROWS(4), index, value, p0, p1, g, z, zs);
-#endif
-        for (; jb < n; jb++)
-            for (k = 0; k < g; k++)
-                for (p = p0[k]; p < p1[k]; p++)
-                    z[k * zs + jb] += value[p] * wt[(Py_ssize_t) index[p] * s + jb];
-    }
-}
-
 /* wt[row(p)·s + j] += (−c · value[p]) · d[j], for p0 ≤ p < p1 in order, j < n */
 static void cnet_rows_update(cnet_real *wt, Py_ssize_t s, Py_ssize_t n, const int *index,
                              const cnet_real *value, Py_ssize_t p0, Py_ssize_t p1,
@@ -240,38 +122,6 @@ static void cnet_rows_update(cnet_real *wt, Py_ssize_t s, Py_ssize_t n, const in
     for (; jb < n; jb++)
         for (p = p0; p < p1; p++)
             wt[cnet_row(index, p) * s + jb] += -(c * value[p]) * d[jb];
-}
-
-/* The grouped update: for the m examples e_k = batch[k] (entries start[e_k] ≤ p <
-   start[e_k + 1], rows index[p] < `rows`, increasing), k = 0, 1, … in order,
-     wt[index[p]·s + j] += (−c · value[p]) · d_k[j],  j < n,  d_k = d + k·ds
-   -- the same bits as cnet_rows_update called for each example in turn (each weight
-   gets the same terms in the same order), CNET_GROUP_MAX examples at a time sharing
-   the rows (see cnet_update_group_slice) */
-static void cnet_rows_update_group(cnet_real *wt, Py_ssize_t s, Py_ssize_t n, Py_ssize_t rows,
-                                   const int *index, const cnet_real *value, const Py_ssize_t *start,
-                                   const Py_ssize_t *batch, Py_ssize_t m, cnet_real c,
-                                   const cnet_real *d, Py_ssize_t ds)
-{
-    Py_ssize_t p0[CNET_GROUP_MAX], p1[CNET_GROUP_MAX], k0, g, jb, k, p;
-    for (k0 = 0; k0 < m; k0 += g, d += g * ds) {
-        g = m - k0 < CNET_GROUP_MAX ? m - k0 : CNET_GROUP_MAX;
-        for (k = 0; k < g; k++) {
-            p0[k] = start[batch[k0 + k]];
-            p1[k] = start[batch[k0 + k] + 1];
-        }
-        jb = 0;
-#if defined(__GNUC__)
-        for (; jb + 8 * CNET_V <= n; jb += 8 * CNET_V)
-            cnet_update_group_slice(8, jb, wt, s, rows, CNET_GROUP_ROWS(8), index, value, p0, p1, g, c, d, ds);
-        for (; jb + 4 * CNET_V <= n; jb += 4 * CNET_V)
-            cnet_update_group_slice(4, jb, wt, s, rows, CNET_GROUP_ROWS(4), index, value, p0, p1, g, c, d, ds);
-#endif
-        for (; jb < n; jb++)
-            for (k = 0; k < g; k++)
-                for (p = p0[k]; p < p1[k]; p++)
-                    wt[(Py_ssize_t) index[p] * s + jb] += -(c * value[p]) * d[k * ds + jb];
-    }
 }
 
 /* Σ_j u_j v_j for n a multiple of V, as V partial sums -- sum k over j ≡ k (mod V),
