@@ -1,4 +1,5 @@
 import os
+import signal
 
 import numpy as np
 import pytest
@@ -6,6 +7,14 @@ import pytest
 from cnet import _kernels
 
 BACKENDS = ["cython", "numpy"]
+
+# Ctrl-C is tested with real SIGINTs (tests/test_interrupt.py, test_chapter3.py). A test
+# run started as a background job of a non-interactive shell (`pytest &` in a script)
+# inherits SIGINT *ignored*, and so would its children: Python then raises no
+# KeyboardInterrupt at all. Give this process Python's own handler back, which also
+# lets the children it starts (exec resets a handled signal to the default) install theirs.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_report_header(config):
