@@ -29,6 +29,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "limits.h"
+
 #ifndef ROW
 #define ROW(i) (i)
 #endif
@@ -50,30 +52,11 @@
 #define NB ((784 + RB - 1) / RB)
 #define H 32 /* the hidden layer, padded to whole vectors */
 
-typedef double vec __attribute__((vector_size(32)));
-#define LOAD(v, p) memcpy(&(v), (p), sizeof(vec))
-#define STORE(p, v) memcpy((p), &(v), sizeof(vec))
-
 static int64_t *start, *order;
 static int *index_;
 static double *value;
 static double wt[784 * H] __attribute__((aligned(64)));
 static int64_t *bounds; /* PRE: example e's pixels in block b are bounds[e·(NB+1) + b] ≤ p < … b + 1] */
-
-static void *slurp(const char *dir, const char *name, size_t *bytes)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) { perror(path); exit(1); }
-    fseek(f, 0, SEEK_END);
-    *bytes = (size_t) ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *p = malloc(*bytes);
-    if (!p || fread(p, 1, *bytes, f) != *bytes) { perror(path); exit(1); }
-    fclose(f);
-    return p;
-}
 
 static double now(void)
 {

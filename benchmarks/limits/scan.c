@@ -25,6 +25,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "limits.h"
+
 #ifndef ROW
 #define ROW(i) (i)
 #endif
@@ -41,28 +43,9 @@
 #define ROWS_AHEAD 8
 #endif
 
-typedef double vec __attribute__((vector_size(32)));
-#define LOAD(v, p) memcpy(&(v), (p), sizeof(vec))
-#define STORE(p, v) memcpy((p), &(v), sizeof(vec))
-
 static int64_t *start;
 static int *index_;
 static double *value, *w0, *b0, *w1, *b1;
-
-static void *slurp(const char *dir, const char *name, size_t *bytes)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) { perror(path); exit(1); }
-    fseek(f, 0, SEEK_END);
-    *bytes = (size_t) ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *p = aligned_alloc(64, (*bytes + 63) / 64 * 64);
-    if (!p || fread(p, 1, *bytes, f) != *bytes) { perror(path); exit(1); }
-    fclose(f);
-    return p;
-}
 
 static double cpu_seconds(void)
 {
