@@ -162,8 +162,9 @@ cdef void train_part(Job *job, int t) noexcept nogil:
     step.sigma = 1
     # how far ahead examples are prefetched: the next mini-batch, whole, asked for right
     # after this one's z_1 (input_sums reads all of a mini-batch's entries at once, block
-    # by block of wt_0's rows, and so does catch_up at the start of its step; the asks
-    # then overlap the barrier, backward and the step instead of delaying z_1)
+    # by block of wt_0's rows -- at the start of its step, or fused into this step's
+    # update -- and so does catch_up at the start of its step; the asks then overlap the
+    # barrier and backward instead of delaying z_1)
     ahead = job.mbs
     while start < job.count:
         if t == 0 and job.check_signals and cnet_seconds() >= job.next_check:
