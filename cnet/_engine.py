@@ -400,10 +400,33 @@ class Engine:
         ``pack``), the fastest for a list that an earlier epoch shuffled."""
         pack = self._compiled_pack()
         if by_address and pack is not None:
-            X, Y, rows = pack("training_data", data, self.sizes[0], self.sizes[-1], False, True)
+            X, Y, rows = pack("training_data", data, self.sizes[0], self.sizes[-1], False, True,
+                              self._visit_hint(data))
         else:
             (X, Y), rows = self._examples("training_data", data, labels=False), None
         return X, Y, np.arange(len(data), dtype=np.intp) if rows is None else rows
+
+    def _visit_hint(self, data):
+        """The order in which to pack the list ``data`` if it holds the very objects
+        that the last SGD call left in it: that call's rows of X, inverted -- its
+        examples in the order of their memory, found without a pass over the list
+        (see ``pack``).  None otherwise."""
+        kept = self.__dict__.get("_packed_rows")
+        if kept is None or _kernels.common is None or type(data) is not list or len(data) != len(kept[1]):
+            return None
+        items, rows = kept
+        if not np.array_equal(_kernels.common.list_items(data), items):
+            return None
+        visit = np.empty(len(rows), dtype=np.intp)
+        visit[rows] = np.arange(len(rows), dtype=np.intp)
+        return visit
+
+    def _keep_packed_rows(self, data, rows):
+        """Remember that ``data``, as it is now, had its example k packed in row
+        ``rows[k]``: the next call's ``_visit_hint``.  (Addresses only: the list's
+        objects are not kept alive by it.)"""
+        if _kernels.common is not None and type(data) is list:
+            self._packed_rows = (_kernels.common.list_items(data), rows)
 
     # ------------------------------------------------------ the algorithm
     def feedforward(self, a):
@@ -591,11 +614,15 @@ class Engine:
                     if progress is not None:
                         progress(min(start + chunk, n), n)
             except KeyboardInterrupt:   # the kernels stop between mini-batches: publish the last one's
+                if not sums_over_training:
+                    self._keep_packed_rows(data, order)
                 self._publish(weights, biases)
                 if velocities is not None:
                     self._keep_velocities(velocities)
                 raise
             self._publish(weights, biases)
+            if not sums_over_training:      # the rows are in the order of memory
+                self._keep_packed_rows(data, order)
             if velocities is not None:
                 self._keep_velocities(velocities)
             verdict = after_epoch(j, X, Y)

@@ -289,3 +289,75 @@ def test_sgd_on_a_shuffled_list_trains_the_same_bits_whatever_the_packing_order(
         runs.append(net)
     for a, b in zip(runs[0].weights + runs[0].biases, runs[1].weights + runs[1].biases):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("K", MODULES, ids=lambda K: K.__name__.rsplit(".", 1)[1])
+@pytest.mark.parametrize("n", [1, 2, 37, 300])
+def test_pack_by_address_with_a_hint_visits_in_the_hints_order(K, n):
+    rng = np.random.default_rng(10 + n)
+    data, _ = scattered(rng, n, 9, 3)
+    hint = rng.permutation(n)
+    X, T, rows = K.pack("data", data, 9, 3, False, True, hint)
+    assert rows[hint].tolist() == list(range(n))           # the r-th visited is row r
+    want, want_T = by_python(K, "data", data, 9, 3, False)
+    start, index, value = X.arrays()
+    w_start, w_index, w_value = want.arrays()
+    for k in range(n):
+        r = rows[k]
+        np.testing.assert_array_equal(index[start[r]:start[r + 1]], w_index[w_start[k]:w_start[k + 1]])
+        np.testing.assert_array_equal(value[start[r]:start[r + 1]], w_value[w_start[k]:w_start[k + 1]])
+        np.testing.assert_array_equal(T[r], want_T[k])
+
+
+@pytest.mark.parametrize("K", MODULES, ids=lambda K: K.__name__.rsplit(".", 1)[1])
+@pytest.mark.parametrize("hint", [[0, 1, 2], [0, 1, 2, 3, 3], [0, 1, 2, 3, 5], [0, -1, 2, 3, 4]],
+                         ids=["short", "repeated", "too large", "negative"])
+def test_pack_refuses_a_hint_that_is_no_permutation(K, hint):
+    data, _ = scattered(np.random.default_rng(0), 5, 9, 3)
+    with pytest.raises(ValueError, match="hint"):
+        K.pack("data", data, 9, 3, False, True, np.array(hint))
+
+
+@pytest.mark.parametrize("K", MODULES, ids=lambda K: K.__name__.rsplit(".", 1)[1])
+def test_pack_with_a_hint_checks_an_example_in_another_form_in_the_lists_order(K):
+    rng = np.random.default_rng(8)
+    data, _ = scattered(rng, 20, 9, 3)
+    hint = np.arange(20)[::-1].copy()               # visits 19, 18, ... first
+    data[12] = (data[12][0].tolist(), data[12][1])   # not an array: its checks call other code
+    X, T, rows = K.pack("data", data, 9, 3, False, True, hint)
+    assert rows is None                              # packed in the list's order
+    want, want_T = by_python(K, "data", data, 9, 3, False)
+    for a, b in zip(X.arrays(), want.arrays()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(T, want_T)
+    data[3][0][0, 0] = np.nan
+    data[12] = (np.asarray(data[12][0]), np.full((4, 1), 0.5))   # a wrong shape, visited first
+    with pytest.raises(ValueError) as hinted:
+        K.pack("data", data, 9, 3, False, True, hint)
+    with pytest.raises(ValueError) as in_order:
+        K.pack("data", data, 9, 3, False, False)
+    assert str(hinted.value) == str(in_order.value)
+
+
+def test_sgd_packs_its_next_call_on_the_same_list_in_the_order_of_memory_without_looking():
+    from cnet import network2
+    rng = np.random.default_rng(9)
+    data, _ = scattered(rng, 203, 30, 10, dtype=np.float64)
+    runs = []
+    for forget in (False, True):
+        net = network2.Network([30, 12, 10], seed=2)
+        run = list(data)
+        net.SGD(run, 2, 10, 0.5, lmbda=1.0)
+        hint = net._visit_hint(run)
+        assert hint is not None
+        K = net._kernels
+        assert K.pack("d", run, 30, 10, False, True, hint)[2].tolist() == \
+            K.pack("d", run, 30, 10, False, True)[2].tolist()     # memory's order
+        if forget:
+            del net._packed_rows
+        net.SGD(run, 2, 10, 0.5, lmbda=1.0)
+        runs.append(net)
+        run[5] = (run[5][0].copy(), run[5][1])                     # another object: no hint
+        assert net._visit_hint(run) is None
+    for a, b in zip(runs[0].weights + runs[0].biases, runs[1].weights + runs[1].biases):
+        np.testing.assert_array_equal(a, b)

@@ -109,3 +109,16 @@ def permute_list(list data not None, const Py_ssize_t[::1] perm):
     for k in range(n):
         list_set_item(data, k, old[perm[k]])     # data[k] = old data[perm[k]]
     PyMem_Free(old)
+
+
+def list_items(list data not None):
+    """The addresses of the objects in ``data``'s slots, in order, as an array of
+    unsigned integers: what ``data`` holds, told apart from another list's contents
+    without holding a reference to any item (so an address may later be a new
+    object's; it is a fact about the list now, for a caller to compare)."""
+    cdef Py_ssize_t n = len(data), k
+    items = np.empty(n, dtype=np.uintp)
+    cdef size_t[::1] at = items
+    for k in range(n):
+        at[k] = <size_t> list_item(data, k)
+    return items

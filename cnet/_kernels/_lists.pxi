@@ -118,6 +118,14 @@ cdef inline void prefetch_examples(list data, const Py_ssize_t *visit, Py_ssize_
             prefetch_column(<object> PyTuple_GET_ITEM(item, 1), entries)
 
 
+cdef inline bint common_pair(object item, Py_ssize_t n_in, Py_ssize_t n_out) noexcept:
+    # item is an example in the common form: a pair of (n_in, 1) and (n_out, 1) float
+    # arrays, whose checks call none of the caller's code
+    return (type(item) is tuple and PyTuple_GET_SIZE(item) == 2
+            and is_column(<object> PyTuple_GET_ITEM(item, 0), n_in)
+            and is_column(<object> PyTuple_GET_ITEM(item, 1), n_out))
+
+
 cdef bint sample_in_address_order(list data, Py_ssize_t n_in) noexcept:
     # Whether up to 1,024 examples spread over data, in list order, have inputs in the
     # common form at increasing addresses: a list as it was made, not shuffled (a
@@ -146,7 +154,7 @@ cdef object address_order(list data, Py_ssize_t n_in, Py_ssize_t n_out):
     # None if an example is not in the common form (a pair of (n_in, 1) and (n_out, 1)
     # float arrays), whose checks must run in list order
     cdef Py_ssize_t n = PyList_GET_SIZE(data), k
-    cdef object item, x
+    cdef object item
     if sample_in_address_order(data, n_in):
         return np.arange(n, dtype=np.intp)
     addresses = np.empty(n, dtype=np.uintp)
@@ -154,16 +162,29 @@ cdef object address_order(list data, Py_ssize_t n_in, Py_ssize_t n_out):
     for k in range(n):
         prefetch_examples(data, NULL, k, n, 4, False)   # the pairs and shapes only
         item = <object> PyList_GET_ITEM(data, k)
-        if not (type(item) is tuple and PyTuple_GET_SIZE(item) == 2):
+        if not common_pair(item, n_in, n_out):
             return None
-        x = <object> PyTuple_GET_ITEM(item, 0)
-        if not (is_column(x, n_in) and is_column(<object> PyTuple_GET_ITEM(item, 1), n_out)):
-            return None
-        at[k] = <size_t> cnp.PyArray_DATA(<cnp.ndarray> x)
+        at[k] = <size_t> cnp.PyArray_DATA(<cnp.ndarray> PyTuple_GET_ITEM(item, 0))
     return np.argsort(addresses).astype(np.intp, copy=False)
 
 
-def pack(name, list data, Py_ssize_t n_in, Py_ssize_t n_out, bint labels, bint by_address=False):
+cdef object permutation_of(object hint, Py_ssize_t n):
+    # hint as an array of list positions, checked to be a permutation of range(n)
+    visit = np.ascontiguousarray(hint, dtype=np.intp)
+    if visit.shape != (n,):
+        raise ValueError("hint has shape {}; expected ({},)".format(visit.shape, n))
+    seen = np.zeros(n, dtype=np.uint8)
+    cdef unsigned char[::1] s = seen
+    cdef const Py_ssize_t[::1] v = visit
+    cdef Py_ssize_t r
+    for r in range(n):
+        if not 0 <= v[r] < n or s[v[r]]:
+            raise ValueError("hint is not a permutation of range({})".format(n))
+        s[v[r]] = 1
+    return visit
+
+
+def pack(name, list data, Py_ssize_t n_in, Py_ssize_t n_out, bint labels, bint by_address=False, hint=None):
     """``(X, T)`` for the list of (x, y) pairs ``data``: X the inputs as ``prepare``
     makes them, T as ``cnet._checks.examples`` gives it -- the (n, n_out)
     float64 desired outputs, or with ``labels`` the (n,) integer labels.
@@ -179,7 +200,11 @@ def pack(name, list data, Py_ssize_t n_in, Py_ssize_t n_out, bint labels, bint b
     list that a sample finds in memory order already is packed in its own order
     (``rows[k]`` = k).  A list
     that SGD has shuffled in place holds its arrays in no order, and reading them
-    in the order of memory is about twice as fast."""
+    in the order of memory is about twice as fast.  ``hint``, with ``by_address``:
+    a permutation of the list's positions to visit in that order instead of
+    looking for the order of memory (SGD keeps the order one call found for the
+    next call on the same list, shuffled); it is followed only while every example
+    is in the common form above, and the pack starts over without it otherwise."""
     from cnet import _checks
     cdef Py_ssize_t n = PyList_GET_SIZE(data), k, r, i, p = 0, first_bad_x = -1, first_bad_y = -1
     cdef Py_ssize_t stride, label_value
@@ -206,7 +231,10 @@ def pack(name, list data, Py_ssize_t n_in, Py_ssize_t n_out, bint labels, bint b
         T_labels = T
     else:
         T_outputs = T
-    visit = address_order(data, n_in, n_out) if by_address and not labels else None
+    visit = None
+    cdef bint hinted = by_address and not labels and hint is not None
+    if by_address and not labels:
+        visit = permutation_of(hint, n) if hinted else address_order(data, n_in, n_out)
     cdef const Py_ssize_t *visit_at = NULL
     cdef const Py_ssize_t[::1] visit_mv
     if visit is not None:
@@ -220,6 +248,9 @@ def pack(name, list data, Py_ssize_t n_in, Py_ssize_t n_out, bint labels, bint b
         prefetch_examples(data, visit_at, r, n, 3, True)
         k = visited(visit_at, r)
         item = <object> PyList_GET_ITEM(data, k)
+        if hinted and not common_pair(item, n_in, n_out):
+            # the checks of an example in another form run in the list's order
+            return pack(name, data, n_in, n_out, labels, by_address)
         if type(item) is tuple and PyTuple_GET_SIZE(item) == 2:
             x = <object> PyTuple_GET_ITEM(item, 0)
             y = <object> PyTuple_GET_ITEM(item, 1)
