@@ -6,6 +6,7 @@ from libc.float cimport DBL_MAX, DBL_MIN
 from libc.math cimport log, isnan, isinf
 
 from cnet._kernels.real cimport real_t, real_exp, real_tanh
+from cnet._kernels.vexp cimport cnet_vexp_init, cnet_sigmoids
 
 
 cdef enum:
@@ -24,6 +25,14 @@ cdef enum:
 
 ACTIVATION_IDS = {"sigmoid": SIGMOID, "tanh": TANH, "relu": RELU}
 OUTPUT_IDS = {"sigmoid": SIGMOID, "softmax": SOFTMAX}
+
+cdef bint VEXP = cnet_vexp_init()
+
+
+def vexp_enabled():
+    """True when these kernels compute σ's exponentials four at a time (vexp.h): a
+    double-precision AVX2 build whose libm's exp cnet_exp4 reproduces bit for bit."""
+    return bool(VEXP)
 
 
 cdef tuple compiled_costs():
@@ -118,8 +127,7 @@ cdef inline void activate(real_t *a, Py_ssize_t n, int kind) noexcept nogil:
     cdef real_t m
     cdef double total = 0.0
     if kind == SIGMOID:
-        for j in range(n):
-            a[j] = sigmoid(a[j])
+        cnet_sigmoids(a, n)                 # a[j] = sigmoid(a[j]), four at a time
     elif kind == TANH:
         for j in range(n):
             a[j] = real_tanh(a[j])
