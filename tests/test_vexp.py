@@ -66,3 +66,23 @@ def test_a_sigmoid_layer_has_the_bits_of_one_over_one_plus_exp(K):
     mismatch = np.argwhere(got.view(np.uint64) != want.view(np.uint64))
     assert len(mismatch) == 0, "z = {!r}: {!r}, not {!r}".format(
         X[tuple(mismatch[0])], got[tuple(mismatch[0])], want[tuple(mismatch[0])])
+
+
+@pytest.mark.parametrize("K", F64, ids=lambda K: K.__name__.rsplit(".", 1)[1])
+def test_a_softmax_layer_has_the_bits_of_exp_over_the_sum(K):
+    rng = np.random.default_rng(12)
+    n = 11                                  # two lanes of four and three left over
+    Z = np.concatenate([rng.uniform(-40, 40, (3000, n)), rng.uniform(-900, 900, (300, n))])
+    weights, biases, X = output_sums(K, Z)
+    got = K.feedforward(weights, biases, K.prepare(X), output="softmax")
+    want = np.empty_like(X)
+    for e, row in enumerate(X):
+        m = max(row)
+        a = [math.exp(z - m) if z - m > -746 else 0.0 for z in row]
+        total = 0.0
+        for v in a:
+            total += v
+        want[e] = [v / total for v in a]
+    mismatch = np.argwhere(got.view(np.uint64) != want.view(np.uint64))
+    assert len(mismatch) == 0, "row {}: {!r}, not {!r}".format(
+        mismatch[0][0], got[mismatch[0][0]], want[mismatch[0][0]])

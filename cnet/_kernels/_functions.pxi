@@ -6,7 +6,7 @@ from libc.float cimport DBL_MAX, DBL_MIN
 from libc.math cimport log, isnan, isinf
 
 from cnet._kernels.real cimport real_t, real_exp, real_tanh
-from cnet._kernels.vexp cimport cnet_vexp_init, cnet_sigmoids
+from cnet._kernels.vexp cimport cnet_vexp_init, cnet_sigmoids, cnet_exps_from
 
 
 cdef enum:
@@ -139,8 +139,8 @@ cdef inline void activate(real_t *a, Py_ssize_t n, int kind) noexcept nogil:
         for j in range(1, n):
             if a[j] > m:
                 m = a[j]
+        cnet_exps_from(a, n, m)             # a[j] = real_exp(a[j] - m), four at a time
         for j in range(n):
-            a[j] = real_exp(a[j] - m)
             total += a[j]
         for j in range(n):
             a[j] = <real_t> (a[j] / total)

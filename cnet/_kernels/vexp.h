@@ -1,5 +1,5 @@
-/* σ over a layer's weighted inputs, four at a time where the CPU allows: the
-   exponential of four doubles at once with the bits of glibc's exp.
+/* σ over a layer's weighted inputs, and the softmax's exponentials, four at a time
+   where the CPU allows: the exponential of four doubles at once with glibc's exp's bits.
 
    glibc's exp (since 2.28; on a CPU with AVX2 and FMA, its FMA build) computes
    e^x = 2^(k/128) e^r, x = k ln2/128 + r, |r| ≤ ln2/256, from a table of 2^(k/128)
@@ -8,7 +8,7 @@
    exp's special cases (|x| < 2^−54, |x| ≥ 512, NaN) make the four go to exp itself.
    cnet_vexp_init checks cnet_exp4 against this process's exp on 16,384 values and
    turns it off if one differs (another libm), so results never depend on it.
-   Double precision with AVX2 and FMA only; elsewhere cnet_sigmoids is exp's loop. */
+   Double precision with AVX2 and FMA only; elsewhere both are exp's loops. */
 #ifndef CNET_VEXP_H
 #define CNET_VEXP_H
 
@@ -152,27 +152,48 @@ static int cnet_vexp_init(void)
 static int cnet_vexp_init(void) { return 0; }
 #endif
 
+#ifdef CNET_VEXP
+/* e^x in each lane: cnet_exp4's, or exp's own for the four when one needs its special cases */
+CNET_INLINE __m256d cnet_exp4_any(__m256d x)
+{
+    __m256d e;
+    double v[4];
+    int k;
+    if (cnet_exp4(x, &e)) return e;
+    _mm256_storeu_pd(v, x);
+    for (k = 0; k < 4; k++) v[k] = exp(v[k]);
+    return _mm256_loadu_pd(v);
+}
+#endif
+
 /* a[j] ← σ(a[j]) = 1 / (1 + e^{−a[j]}) for j < n, the denominator rounded first */
 static inline void cnet_sigmoids(cnet_real *a, Py_ssize_t n)
 {
     Py_ssize_t j = 0;
 #ifdef CNET_VEXP
     const __m256d one = _mm256_set1_pd(1.0), sign = _mm256_set1_pd(-0.0);
-    __m256d e;
-    if (cnet_vexp_on) {
-        for (; j + 4 <= n; j += 4) {
-            if (cnet_exp4(_mm256_xor_pd(_mm256_loadu_pd(a + j), sign), &e)) {
-                _mm256_storeu_pd(a + j, _mm256_div_pd(one, _mm256_add_pd(one, e)));
-            } else {
-                for (int k = 0; k < 4; k++) a[j + k] = 1 / (1 + cnet_exp(-a[j + k]));
-            }
-        }
+    for (; cnet_vexp_on && j + 4 <= n; j += 4) {
+        __m256d e = cnet_exp4_any(_mm256_xor_pd(_mm256_loadu_pd(a + j), sign));
+        _mm256_storeu_pd(a + j, _mm256_div_pd(one, _mm256_add_pd(one, e)));
     }
 #endif
     for (; j < n; j++) {
         cnet_real denominator = 1 + cnet_exp(-a[j]);
         a[j] = 1 / denominator;
     }
+}
+
+/* a[j] ← e^{a[j] − m} for j < n */
+static inline void cnet_exps_from(cnet_real *a, Py_ssize_t n, cnet_real m)
+{
+    Py_ssize_t j = 0;
+#ifdef CNET_VEXP
+    const __m256d mv = _mm256_set1_pd(m);
+    for (; cnet_vexp_on && j + 4 <= n; j += 4)
+        _mm256_storeu_pd(a + j, cnet_exp4_any(_mm256_sub_pd(_mm256_loadu_pd(a + j), mv)));
+#endif
+    for (; j < n; j++)
+        a[j] = cnet_exp(a[j] - m);
 }
 
 #endif
