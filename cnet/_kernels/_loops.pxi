@@ -149,13 +149,13 @@ cdef struct Step:
 
 cdef void step_layer(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t m,
                      const real_t *act, const real_t *delta, const Step *step,
-                     Py_ssize_t l, Py_ssize_t q, real_t *nabla_b,
+                     Py_ssize_t l, Py_ssize_t q, Py_ssize_t parts, real_t *nabla_b,
                      const Py_ssize_t *next, Py_ssize_t next_m, real_t *next_act) noexcept nogil:
     # Layer l's share of one SGD step over the m examples whose activations and errors
     # are in act/delta: panel q of wt_0 when l = 0 (neurons j0 ≤ j < j1 of layer 1),
-    # else all of layer l+1 (c = η/m, r = ηλ/n); and, with next_m > 0 (l = 0, and
-    # fusable(step, m, next_m)), the next step's input_sums for the examples
-    # next[0 … next_m) into next_act, each block of rows read while the update left it in L1:
+    # else part q of `parts` of wt_l's rows (inputs i0 ≤ i < i1), the last with the biases
+    # (c = η/m, r = ηλ/n); and, with next_m > 0 (l = 0, and fusable(step, m, next_m)), the next
+    # step's input_sums for next[0 … next_m) into next_act, each block of rows read while in L1:
     #   L2:       w_l ← (1 − r) · w_l − c Σ_k δ_{l+1,k} a_{l,k}ᵀ,   b_l ← b_l − c Σ_k δ_{l+1,k}
     #   L1:       w_l ← w_l − r sgn(w_l) − c Σ_k δ_{l+1,k} a_{l,k}ᵀ
     #   momentum: v_l ← μ v_l − r w_l (or r sgn(w_l)) − c Σ_k δ_{l+1,k} a_{l,k}ᵀ,  w_l ← w_l + v_l,
@@ -167,42 +167,46 @@ cdef void step_layer(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_
     # layer's scale before (by scale_decay), and the step moves wt by c / scale.
     # L1 and momentum pass over every weight; with momentum, a step's last pass
     # also starts the next step (v ← μv − r w), so that each step passes once.
-    cdef Py_ssize_t k, j, j0 = 0, j1 = net.s[l + 1], no, W = net.width
+    cdef Py_ssize_t k, j, j0 = 0, j1 = net.s[l + 1], bj1, no, W = net.width, i0 = 0, i1 = net.n[l]
     cdef real_t *wt
     cdef real_t *target
     cdef real_t cl, c = step.c
     if l == 0:
         j0 = net.col[q]
         j1 = net.col[q + 1]
+    else:
+        i0 = net.n[l] * q // parts
+        i1 = net.n[l] * (q + 1) // parts
     no = j1 - j0                      # the row length of wt_l's panel
-    wt = net.wt[l] + net.n[l] * j0
-    scale_fold(net, l, wt, net.n[l], no)
+    wt = net.wt[l] + net.n[l] * j0 + i0 * no     # its rows i0 … i1 − 1
+    scale_fold(net, l, wt, i1 - i0, no)
     cl = unscaled_step(net, l, c)
     if l == 0 and step.sigma != 1:
         cl = c / step.sigma           # ṽ ← ṽ − (c/σ) Σ …:  v ← v − c Σ …
     target = wt                       # what the gradient's terms go into: w, or v
     # ∇b_l = Σ_k δ_{l+1,k}, summed in example order, then b_l −= c ∇b_l (or by momentum);
     # before the weights, so that the next step's sums start from the new b_0
-    for j in range(j0, j1):
+    bj1 = j1 if l == 0 or q == parts - 1 else j0      # the biases: the last part's
+    for j in range(j0, bj1):
         nabla_b[j] = 0
     for k in range(m):
-        for j in range(j0, j1):
+        for j in range(j0, bj1):
             nabla_b[j] += delta[k * W + net.off[l] + j]
     if step.mu != 0:
-        for j in range(j0, min(j1, net.n[l + 1])):
+        for j in range(j0, min(bj1, net.n[l + 1])):
             net.vb[l][j] = step.mu * net.vb[l][j] - c * nabla_b[j]
             net.b[l][j] += net.vb[l][j]
     else:
-        for j in range(j0, min(j1, net.n[l + 1])):
+        for j in range(j0, min(bj1, net.n[l + 1])):
             net.b[l][j] -= c * nabla_b[j]
     if step.mu != 0:
-        target = net.vt[l] + net.n[l] * j0
+        target = net.vt[l] + net.n[l] * j0 + i0 * no
         if step.lazy and l == 0:
             pass                      # catch_up prepared the rows this step changes
         elif step.first:
-            cnet_momentum(wt, target, net.n[l] * no, step.mu, step.penalty, step.l1, 0, 1)
+            cnet_momentum(wt, target, (i1 - i0) * no, step.mu, step.penalty, step.l1, 0, 1)
     elif step.penalty != 0:
-        cnet_l1_decay(wt, net.n[l] * no, step.penalty)
+        cnet_l1_decay(wt, (i1 - i0) * no, step.penalty)
     # target_l[i, j0:j1] −= (cl a_{l,i}) δ_{l+1}[j0:j1] for each example k in order, over the
     # non-zero inputs when l = 0 (the examples together, a block of rows at a time, and
     # then the next examples' z_1[j0:j1] over the block: input_sums)
@@ -214,11 +218,11 @@ cdef void step_layer(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_
         cnet_rows_update_group(target, no, no, net.n[0], X.index, X.value, X.start, batch, m, cl,
                                delta + net.off[0] + j0, W)
     else:
-        for k in range(m):
-            cnet_rows_update(target, no, no, NULL, act + k * W + net.off[l - 1], 0, net.n[l], cl,
+        for k in range(m):      # (target − i0 · no: entry p of act is the layer's row p)
+            cnet_rows_update(target - i0 * no, no, no, NULL, act + k * W + net.off[l - 1], i0, i1, cl,
                              delta + k * W + net.off[l] + j0)
     if step.mu != 0 and not (step.lazy and l == 0):
-        cnet_momentum(wt, target, net.n[l] * no, step.mu, step.penalty, step.l1, 1, not step.last)
+        cnet_momentum(wt, target, (i1 - i0) * no, step.mu, step.penalty, step.l1, 1, not step.last)
 
 
 cdef inline bint fusable(const Step *step, Py_ssize_t m, Py_ssize_t next_m) noexcept nogil:

@@ -139,6 +139,10 @@ cdef inline void prefetch_target(const Job *job, Py_ssize_t e) noexcept nogil:
     cnet_prefetch(y + job.n_out * sizeof(double) - 1)
 
 
+cdef enum:
+    SHARED_STEP_MIN = 2048      # weights of a layer ≥ 1 whose step the threads share
+
+
 cdef void train_part(Job *job, int t) noexcept nogil:
     # Thread t's part of SGD over the mini-batches order[0:mbs], order[mbs:2·mbs], …
     # (the last may be shorter).  Layer 0 -- nearly all the work -- is split by the
@@ -147,11 +151,14 @@ cdef void train_part(Job *job, int t) noexcept nogil:
     # of b_0.  Per mini-batch:
     #   1. z_1 on those columns, for the mini-batch's examples together (input_sums);
     #   2. (after all threads) the rest of the forward pass and δ of examples k ≡ t mod T;
-    #   3. (after all) the step of layer 0 on those panels, and of layers ≥ 1 by the last thread.
+    #   3. (after all) the step of layer 0 on those panels, and of part t of the rows of
+    #      each layer ≥ 1 of SHARED_STEP_MIN weights or more (its biases: the last thread's;
+    #      a smaller layer: all of it by the last thread, whose weights the others then need
+    #      not take over from their caches).
     # Without momentum, 3 does 1 for the next mini-batch too, each block of wt_0's rows
     # read for its sums right after its update (step_layer), while it is in L1.
     cdef Net *net = job.net
-    cdef Py_ssize_t T = job.team.n, W = net.width, start = 0, m, k, e, l, q, batch = 0, ahead, next_m
+    cdef Py_ssize_t T = job.team.n, W = net.width, start = 0, m, k, e, l, q, batch = 0, ahead, next_m, parts
     cdef bint summed = False     # whether this mini-batch's z_1 is computed already
     cdef real_t *act
     cdef Step step
@@ -222,13 +229,15 @@ cdef void train_part(Job *job, int t) noexcept nogil:
         q = t
         while q < net.panels:
             step_layer(net, job.X, job.order + start, m, act, job.delta, &step,
-                       0, q, job.nabla_b, job.order + start + m, next_m,
+                       0, q, T, job.nabla_b, job.order + start + m, next_m,
                        job.act + ((batch + 1) % 2) * job.mbs * W)
             q += T
-        if t == T - 1:
-            for l in range(1, net.L):
+        for l in range(1, net.L):
+            # part t of the rows of a layer ≥ 1 that is worth sharing, the last thread a small one
+            parts = T if net.n[l] * net.s[l + 1] >= SHARED_STEP_MIN else 1
+            if parts == T or t == T - 1:
                 step_layer(net, job.X, job.order + start, m, act, job.delta, &step,
-                           l, 0, job.nabla_b + net.off[l], NULL, 0, NULL)
+                           l, t + parts - T, parts, job.nabla_b + net.off[l], NULL, 0, NULL)
         start += m
         batch += 1
     if job.interrupted and step.mu != 0 and batch > 0:
