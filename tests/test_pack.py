@@ -211,14 +211,19 @@ def test_pack_by_address_puts_each_example_where_rows_says(K, n):
     rng = np.random.default_rng(n)
     data, perm = scattered(rng, n, 9, 3)
     X, T, rows = K.pack("data", data, 9, 3, False, True)
-    want, want_T = by_python(K, "data", data, 9, 3, False)
     assert sorted(rows.tolist()) == list(range(n))
     if n > 2:
         assert rows.tolist() == np.argsort(np.argsort(perm)).tolist()    # in memory's order
         assert rows.tolist() != list(range(n))
+    assert_each_example_in_its_row(K, data, X, T, rows)
+
+
+def assert_each_example_in_its_row(K, data, X, T, rows):
+    # example k of data packed as checks-then-prepare packs it, in row rows[k] of X and T
+    want, want_T = by_python(K, "data", data, 9, 3, False)
     start, index, value = X.arrays()
     w_start, w_index, w_value = want.arrays()
-    for k in range(n):
+    for k in range(len(data)):
         r = rows[k]
         np.testing.assert_array_equal(index[start[r]:start[r + 1]], w_index[w_start[k]:w_start[k + 1]])
         np.testing.assert_array_equal(value[start[r]:start[r + 1]], w_value[w_start[k]:w_start[k + 1]])
@@ -299,14 +304,7 @@ def test_pack_by_address_with_a_hint_visits_in_the_hints_order(K, n):
     hint = rng.permutation(n)
     X, T, rows = K.pack("data", data, 9, 3, False, True, hint)
     assert rows[hint].tolist() == list(range(n))           # the r-th visited is row r
-    want, want_T = by_python(K, "data", data, 9, 3, False)
-    start, index, value = X.arrays()
-    w_start, w_index, w_value = want.arrays()
-    for k in range(n):
-        r = rows[k]
-        np.testing.assert_array_equal(index[start[r]:start[r + 1]], w_index[w_start[k]:w_start[k + 1]])
-        np.testing.assert_array_equal(value[start[r]:start[r + 1]], w_value[w_start[k]:w_start[k + 1]])
-        np.testing.assert_array_equal(T[r], want_T[k])
+    assert_each_example_in_its_row(K, data, X, T, rows)
 
 
 @pytest.mark.parametrize("K", MODULES, ids=lambda K: K.__name__.rsplit(".", 1)[1])
