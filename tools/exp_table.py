@@ -1,13 +1,15 @@
-"""Print the table of 2^(k/128) that cnet/_kernels/vexp.h holds (cnet_exp_tab).
+"""Print the tables of 2^(k/N) that cnet/_kernels/vexp.h holds: cnet_exp_tab (N = 128,
+double precision) and cnet_expf_tab (N = 32, single precision).
 
-For k = 0 ... 127, with H_k the double nearest 2^(k/128) and T_k the double nearest
-2^(k/128) / H_k - 1 (so that 2^(k/128) = H_k (1 + T_k) to far beyond a double's
-precision): tab[2k] is the bits of T_k, tab[2k+1] the bits of H_k minus k * 2^45
-(k/128 in the exponent field's units, which the exponential adds back).  This is
-the table of glibc's exp (since 2.28) and of Arm's optimized-routines, computed
-here from its definition; tests/test_vexp.py checks the header against it.
+exp's: for k = 0 ... 127, with H_k the double nearest 2^(k/128) and T_k the double
+nearest 2^(k/128) / H_k - 1 (so that 2^(k/128) = H_k (1 + T_k) far beyond a double's
+precision), tab[2k] is the bits of T_k and tab[2k+1] the bits of H_k minus k * 2^45
+(k/128 in the exponent field's units, which the exponential adds back).  expf's: for
+k = 0 ... 31, the bits of the double nearest 2^(k/32) minus k * 2^47.  These are the
+tables of glibc's exp and expf (since 2.28 and 2.27) and of Arm's optimized-routines,
+computed here from their definitions; tests/test_vexp.py checks the header against them.
 
-    python tools/exp_table.py > table.txt
+    python tools/exp_table.py
 """
 import struct
 from decimal import Decimal, getcontext
@@ -18,7 +20,7 @@ def bits(x):
 
 
 def exp_table():
-    """The 256 64-bit words of the table, in order."""
+    """exp's 256 64-bit words, in order."""
     getcontext().prec = 60
     words = []
     for k in range(128):
@@ -29,7 +31,16 @@ def exp_table():
     return words
 
 
+def expf_table():
+    """expf's 32 64-bit words, in order."""
+    getcontext().prec = 60
+    return [bits(float(Decimal(2) ** (Decimal(k) / 32))) - (k << 47) for k in range(32)]
+
+
+def rows(words):
+    return "\n".join("    " + ", ".join("0x%016xull" % w for w in words[i:i + 4]) + ","
+                     for i in range(0, len(words), 4))
+
+
 if __name__ == "__main__":
-    words = exp_table()
-    for i in range(0, len(words), 4):
-        print("    " + ", ".join("0x%016xull" % w for w in words[i:i + 4]) + ",")
+    print("cnet_exp_tab:\n" + rows(exp_table()) + "\ncnet_expf_tab:\n" + rows(expf_table()))

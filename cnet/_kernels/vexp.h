@@ -1,14 +1,17 @@
-/* σ over a layer's weighted inputs, and the softmax's exponentials, four at a time
-   where the CPU allows: the exponential of four doubles at once with glibc's exp's bits.
+/* σ over a layer's weighted inputs, and the softmax's exponentials, a vector at a
+   time where the CPU allows: exponentials of a vector of reals at once, each lane
+   with the bits of glibc's exp (doubles) or expf (floats).
 
    glibc's exp (since 2.28; on a CPU with AVX2 and FMA, its FMA build) computes
    e^x = 2^(k/128) e^r, x = k ln2/128 + r, |r| ≤ ln2/256, from a table of 2^(k/128)
-   and a polynomial for e^r − 1, every step an IEEE operation.  cnet_exp4 does the
-   same operations on four lanes, so each lane gets exp's bits; lanes that need
-   exp's special cases (|x| < 2^−54, |x| ≥ 512, NaN) make the four go to exp itself.
-   cnet_vexp_init checks cnet_exp4 against this process's exp on 16,384 values and
-   turns it off if one differs (another libm), so results never depend on it.
-   Double precision with AVX2 and FMA only; elsewhere both are exp's loops. */
+   and a polynomial for e^r − 1, every step an IEEE operation; its expf (2.27+) does
+   the same in double precision with 2^(k/32) and rounds once to float.
+   cnet_exp4 and cnet_expf8 do those operations on every lane, so each lane gets
+   the libm function's bits; lanes that need its special cases (exp: |x| < 2^−54,
+   |x| ≥ 512, NaN; expf: |x| ≥ 88, NaN) send the vector to the libm function itself.
+   cnet_vexp_init compares them with this process's libm on 16,384 values and turns
+   them off if one differs (another libm), so results never depend on them.  AVX2
+   and FMA builds only; elsewhere both loops are the libm function's. */
 #ifndef CNET_VEXP_H
 #define CNET_VEXP_H
 
@@ -16,10 +19,13 @@
 #include "real.h"
 #include "vec.h"
 
-#if CNET_PRECISION == 64 && defined(__AVX2__) && defined(__FMA__)
+#if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define CNET_VEXP 1
 
+static int cnet_vexp_on = 0;
+
+#if CNET_PRECISION == 64
 /* tab[2k] = the bits of T_k, tab[2k+1] = the bits of H_k − k·2^45, where 2^(k/128) =
    H_k (1 + T_k): printed by tools/exp_table.py, which says how */
 static const uint64_t cnet_exp_tab[256] = {
@@ -89,8 +95,6 @@ static const uint64_t cnet_exp_tab[256] = {
     0x3c77893b4d91cd9dull, 0x3fefe7c1819e90d8ull, 0x3c5305c14160cc89ull, 0x3feff3c22b8f71f1ull
 };
 
-static int cnet_vexp_on = 0;
-
 /* *out = e^x in each lane, as exp computes it, and 1; or 0 when a lane needs one of
    exp's special cases (0x3c9 ≤ the exponent field of x < 0x408 is needed) */
 CNET_INLINE int cnet_exp4(__m256d x, __m256d *out)
@@ -126,44 +130,110 @@ CNET_INLINE int cnet_exp4(__m256d x, __m256d *out)
     return 1;
 }
 
-/* whether cnet_exp4 gives exp's bits on 16,384 values over (−600, 600) -- dense in
-   [−40, 40], where σ's inputs are -- and so may stand for it (cnet_vexp_on) */
+typedef __m256d cnet_vreal;
+#define CNET_VL 4
+#define cnet_vload _mm256_loadu_pd
+#define cnet_vstore _mm256_storeu_pd
+#define cnet_vset1 _mm256_set1_pd
+#define cnet_vadd _mm256_add_pd
+#define cnet_vsub _mm256_sub_pd
+#define cnet_vdiv _mm256_div_pd
+#define cnet_vxor _mm256_xor_pd
+#define cnet_vexp cnet_exp4
+#else
+/* the bits of the double nearest 2^(k/32), less k·2^47 (tools/exp_table.py) */
+static const uint64_t cnet_expf_tab[32] = {
+    0x3ff0000000000000ull, 0x3fefd9b0d3158574ull, 0x3fefb5586cf9890full, 0x3fef9301d0125b51ull,
+    0x3fef72b83c7d517bull, 0x3fef54873168b9aaull, 0x3fef387a6e756238ull, 0x3fef1e9df51fdee1ull,
+    0x3fef06fe0a31b715ull, 0x3feef1a7373aa9cbull, 0x3feedea64c123422ull, 0x3feece086061892dull,
+    0x3feebfdad5362a27ull, 0x3feeb42b569d4f82ull, 0x3feeab07dd485429ull, 0x3feea47eb03a5585ull,
+    0x3feea09e667f3bcdull, 0x3fee9f75e8ec5f74ull, 0x3feea11473eb0187ull, 0x3feea589994cce13ull,
+    0x3feeace5422aa0dbull, 0x3feeb737b0cdc5e5ull, 0x3feec49182a3f090ull, 0x3feed503b23e255dull,
+    0x3feee89f995ad3adull, 0x3feeff76f2fb5e47ull, 0x3fef199bdd85529cull, 0x3fef3720dcef9069ull,
+    0x3fef5818dcfba487ull, 0x3fef7c97337b9b5full, 0x3fefa4afa2a490daull, 0x3fefd0765b6e4540ull
+};
+
+/* e^x for the four floats of x (as doubles), as expf computes each before it rounds
+   to float: k = round(x · 32/ln2), r = x · 32/ln2 − k (both from one fused product),
+   2^(k/32) from the table, e^x ≈ 2^(k/32) ((C0 r + C1) r² + (C2 r + 1)) */
+CNET_INLINE __m256d cnet_expf4(__m256d x)
+{
+    const __m256d inv = _mm256_set1_pd(0x1.71547652b82fep+5), shift = _mm256_set1_pd(0x1.8p52);
+    __m256d kd = _mm256_fmadd_pd(inv, x, shift), r, y, s;
+    __m256i ki = _mm256_castpd_si256(kd);
+    kd = _mm256_sub_pd(kd, shift);
+    r = _mm256_fmsub_pd(inv, x, kd);
+    s = _mm256_castsi256_pd(_mm256_add_epi64(
+        _mm256_i64gather_epi64((const long long *) cnet_expf_tab, _mm256_and_si256(ki, _mm256_set1_epi64x(31)), 8),
+        _mm256_slli_epi64(ki, 47)));
+    y = _mm256_fmadd_pd(_mm256_set1_pd(0x1.62e42ff0c52d6p-6), r, _mm256_set1_pd(1.0));
+    y = _mm256_fmadd_pd(_mm256_fmadd_pd(_mm256_set1_pd(0x1.c6af84b912394p-20), r,
+                                        _mm256_set1_pd(0x1.ebfce50fac4f3p-13)),
+                        _mm256_mul_pd(r, r), y);
+    return _mm256_mul_pd(y, s);
+}
+
+/* *out = e^x in each of the eight lanes, as expf computes it, and 1; or 0 when a lane
+   needs one of expf's special cases (|x| < 88 is needed: bits 20-30 of x below 0x42b) */
+CNET_INLINE int cnet_expf8(__m256 x, __m256 *out)
+{
+    const __m256i top = _mm256_srli_epi32(_mm256_and_si256(_mm256_castps_si256(x), _mm256_set1_epi32(0x7fffffff)), 20);
+    if (_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(0x42b), top))) != 0xff)
+        return 0;
+    *out = _mm256_set_m128(_mm256_cvtpd_ps(cnet_expf4(_mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)))),
+                           _mm256_cvtpd_ps(cnet_expf4(_mm256_cvtps_pd(_mm256_castps256_ps128(x)))));
+    return 1;
+}
+
+typedef __m256 cnet_vreal;
+#define CNET_VL 8
+#define cnet_vload _mm256_loadu_ps
+#define cnet_vstore _mm256_storeu_ps
+#define cnet_vset1 _mm256_set1_ps
+#define cnet_vadd _mm256_add_ps
+#define cnet_vsub _mm256_sub_ps
+#define cnet_vdiv _mm256_div_ps
+#define cnet_vxor _mm256_xor_ps
+#define cnet_vexp cnet_expf8
+#endif
+
+/* whether cnet_vexp gives the libm function's bits on 16,384 values over (−600, 600)
+   -- dense in [−40, 40], where σ's inputs are -- and so may stand for it (cnet_vexp_on) */
 static int cnet_vexp_init(void)
 {
-    double x[4], got[4];
-    __m256d e;
+    cnet_real x[CNET_VL], got[CNET_VL];
+    cnet_vreal e;
     int i, k;
     cnet_vexp_on = 0;
-    for (i = 0; i < 4096; i++) {
-        for (k = 0; k < 4; k++) {
-            double u = (i * 4 + k) * 0.6180339887498949;
+    for (i = 0; i < 16384 / CNET_VL; i++) {
+        for (k = 0; k < CNET_VL; k++) {
+            double u = (i * CNET_VL + k) * 0.6180339887498949;
             u -= (double) (int64_t) u;                   /* a spread over [0, 1) */
-            x[k] = (i % 8 == 7) ? 1200 * u - 600 : 80 * u - 40;
+            x[k] = (cnet_real) ((i % 8 == 7) ? 1200 * u - 600 : 80 * u - 40);
         }
-        if (!cnet_exp4(_mm256_loadu_pd(x), &e)) continue;
-        _mm256_storeu_pd(got, e);
-        for (k = 0; k < 4; k++)
-            if (got[k] != exp(x[k])) return 0;
+        if (!cnet_vexp(cnet_vload(x), &e)) continue;
+        cnet_vstore(got, e);
+        for (k = 0; k < CNET_VL; k++)
+            if (got[k] != cnet_exp(x[k])) return 0;
     }
     cnet_vexp_on = 1;
     return 1;
 }
+
+/* e^x in each lane: cnet_vexp's, or the libm function's own for the vector when a lane
+   needs its special cases */
+CNET_INLINE cnet_vreal cnet_vexp_any(cnet_vreal x)
+{
+    cnet_vreal e;
+    cnet_real v[CNET_VL];
+    int k;
+    if (cnet_vexp(x, &e)) return e;
+    cnet_vstore(v, x);
+    for (k = 0; k < CNET_VL; k++) v[k] = cnet_exp(v[k]);
+    return cnet_vload(v);
+}
 #else
 static int cnet_vexp_init(void) { return 0; }
-#endif
-
-#ifdef CNET_VEXP
-/* e^x in each lane: cnet_exp4's, or exp's own for the four when one needs its special cases */
-CNET_INLINE __m256d cnet_exp4_any(__m256d x)
-{
-    __m256d e;
-    double v[4];
-    int k;
-    if (cnet_exp4(x, &e)) return e;
-    _mm256_storeu_pd(v, x);
-    for (k = 0; k < 4; k++) v[k] = exp(v[k]);
-    return _mm256_loadu_pd(v);
-}
 #endif
 
 /* a[j] ← σ(a[j]) = 1 / (1 + e^{−a[j]}) for j < n, the denominator rounded first */
@@ -171,10 +241,10 @@ static inline void cnet_sigmoids(cnet_real *a, Py_ssize_t n)
 {
     Py_ssize_t j = 0;
 #ifdef CNET_VEXP
-    const __m256d one = _mm256_set1_pd(1.0), sign = _mm256_set1_pd(-0.0);
-    for (; cnet_vexp_on && j + 4 <= n; j += 4) {
-        __m256d e = cnet_exp4_any(_mm256_xor_pd(_mm256_loadu_pd(a + j), sign));
-        _mm256_storeu_pd(a + j, _mm256_div_pd(one, _mm256_add_pd(one, e)));
+    const cnet_vreal one = cnet_vset1(1), sign = cnet_vset1(-0.0);
+    for (; cnet_vexp_on && j + CNET_VL <= n; j += CNET_VL) {
+        cnet_vreal e = cnet_vexp_any(cnet_vxor(cnet_vload(a + j), sign));
+        cnet_vstore(a + j, cnet_vdiv(one, cnet_vadd(one, e)));
     }
 #endif
     for (; j < n; j++) {
@@ -188,9 +258,9 @@ static inline void cnet_exps_from(cnet_real *a, Py_ssize_t n, cnet_real m)
 {
     Py_ssize_t j = 0;
 #ifdef CNET_VEXP
-    const __m256d mv = _mm256_set1_pd(m);
-    for (; cnet_vexp_on && j + 4 <= n; j += 4)
-        _mm256_storeu_pd(a + j, cnet_exp4_any(_mm256_sub_pd(_mm256_loadu_pd(a + j), mv)));
+    const cnet_vreal mv = cnet_vset1(m);
+    for (; cnet_vexp_on && j + CNET_VL <= n; j += CNET_VL)
+        cnet_vstore(a + j, cnet_vexp_any(cnet_vsub(cnet_vload(a + j), mv)));
 #endif
     for (; j < n; j++)
         a[j] = cnet_exp(a[j] - m);
