@@ -383,12 +383,14 @@ class Engine:
         pack = getattr(self._kernels, "pack", None)
         return pack if pack is not None and self._kernels.supports(self._kernel_cost()) else None
 
-    def _examples(self, name, data, labels):
+    def _examples(self, name, data, labels, once=False):
         """``(inputs, T)`` for ``data``: the checked inputs prepared for the kernels,
-        and the desired outputs (labels=False) or integer labels (labels=True)."""
+        and the desired outputs (labels=False) or integer labels (labels=True).
+        ``once``: the inputs are for one scan of labels, right away -- the compiled
+        kernels then leave them in the caller's arrays (see their ``pack``)."""
         pack = self._compiled_pack()
         if pack is not None:
-            return pack(name, data, self.sizes[0], self.sizes[-1], labels)
+            return pack(name, data, self.sizes[0], self.sizes[-1], labels, columns=once)
         X, T = _checks.examples(name, data, self.sizes[0], self.sizes[-1], labels)
         return self._kernels_for_cost().prepare(X), T
 

@@ -92,7 +92,7 @@ class Network(Engine, hooks=HOOKS,
         if self._in_python("feedforward"):
             self._check_for_python("test_data", test_data, labels=True)
             return self._book_correct(test_data, convert=False)
-        X, labels = self._examples("test_data", test_data, labels=True)
+        X, labels = self._examples("test_data", test_data, labels=True, once=True)
         return self._correct(X, labels)
 
     def cost_derivative(self, output_activations, y):

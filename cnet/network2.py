@@ -219,7 +219,7 @@ class Network(Engine, hooks=HOOKS, training_hooks=("update_mini_batch", "backpro
         if self._in_python("feedforward"):
             self._check_for_python("data", data, labels=not convert)
             return self._book_correct(data, convert)
-        X, T = self._examples("data", data, labels=not convert)
+        X, T = self._examples("data", data, labels=not convert, once=True)
         return self._correct(X, np.argmax(T, axis=1) if convert else T)
 
     def total_cost(self, data, lmbda, convert=False, regularization="L2"):

@@ -17,7 +17,16 @@
    multiplies and adds alone).  EXP: the exponential (exp; a stand-in such as fabs
    shows what libm's exp costs, not the same bits).  AHEAD: how many examples ahead
    the inputs are prefetched (4, as the kernels; 0: not); ROWS_AHEAD: how many entries
-   ahead the weight rows are (8, as input_sum; 0: not). */
+   ahead the weight rows are (8, as input_sum; 0: not).
+
+   From the caller's columns (scan.py also writes the inputs as float32, 784 a row, as
+   load_data_wrapper's list holds them: views of one array; APART=1: each column copied
+   into its own malloc'd block), packed by the kernels' own loop (pack.h's cnet_pack_f32):
+   PACK=1 packs the whole set into the compressed rows (buffers allocated once, reused
+   by every repeat), then scans it -- evaluate's pass and scan without their checks;
+   FUSED=B packs B examples at a time into a small buffer that stays in cache and scans
+   them before the next B (one pass over the columns, no packed copy: what cnet's
+   columns_part does). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +35,10 @@
 #include <time.h>
 
 #include "limits.h"
+#if defined(PACK) || defined(FUSED)
+#define CNET_PRECISION 64
+#include "pack.h"           /* the kernels' packing loop (cnet/_kernels; needs Python.h) */
+#endif
 
 #ifndef ROW
 #define ROW(i) (i)
@@ -111,13 +124,65 @@ int main(int argc, char **argv)
     b1 = slurp(argv[1], "b1", &bytes);
     double z[32] __attribute__((aligned(64))), best = 1e9;
     long check = 0;
+#if defined(PACK) || defined(FUSED)
+    float *pixels = slurp(argv[1], "pixels", &bytes);
+    const float **cols = malloc(n * sizeof(*cols));
+    for (int64_t e = 0; e < n; e++) {
+        cols[e] = pixels + 784 * e;
+#if APART
+        float *own = malloc(784 * sizeof(float));
+        memcpy(own, cols[e], 784 * sizeof(float));
+        cols[e] = own;
+#endif
+    }
+    cnet_pack_init();
+#endif
+#if defined(PACK)
+    Py_ssize_t *all_start = malloc((n + 1) * sizeof(Py_ssize_t));
+    int *all_index = malloc((start[n] + 784 + CNET_PACK_SLACK) * sizeof(int));
+    double *all_value = malloc((start[n] + 784 + CNET_PACK_SLACK) * sizeof(double));
+    start = (int64_t *) all_start;
+    index_ = all_index;
+    value = all_value;
+#elif defined(FUSED)
+    Py_ssize_t block_start[FUSED + 1];
+    int *block_index = malloc((FUSED * 784 + CNET_PACK_SLACK) * sizeof(int));
+    double *block_value = malloc((FUSED * 784 + CNET_PACK_SLACK) * sizeof(double));
+    start = (int64_t *) block_start;
+    index_ = block_index;
+    value = block_value;
+#endif
     for (int rep = 0; rep < 15; rep++) {
         double t = cpu_seconds();
+#if defined(PACK)
+        int finite = 1;
+        all_start[0] = 0;
+        for (int64_t e = 0; e < n; e++)
+            all_start[e + 1] = cnet_pack_f32((const char *) cols[e], 4, 784, all_index, all_value,
+                                             all_start[e], &finite);
+        check += finite;
+#endif
+#if defined(FUSED)
+        int finite = 1;
+        for (int64_t e0 = 0; e0 < n; e0 += FUSED) {
+            int64_t m = n - e0 < FUSED ? n - e0 : FUSED;
+            block_start[0] = 0;
+            for (int64_t k = 0; k < m; k++)
+                block_start[k + 1] = cnet_pack_f32((const char *) cols[e0 + k], 4, 784, block_index,
+                                                   block_value, block_start[k], &finite);
+            for (int64_t k = 0; k < m; k++) {
+                first_layer(k, z);
+                check += rest(z);
+            }
+        }
+        check += finite;
+#else
         for (int64_t e = 0; e < n; e++) {
             if (AHEAD && e + AHEAD < n) prefetch_example(e + AHEAD);
             first_layer(e, z);
             check += rest(z);
         }
+#endif
         t = cpu_seconds() - t;
         if (t < best) best = t;
     }

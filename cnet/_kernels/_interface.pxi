@@ -47,9 +47,9 @@ def supports(cost):
     return any(cost is known for known, _, _ in compiled_costs())
 
 
-cdef void check_inputs(Params p, Inputs X) except *:
-    if X.n_cols != p.net.n[0]:
-        raise ValueError(f"inputs have {X.n_cols} columns; the network takes {p.net.n[0]}")
+cdef void check_inputs(Params p, Py_ssize_t n_cols) except *:
+    if n_cols != p.net.n[0]:
+        raise ValueError(f"inputs have {n_cols} columns; the network takes {p.net.n[0]}")
 
 
 cdef void check_targets(Params p, Y, Py_ssize_t n_rows) except *:
@@ -67,7 +67,7 @@ cdef real_t *zeroed(Py_ssize_t count) except NULL:
 
 cdef object forward_all(Params p, Inputs X):
     # every example's activations a_1 … a_L, one row per example
-    check_inputs(p, X)
+    check_inputs(p, X.n_cols)
     cdef Py_ssize_t e, m = X.n_rows
     out = np.empty((m, p.net.width), dtype=DTYPE)
     cdef real_t[:, ::1] act = out
@@ -137,7 +137,7 @@ def train(list weights, list biases, Inputs X, const double[:, ::1] Y,
                 or [v.shape for v in vb] != [a.shape for a in biases]):
             raise ValueError("velocities must be shaped like the weights and the biases")
         p.with_velocities(list(vw), list(vb))
-    check_inputs(p, X)
+    check_inputs(p, X.n_cols)
     check_targets(p, np.asarray(Y), X.n_rows)
     cdef int c = cost_id(cost, p.net.kind[p.net.L - 1])
     cdef Py_ssize_t count = order.shape[0]
@@ -232,34 +232,41 @@ def momentum_powers(double mu):
     return np.concatenate([powers, sums]).astype(DTYPE)
 
 
-def cost_and_predict(list weights, list biases, Inputs X, Y, cost, Py_ssize_t num_threads=1,
+def cost_and_predict(list weights, list biases, X, Y, cost, Py_ssize_t num_threads=1,
                      activation="sigmoid", output="sigmoid"):
     """``(Σ over the rows of X of cost.fn(a_L, y), the argmax of each row's a_L)`` from
     one forward pass; with ``Y`` None, the sum is 0.0.  ``num_threads`` threads
     share the rows; the costs are summed in blocks of rows, in order, so the
-    result does not depend on it."""
+    result does not depend on it.  X is ``Inputs``, or ``Columns`` (from ``pack``)
+    with Y None: the inputs are then packed a block at a time as the scan goes, the
+    same labels, and the error ``pack`` would raise for the first (in X's order)
+    that is not finite is raised after it."""
     if num_threads < 1:
         raise ValueError("num_threads must be at least 1")
     p = Params(weights, biases, 1, activation, output)
-    check_inputs(p, X)
-    labels = np.zeros(X.n_rows, dtype=np.intp)
+    cdef Inputs inputs
+    if isinstance(X, Columns):
+        return 0.0, scan_columns(p, X, Y, num_threads)
+    inputs = X
+    check_inputs(p, inputs.n_cols)
+    labels = np.zeros(inputs.n_rows, dtype=np.intp)
     cdef Py_ssize_t[::1] labels_mv = labels
     cdef const double[:, ::1] Y_mv
     cdef Work w = Work()
-    cdef Py_ssize_t b, blocks = (X.n_rows + SCAN_BLOCK - 1) // SCAN_BLOCK
+    cdef Py_ssize_t b, blocks = (inputs.n_rows + SCAN_BLOCK - 1) // SCAN_BLOCK
     cdef double total = 0.0
     if Y is not None:
-        check_targets(p, np.asarray(Y), X.n_rows)
+        check_targets(p, np.asarray(Y), inputs.n_rows)
         w.job.cost = cost_id(cost, p.net.kind[p.net.L - 1])
         Y_mv = Y
-    if X.n_rows == 0:
+    if inputs.n_rows == 0:
         return 0.0, labels
-    w.keep = (p, X, Y, labels)
-    w.rows = X.rows()
+    w.keep = (p, inputs, Y, labels)
+    w.rows = inputs.rows()
     w.job.part = scan_part
     w.job.net = &p.net
     w.job.X = &w.rows
-    w.job.count = X.n_rows
+    w.job.count = inputs.n_rows
     w.job.Y = &Y_mv[0, 0] if Y is not None else NULL
     w.job.labels = &labels_mv[0]
     w.job.partial = <double *> cnet_alloc(blocks * sizeof(double))
@@ -271,6 +278,40 @@ def cost_and_predict(list weights, list biases, Inputs X, Y, cost, Py_ssize_t nu
     for b in range(blocks):
         total += w.job.partial[b]
     return total, labels
+
+
+cdef object scan_columns(Params p, Columns X, Y, Py_ssize_t num_threads):
+    # cost_and_predict's labels for X in Columns
+    check_inputs(p, X.n_cols)
+    if Y is not None:
+        raise ValueError("the inputs as Columns are for labels only (Y None)")
+    labels = np.zeros(X.n_rows, dtype=np.intp)
+    if X.n_rows == 0:
+        return labels
+    cdef Py_ssize_t[::1] labels_mv = labels
+    cdef Work w = Work()
+    cdef Py_ssize_t t, bad = X.n_rows
+    num_threads = min(num_threads, (X.n_rows + SCAN_BLOCK - 1) // SCAN_BLOCK)
+    w.keep = (p, X, labels)
+    w.job.part = columns_part
+    w.job.net = &p.net
+    w.job.count = X.n_rows
+    w.job.labels = &labels_mv[0]
+    w.job.columns = X.col
+    w.job.first_bad = <Py_ssize_t *> cnet_alloc(num_threads * sizeof(Py_ssize_t))
+    w.job.buffer = <Py_ssize_t *> cnet_alloc(num_threads * block_buffer_size(X.n_cols) * sizeof(Py_ssize_t))
+    if w.job.first_bad == NULL or w.job.buffer == NULL:
+        raise MemoryError()
+    for t in range(num_threads):
+        w.job.first_bad[t] = bad
+    w.job.act = zeroed(num_threads * p.net.width)
+    run_on_threads(w, num_threads)
+    for t in range(num_threads):
+        bad = min(bad, w.job.first_bad[t])
+    if bad < X.n_rows:
+        from cnet import _checks
+        raise _checks.not_finite(X.name, bad, 0)
+    return labels
 
 
 def cost_sum(list weights, list biases, Inputs X, const double[:, ::1] Y, cost,

@@ -1,8 +1,10 @@
 # The caller's list of (x, y) pairs, checked and packed in one pass (pack): the
 # inputs into the compressed rows of _inputs.pxi (by pack.h's loops), the desired
 # outputs or labels into an array -- with the checks and messages of
-# cnet._checks.examples.
+# cnet._checks.examples.  Or, for one scan of labels (evaluate), the inputs left
+# where the caller's arrays hold them (Columns), for the scan to pack a block at a time.
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 cimport numpy as cnp
 
@@ -68,15 +70,62 @@ cdef Py_ssize_t projected_entries(list data, Py_ssize_t n_in) except -1:
     return <Py_ssize_t> (1.1 * count * n / samples) + n_in + PACK_SLACK
 
 
+cdef struct Column:
+    # an input column where the caller's array holds it: its values at data, stride bytes apart
+    const char *data
+    Py_ssize_t stride
+    bint f64            # float64 values, else float32
+
+
+cdef inline Column column_of(cnp.ndarray x) noexcept:
+    # where the column x (as holds_column accepts) holds its values
+    cdef Column c
+    c.data = <const char *> cnp.PyArray_DATA(x)
+    c.stride = cnp.PyArray_STRIDES(x)[0]
+    c.f64 = cnp.PyArray_TYPE(x) == cnp.NPY_DOUBLE
+    return c
+
+
+cdef inline Py_ssize_t pack_entries(const Column *x, Py_ssize_t n_in, int *index, real_t *value,
+                                    Py_ssize_t p, int *finite) noexcept nogil:
+    # index/value[p …] ← the non-zero entries of the column x of n_in values; the new p.
+    # *finite ← 0 if an entry of x is NaN or infinite.
+    if x.f64:
+        return cnet_pack_f64(x.data, x.stride, n_in, index, value, p, finite)
+    return cnet_pack_f32(x.data, x.stride, n_in, index, value, p, finite)
+
+
 cdef inline Py_ssize_t pack_column(cnp.ndarray x, Py_ssize_t n_in, int *index, real_t *value,
                                    Py_ssize_t p, int *finite) noexcept:
-    # index/value[p …] ← the non-zero entries of the column x (as is_column accepts); the
-    # new p.  *finite ← 0 if an entry of x is NaN or infinite.
-    cdef const char *data = <const char *> cnp.PyArray_DATA(x)
-    cdef Py_ssize_t stride = cnp.PyArray_STRIDES(x)[0]
-    if cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT:
-        return cnet_pack_f32(data, stride, n_in, index, value, p, finite)
-    return cnet_pack_f64(data, stride, n_in, index, value, p, finite)
+    # pack_entries of the column x (as holds_column accepts)
+    cdef Column c = column_of(x)
+    return pack_entries(&c, n_in, index, value, p, finite)
+
+
+cdef class Columns:
+    """The inputs of a list of examples, checked for their form but not read: each
+    one's column where the caller's array holds it, for one scan that packs them a
+    block at a time (``cost_and_predict``), which raises, as ``pack`` would, if one
+    is not finite.  Made by ``pack`` with ``columns``; holds each array."""
+    cdef readonly Py_ssize_t n_rows, n_cols
+    cdef readonly object name       # the list's, for the scan's error
+    cdef Column *col
+    cdef PyObject **held            # a reference to each column's array (n_held of them)
+    cdef Py_ssize_t n_held
+
+    def __dealloc__(self):
+        cdef Py_ssize_t k
+        for k in range(self.n_held):
+            Py_XDECREF(self.held[k])
+        cnet_free(self.col)
+        cnet_free(self.held)
+
+    cdef void hold(self, Py_ssize_t k, cnp.ndarray x) noexcept:
+        # example k's input is the column x
+        self.col[k] = column_of(x)
+        Py_INCREF(x)
+        self.held[k] = <PyObject *> x
+        self.n_held = k + 1
 
 
 cdef inline void prefetch_column(object a, bint entries) noexcept:
@@ -184,7 +233,8 @@ cdef object permutation_of(object hint, Py_ssize_t n):
     return visit
 
 
-def pack(name, list data, Py_ssize_t n_in, Py_ssize_t n_out, bint labels, bint by_address=False, hint=None):
+def pack(name, list data, Py_ssize_t n_in, Py_ssize_t n_out, bint labels, bint by_address=False, hint=None,
+         bint columns=False):
     """``(X, T)`` for the list of (x, y) pairs ``data``: X the inputs as ``prepare``
     makes them, T as ``cnet._checks.examples`` gives it -- the (n, n_out)
     float64 desired outputs, or with ``labels`` the (n,) integer labels.
@@ -204,7 +254,11 @@ def pack(name, list data, Py_ssize_t n_in, Py_ssize_t n_out, bint labels, bint b
     a permutation of the list's positions to visit in that order instead of
     looking for the order of memory (SGD keeps the order one call found for the
     next call on the same list, shuffled); it is followed only while every example
-    is in the common form above, and the pack starts over without it otherwise."""
+    is in the common form above, and the pack starts over without it otherwise.
+
+    With ``columns`` (and ``labels``, not ``by_address``), ``(C, T)``: C the checked
+    inputs as ``Columns``, where the caller's arrays hold them -- for one scan that
+    reads each while it is in cache, and finds whether it is finite."""
     from cnet import _checks
     cdef Py_ssize_t n = PyList_GET_SIZE(data), k, r, i, p = 0, first_bad_x = -1, first_bad_y = -1
     cdef Py_ssize_t stride, label_value
@@ -218,12 +272,21 @@ def pack(name, list data, Py_ssize_t n_in, Py_ssize_t n_out, bint labels, bint b
     cdef double[:, ::1] T_outputs
     if n_in >= 2**31:
         raise ValueError("inputs wider than 2**31 - 1 are not supported")
+    cdef Columns cols = None
     out = Inputs()
     out.n_rows, out.n_cols = n, n_in
     out.start = <Py_ssize_t *> cnet_alloc((n + 1) * sizeof(Py_ssize_t))
     if out.start == NULL:
         raise MemoryError()
-    out.reserve(projected_entries(data, n_in))
+    if columns and labels and not by_address:
+        cols = Columns()
+        cols.n_rows, cols.n_cols, cols.name = n, n_in, name
+        cols.col = <Column *> cnet_alloc(n * sizeof(Column))
+        cols.held = <PyObject **> cnet_alloc(n * sizeof(PyObject *))
+        if cols.col == NULL or cols.held == NULL:
+            raise MemoryError()
+    else:
+        out.reserve(projected_entries(data, n_in))
     ys = [] if labels else None
     int64, int_types = np.int64, _checks._INT_TYPES
     T = np.empty(n, dtype=np.intp) if labels else np.empty((n, n_out))
@@ -245,7 +308,7 @@ def pack(name, list data, Py_ssize_t n_in, Py_ssize_t n_out, bint labels, bint b
         if PyList_GET_SIZE(data) != n:
             # the checks call the caller's code (__array__, __iter__, ...), which may change it
             raise RuntimeError("{} changed size while it was being checked".format(name))
-        prefetch_examples(data, visit_at, r, n, 3, True)
+        prefetch_examples(data, visit_at, r, n, 3, cols is None)
         k = visited(visit_at, r)
         item = <object> PyList_GET_ITEM(data, k)
         if hinted and not common_pair(item, n_in, n_out):
@@ -260,11 +323,14 @@ def pack(name, list data, Py_ssize_t n_in, Py_ssize_t n_out, bint labels, bint b
         if not is_column(x, n_in):
             x = as_column(_checks.input_x(name, k, x, n_in), n_in, "{}[{}][0]".format(name, k))
         xa = <cnp.ndarray> x
-        if p + n_in + PACK_SLACK > out.capacity:
-            out.reserve(max(p + n_in + PACK_SLACK,
-                            <Py_ssize_t> (1.05 * p * n / max(r, 1)) + n_in + PACK_SLACK))
-        p = pack_column(xa, n_in, out.index, out.value, p, &finite)
-        out.start[r + 1] = p
+        if cols is not None:
+            cols.hold(k, xa)                # read by the scan
+        else:
+            if p + n_in + PACK_SLACK > out.capacity:
+                out.reserve(max(p + n_in + PACK_SLACK,
+                                <Py_ssize_t> (1.05 * p * n / max(r, 1)) + n_in + PACK_SLACK))
+            p = pack_column(xa, n_in, out.index, out.value, p, &finite)
+            out.start[r + 1] = p
         if not finite:
             if first_bad_x < 0 or k < first_bad_x:
                 first_bad_x = k             # the first in the list's order, whatever the visit's
@@ -303,6 +369,8 @@ def pack(name, list data, Py_ssize_t n_in, Py_ssize_t n_out, bint labels, bint b
         raise _checks.not_finite(name, first_bad_y, 1)
     if first_bad_x >= 0:
         raise _checks.not_finite(name, first_bad_x, 0)
+    if cols is not None:
+        return cols, T
     out.reserve(p)      # give back what the projection over-reserved
     if not by_address:
         return out, T

@@ -5,7 +5,8 @@
 # bits whatever T is.
 #
 # A Job is one call's work; its `part` says what thread t does of it: train_part
-# (SGD over mini-batches) or scan_part (one forward pass over all the rows).
+# (SGD over mini-batches), scan_part (one forward pass over all the rows) or
+# columns_part (the same over the caller's columns, packing them as it goes).
 # run_on_threads runs a Job's part on up to T threads and waits for them.
 #
 # Signals: training runs Python's signal handlers between mini-batches, about
@@ -17,7 +18,7 @@ from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF
 from cnet._kernels.alloc cimport cnet_free
 from cnet._kernels.real cimport real_t
 from cnet._kernels.team cimport (cnet_team, CNET_THREADS, cnet_arrive, cnet_release,
-                                 cnet_barrier, cnet_go, cnet_join, cnet_seconds)
+                                 cnet_barrier, cnet_go, cnet_join, cnet_seconds, cnet_take)
 
 import threading
 
@@ -54,6 +55,9 @@ cdef struct Job:
     # scanning
     Py_ssize_t *labels  # NULL: no labels
     double *partial     # ⌈count / SCAN_BLOCK⌉ sums of costs
+    const Column *columns   # columns_part: the inputs, where the caller's arrays hold them;
+    Py_ssize_t *first_bad   # for each thread, the first of its examples whose input is not finite;
+    Py_ssize_t *buffer      # and its compressed rows of up to SCAN_BLOCK examples (block_buffer_size)
     # signals (training)
     int check_signals   # 1: thread 0 runs Python's signal handlers (it is the main thread)
     double next_check   # when next, in cnet_seconds()
@@ -72,6 +76,8 @@ cdef class Work:
         cnet_free(self.job.delta)
         cnet_free(self.job.nabla_b)
         cnet_free(self.job.partial)
+        cnet_free(self.job.first_bad)
+        cnet_free(self.job.buffer)
         Py_XDECREF(self.job.error)
 
 
@@ -265,38 +271,82 @@ cdef enum:
     SCAN_BLOCK = 256    # rows whose costs are summed together, in order
 
 
-cdef void scan_part(Job *job, int t) noexcept nogil:
-    # Thread t's blocks of rows, b ≡ t mod T: partial[b] = Σ_{e in block b} cost.fn(a_L, y_e)
-    # when Y is given, and labels[e] = argmax_j a_L[j] (the first maximum) when given.
-    # Labels alone with a sigmoid output: z_L and sigmoid_argmax, which computes only
-    # the σ(z_L[j]) that can be the maximum -- the same labels.
+cdef double scan_rows(const Job *job, const Rows *X, Py_ssize_t first, Py_ssize_t e0, Py_ssize_t e1,
+                      real_t *act) noexcept nogil:
+    # Rows first … first + e1 − e0 − 1 of X, examples e0 … e1 − 1: labels[e] = argmax_j a_L[j]
+    # (the first maximum) when labels are asked for; returns Σ_e cost.fn(a_L, y_e) when Y
+    # is given (else 0).  Labels alone with a sigmoid output: z_L and sigmoid_argmax, which
+    # computes only the σ(z_L[j]) that can be the maximum -- the same labels.
     cdef const Net *net = job.net
-    cdef Py_ssize_t T = job.team.n, b, e, e0, e1, j, best
-    cdef Py_ssize_t blocks = (job.count + SCAN_BLOCK - 1) // SCAN_BLOCK, n_out = net.n[net.L]
-    cdef real_t *act = job.act + t * net.width
+    cdef Py_ssize_t e, r, j, best, n_out = net.n[net.L], last = first + e1 - e0
     cdef real_t *a = act + net.off[net.L - 1]
-    cdef double total
+    cdef double total = 0.0
     cdef bint labels_only = job.Y == NULL and job.labels != NULL and net.kind[net.L - 1] == SIGMOID
-    b = t
+    for e in range(e0, e1):
+        r = first + e - e0
+        if r + AHEAD < last:
+            prefetch_example(X, r + AHEAD)
+        if labels_only:
+            forward_sums(net, X, r, act)
+            job.labels[e] = sigmoid_argmax(a, n_out)
+            continue
+        forward(net, X, r, act)
+        if job.Y != NULL:
+            total += cost_value(a, job.Y + e * n_out, n_out, job.cost)
+        if job.labels != NULL:
+            best = 0
+            for j in range(1, n_out):
+                if a[j] > a[best]:
+                    best = j
+            job.labels[e] = best
+    return total
+
+
+cdef void scan_part(Job *job, int t) noexcept nogil:
+    # The blocks of rows that thread t takes (cnet_take), b: partial[b] = Σ_{e in block b}
+    # cost.fn(a_L, y_e) when Y is given, and labels[e] when asked for (scan_rows)
+    cdef Py_ssize_t b, e0
+    cdef Py_ssize_t blocks = (job.count + SCAN_BLOCK - 1) // SCAN_BLOCK
+    b = cnet_take(&job.team)
+    while b < blocks:
+        e0 = b * SCAN_BLOCK
+        job.partial[b] = scan_rows(job, job.X, e0, e0, min(job.count, e0 + SCAN_BLOCK),
+                                   job.act + t * job.net.width)
+        b = cnet_take(&job.team)
+
+
+cdef inline Py_ssize_t block_buffer_size(Py_ssize_t n_in) noexcept nogil:
+    # the Py_ssize_t-s of one thread's compressed rows in columns_part: SCAN_BLOCK + 1
+    # starts, then room for SCAN_BLOCK inputs' indices and values, a whole number of lines
+    cdef Py_ssize_t room = SCAN_BLOCK * n_in + PACK_SLACK
+    cdef Py_ssize_t bytes = (SCAN_BLOCK + 1) * sizeof(Py_ssize_t) + (room + 1) * sizeof(int) + room * sizeof(real_t)
+    return (bytes + 63) // 64 * 8
+
+
+cdef void columns_part(Job *job, int t) noexcept nogil:
+    # scan_part over the caller's columns (labels only): each block of rows that thread t
+    # takes, packed into its own compressed rows (pack_entries), then scanned (scan_rows)
+    # while they are in its cache -- no packed copy of all the inputs to write to memory
+    # and read back; first_bad[t] ← the first of its examples whose input is not finite
+    # (left alone if none)
+    cdef Py_ssize_t n_in = job.net.n[0], b, e, e0, e1
+    cdef Py_ssize_t blocks = (job.count + SCAN_BLOCK - 1) // SCAN_BLOCK
+    cdef Py_ssize_t room = SCAN_BLOCK * n_in + PACK_SLACK
+    cdef Py_ssize_t *start = job.buffer + t * block_buffer_size(n_in)
+    cdef int *index = <int *> (start + SCAN_BLOCK + 1)
+    cdef real_t *value = <real_t *> (index + room + (room & 1))     # (8-byte aligned)
+    cdef Rows X
+    cdef int finite
+    X.start, X.index, X.value = start, index, value
+    start[0] = 0
+    b = cnet_take(&job.team)
     while b < blocks:
         e0 = b * SCAN_BLOCK
         e1 = min(job.count, e0 + SCAN_BLOCK)
-        total = 0.0
         for e in range(e0, e1):
-            if e + AHEAD < e1:
-                prefetch_example(job.X, e + AHEAD)
-            if labels_only:
-                forward_sums(net, job.X, e, act)
-                job.labels[e] = sigmoid_argmax(a, n_out)
-                continue
-            forward(net, job.X, e, act)
-            if job.Y != NULL:
-                total += cost_value(a, job.Y + e * n_out, n_out, job.cost)
-            if job.labels != NULL:
-                best = 0
-                for j in range(1, n_out):
-                    if a[j] > a[best]:
-                        best = j
-                job.labels[e] = best
-        job.partial[b] = total
-        b += T
+            finite = 1
+            start[e - e0 + 1] = pack_entries(&job.columns[e], n_in, index, value, start[e - e0], &finite)
+            if not finite and e < job.first_bad[t]:
+                job.first_bad[t] = e
+        scan_rows(job, &X, 0, e0, e1, job.act + t * job.net.width)
+        b = cnet_take(&job.team)

@@ -2,7 +2,10 @@
    kernels, each running the same loop with its own number t (see _team.pxi).
 
    The barrier spins (with a pause) for about 2,000 rounds, then yields the
-   core: the threads meet twice per mini-batch, a few microseconds apart. */
+   core: the threads meet twice per mini-batch, a few microseconds apart.
+   Work that any thread may do (a scan's blocks of rows) is handed out by a
+   counter, the next block to whichever thread asks first: a thread that
+   starts late, or shares its core with another program, does fewer. */
 #ifndef CNET_TEAM_H
 #define CNET_TEAM_H
 
@@ -15,8 +18,9 @@
 #include <time.h>
 
 /* n threads; count of them at the barrier; gen: how often it has opened;
-   go: set once the team is complete (n is final); stop: leave at once */
-typedef struct { int n, count, gen, go, stop; } cnet_team;
+   go: set once the team is complete (n is final); stop: leave at once;
+   next: the next item of the shared work (cnet_take) */
+typedef struct { int n, count, gen, go, stop; long next; } cnet_team;
 
 static inline void cnet_pause(void)
 {
@@ -85,6 +89,16 @@ static int cnet_join(cnet_team *t, int me)
 {
     cnet_wait_while_equal(&t->go, 0);
     return !t->stop && me < t->n;
+}
+
+/* the next item of the team's shared work: 0, 1, 2, … each taken by one thread */
+static long cnet_take(cnet_team *t)
+{
+#if CNET_THREADS
+    return __atomic_fetch_add(&t->next, 1, __ATOMIC_RELAXED);
+#else
+    return t->next++;
+#endif
 }
 
 /* seconds on a clock that only goes forward (to space the checks for signals) */

@@ -9,4 +9,5 @@ cdef extern from "team.h":
     void cnet_barrier(cnet_team *t) noexcept nogil
     void cnet_go(cnet_team *t, int n, int stop) noexcept nogil
     int cnet_join(cnet_team *t, int me) noexcept nogil
+    long cnet_take(cnet_team *t) noexcept nogil
     double cnet_seconds() noexcept nogil
