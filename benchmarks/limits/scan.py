@@ -12,7 +12,7 @@ multiplies and adds alone); then the whole forward pass and label
 exponential), with rows in L1, and with the exponential replaced by fabs (what libm's
 exp costs); and from the float32 columns as the test list holds them, packed by the
 kernels' own loop (pack.h): all of them, then the whole scan (``evaluate`` before
-``Columns``), or 16 at a time, each 16 scanned while in cache (one pass, no packed
+``Columns``), or 256 at a time, each 256 scanned while in cache (one pass, no packed
 copy: ``evaluate`` now).  Prints milliseconds of CPU per scan (best of 15) next to
 cnet's scan (``cost_and_predict`` without targets, on the packed inputs, and on the
 list's ``Columns``), cnet's ``evaluate`` and the book's ``evaluate``, one thread, in the
@@ -42,7 +42,7 @@ VARIANTS = [  # (what, -D definitions)
     ("whole scan, rows in L1", ["-DFULL=1", "-DROW(i)=((i)%64)"]),
     ("whole scan, fabs for exp", ["-DFULL=1", "-DEXP=fabs"]),
     ("pack all, then whole scan", ["-DFULL=1", "-DPACK=1"]),
-    ("pack 16, scan 16, ...", ["-DFULL=1", "-DFUSED=16"]),
+    ("pack 256, scan 256, ...", ["-DFULL=1", "-DFUSED=256"]),
 ]
 INCLUDES = ["-I", os.path.join(HERE, "..", "..", "cnet", "_kernels"), "-I", sysconfig.get_paths()["include"]]
 
