@@ -12,7 +12,9 @@ the first and the third is the limit: a pass that reads the pixels and
 writes the packed copy cannot take less.  Next to them, what cnet pays for
 the same list: ``pack`` (the compiled kernels' one pass that checks and
 packs), the same in the order of the arrays' addresses (what SGD calls: a
-shuffled list is then read in memory order), and, before it, the Python check loop (``_checks.examples``) followed by
+shuffled list is then read in memory order), the same in the order an earlier
+pack found (what SGD's next call on the same list is told, without looking for
+it again), and, before it, the Python check loop (``_checks.examples``) followed by
 ``prepare``.  Seconds, the best of ``--repeat`` runs, interleaved.
 """
 import argparse
@@ -81,6 +83,12 @@ def main(argv=None):
                            timed(lambda: K.pack("training_data", training_data, n_in, 10, False)))
                     record("cnet: pack by address (SGD's)",
                            timed(lambda: K.pack("training_data", training_data, n_in, 10, False, True)))
+                    rows = K.pack("training_data", training_data, n_in, 10, False, True)[2]
+                    visit = np.empty(n, dtype=np.intp)
+                    visit[rows] = np.arange(n)      # the order SGD's next call on the list is told
+                    record("cnet: pack, order kept (next call)",
+                           timed(lambda visit=visit: K.pack("training_data", training_data, n_in, 10, False, True,
+                                                            visit)))
                 record("before: Python checks + prepare", timed(
                     lambda: (K or _kernels.numpy_kernels).prepare(
                         _checks.examples("training_data", training_data, n_in, 10, False)[0])))
