@@ -273,11 +273,7 @@ def pack(name, list data, Py_ssize_t n_in, Py_ssize_t n_out, bint labels, bint b
     if n_in >= 2**31:
         raise ValueError("inputs wider than 2**31 - 1 are not supported")
     cdef Columns cols = None
-    out = Inputs()
-    out.n_rows, out.n_cols = n, n_in
-    out.start = <Py_ssize_t *> cnet_alloc((n + 1) * sizeof(Py_ssize_t))
-    if out.start == NULL:
-        raise MemoryError()
+    cdef Inputs out = None
     if columns and labels and not by_address:
         cols = Columns()
         cols.n_rows, cols.n_cols, cols.name = n, n_in, name
@@ -286,6 +282,11 @@ def pack(name, list data, Py_ssize_t n_in, Py_ssize_t n_out, bint labels, bint b
         if cols.col == NULL or cols.held == NULL:
             raise MemoryError()
     else:
+        out = Inputs()
+        out.n_rows, out.n_cols = n, n_in
+        out.start = <Py_ssize_t *> cnet_alloc((n + 1) * sizeof(Py_ssize_t))
+        if out.start == NULL:
+            raise MemoryError()
         out.reserve(projected_entries(data, n_in))
     ys = [] if labels else None
     int64, int_types = np.int64, _checks._INT_TYPES
