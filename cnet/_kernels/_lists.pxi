@@ -5,6 +5,7 @@
 # where the caller's arrays hold them (Columns), for the scan to pack a block at a time.
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF
+from cpython.sequence cimport PySequence_Fast_ITEMS
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 cimport numpy as cnp
 
@@ -148,11 +149,14 @@ cdef inline Py_ssize_t visited(const Py_ssize_t *visit, Py_ssize_t r) noexcept:
 cdef inline void prefetch_examples(list data, const Py_ssize_t *visit, Py_ssize_t r,
                                    Py_ssize_t n, Py_ssize_t d, bint entries) noexcept:
     # Ask the cache for what the coming iterations of a loop over data read, in the
-    # order they find it: the pair of the example visited at r + 4d; the x and y
+    # order they find it: the list's slot of the example visited at r + 8d (when the
+    # visit is not the list's order); the pair of the one at r + 4d; the x and y
     # objects of the one at r + 2d; the shapes of x and y of the one at r + d, and with
     # `entries` their entries.  A list that has been shuffled in place visits its
     # arrays in no order a prefetcher could learn.
     cdef object item
+    if visit != NULL and r + 8 * d < n:
+        cnet_prefetch(PySequence_Fast_ITEMS(data) + visit[r + 8 * d])
     if r + 4 * d < n:
         cnet_prefetch(PyList_GET_ITEM(data, visited(visit, r + 4 * d)))
     if r + 2 * d < n:
