@@ -145,9 +145,9 @@ class Engine:
         a list of ``n`` items, as an array: shuffling ``data`` equals
         ``[data[i] for i in perm]``.  Draws exactly what the shuffle itself would."""
         if self._rng is not None:
-            perm = list(range(n))
-            self._rng.shuffle(perm)
-            return np.asarray(perm, dtype=np.intp)
+            # Generator.shuffle of the list range(n) -- the same draws, in C (0.6 ms
+            # for 50,000 rather than 4)
+            return self._rng.permutation(n).astype(np.intp, copy=False)
         if _fast_shuffle_ok():
             perm, state = _kernels.common.shuffle_permutation(n, random.getstate())
             random.setstate(state)

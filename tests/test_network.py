@@ -61,15 +61,18 @@ def test_shuffle_is_random_shuffle_in_place(backend):
     assert sorted(ids) == sorted(id(x) for x, _ in data)
 
 
-def test_seeded_shuffle_is_the_generators(backend):
+@pytest.mark.parametrize("n", [17, 1001])
+def test_seeded_shuffle_is_the_generators(backend, n):
+    # each epoch shuffles the list as the seed's Generator shuffles a list
     rng = np.random.default_rng(0)
-    data = make_data([4, 3, 2], 17, rng)
+    data = make_data([4, 3, 2], n, rng)
     expected = list(data)
     gen = np.random.default_rng(3)
     [gen.standard_normal(s) for s in [(3, 1), (2, 1), (3, 4), (2, 3)]]
     gen.shuffle(expected)
+    gen.shuffle(expected)
     net = network.Network([4, 3, 2], seed=3, backend=backend)
-    net.SGD(data, 1, 4, 1.0)
+    net.SGD(data, 2, 4, 1.0)
     assert [id(x) for x, _ in data] == [id(x) for x, _ in expected]
 
 
