@@ -42,7 +42,7 @@ def test_the_labels_are_the_packed_scans_for_any_number_of_threads(K):
              ([9, 6, 3], dict(activation="relu", output="softmax")), ([9, 6, 3], dict(activation="tanh"))]
     for sizes, layers in cases:
         n_in, n_out = sizes[0], sizes[-1]
-        for n in (1, 15, 16, 17, 255, 256, 257, 700):
+        for n in (1, 15, 16, 17, 511, 512, 513, 1100):
             data = sparse_data(rng, n, n_in, n_out, True, [np.float32, np.float64][n % 2])
             # strided and float64 columns mixed in, as the caller's list may hold them
             data[0] = (np.repeat(data[0][0], 3, axis=1)[:, 1:2], data[0][1])
@@ -54,6 +54,26 @@ def test_the_labels_are_the_packed_scans_for_any_number_of_threads(K):
                 np.testing.assert_array_equal(got, want)
                 np.testing.assert_array_equal(got_T, want_T)
     assert column_labels(K, weights, biases, [], n_out, 2)[0].shape == (0,)
+
+
+@pytest.mark.parametrize("K", MODULES, ids=IDS)
+@pytest.mark.parametrize("density", [0.6, 1.0])
+def test_dense_blocks_are_scanned_in_parts_with_the_same_labels(K, density):
+    # a thread's rows hold 256 dense inputs' entries: a block of 512 denser ones is
+    # packed and scanned in two or three parts, with a non-finite input in the second
+    rng = np.random.default_rng(12)
+    data = [((rng.standard_normal((40, 1)) * (rng.random((40, 1)) < density)).astype(np.float32), int(y))
+            for y in rng.integers(0, 3, 1300)]
+    weights, biases = random_net(K, [40, 7, 3], rng)
+    want, _ = packed_labels(K, weights, biases, data, 3)
+    for threads in (1, 2):
+        np.testing.assert_array_equal(column_labels(K, weights, biases, data, 3, threads)[0], want)
+    data[300] = (np.full((40, 1), np.inf, np.float32), data[300][1])
+    data[900] = (np.full((40, 1), np.nan, np.float32), data[900][1])
+    want = error_of(lambda: packed_labels(K, weights, biases, data, 3))
+    assert "data[300][0]" in want[1]
+    for threads in (1, 2):
+        assert error_of(lambda t=threads: column_labels(K, weights, biases, data, 3, t)) == want
 
 
 @pytest.mark.parametrize("K", MODULES, ids=IDS)
@@ -74,10 +94,10 @@ def test_the_errors_are_packs(K, case):
 
 
 @pytest.mark.parametrize("K", MODULES, ids=IDS)
-@pytest.mark.parametrize("bad", [[0], [15], [16], [300], [700], [299, 600], [600, 299, 300], [256, 5]])
+@pytest.mark.parametrize("bad", [[0], [15], [16], [600], [1100], [511, 1030], [1030, 511, 512], [512, 5]])
 def test_a_non_finite_input_is_named_by_the_first_in_list_order(K, bad):
-    # 701 examples: three blocks of 256 rows, each packed and scanned by the thread that takes it
-    data = sparse_data(np.random.default_rng(2), 701, 9, 3, True)
+    # 1,101 examples: three blocks of 512 rows, each packed and scanned by the thread that takes it
+    data = sparse_data(np.random.default_rng(2), 1101, 9, 3, True)
     for k in bad:
         data[k] = (np.full((9, 1), [np.nan, np.inf][k % 2], [np.float32, np.float64][k % 3 % 2]), data[k][1])
     weights, biases = random_net(K, [9, 4, 3], np.random.default_rng(1))
@@ -122,7 +142,7 @@ def test_evaluate_counts_and_raises_as_the_packed_path(module, threads):
 @pytest.mark.parametrize("module", [network, network2])
 def test_evaluate_makes_no_packed_copy_of_the_list(module):
     # 3,000 inputs with ~550 non-zero pixels each: a packed copy is 3000 · 550 · 12 bytes,
-    # about 20 MB; the scan of the columns holds one block of 256 rows per thread
+    # about 20 MB; the scan of the columns holds one block of 512 rows per thread
     import tracemalloc
     rng = np.random.default_rng(9)
     data = sparse_data(rng, 3000, 784, 10, True, np.float32)

@@ -291,7 +291,7 @@ cdef object scan_columns(Params p, Columns X, Y, Py_ssize_t num_threads):
     cdef Py_ssize_t[::1] labels_mv = labels
     cdef Work w = Work()
     cdef Py_ssize_t t, bad = X.n_rows
-    num_threads = min(num_threads, (X.n_rows + SCAN_BLOCK - 1) // SCAN_BLOCK)
+    num_threads = min(num_threads, (X.n_rows + COLUMNS_BLOCK - 1) // COLUMNS_BLOCK)
     w.keep = (p, X, labels)
     w.job.part = columns_part
     w.job.net = &p.net

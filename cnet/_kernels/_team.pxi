@@ -269,6 +269,8 @@ cdef void train_part(Job *job, int t) noexcept nogil:
 
 cdef enum:
     SCAN_BLOCK = 256    # rows whose costs are summed together, in order
+    COLUMNS_BLOCK = 512     # columns_part: the rows a thread takes at a time
+    COLUMNS_ROOM = 256      # columns_part: room for the entries of this many dense inputs
 
 
 cdef double scan_rows(const Job *job, const Rows *X, Py_ssize_t first, Py_ssize_t e0, Py_ssize_t e1,
@@ -315,38 +317,50 @@ cdef void scan_part(Job *job, int t) noexcept nogil:
         b = cnet_take(&job.team)
 
 
+cdef inline Py_ssize_t block_room(Py_ssize_t n_in) noexcept nogil:
+    # the entries that one thread's compressed rows in columns_part hold: COLUMNS_ROOM
+    # dense inputs' (a block of sparse ones, such as MNIST's, fits at once)
+    return COLUMNS_ROOM * n_in + PACK_SLACK
+
+
 cdef inline Py_ssize_t block_buffer_size(Py_ssize_t n_in) noexcept nogil:
-    # the Py_ssize_t-s of one thread's compressed rows in columns_part: SCAN_BLOCK + 1
-    # starts, then room for SCAN_BLOCK inputs' indices and values, a whole number of lines
-    cdef Py_ssize_t room = SCAN_BLOCK * n_in + PACK_SLACK
-    cdef Py_ssize_t bytes = (SCAN_BLOCK + 1) * sizeof(Py_ssize_t) + (room + 1) * sizeof(int) + room * sizeof(real_t)
+    # the Py_ssize_t-s of one thread's compressed rows in columns_part: COLUMNS_BLOCK + 1
+    # starts, then block_room indices and values, a whole number of lines
+    cdef Py_ssize_t room = block_room(n_in)
+    cdef Py_ssize_t bytes = (COLUMNS_BLOCK + 1) * sizeof(Py_ssize_t) + (room + 1) * sizeof(int) + room * sizeof(real_t)
     return (bytes + 63) // 64 * 8
 
 
 cdef void columns_part(Job *job, int t) noexcept nogil:
-    # scan_part over the caller's columns (labels only): each block of rows that thread t
-    # takes, packed into its own compressed rows (pack_entries), then scanned (scan_rows)
-    # while they are in its cache -- no packed copy of all the inputs to write to memory
-    # and read back; first_bad[t] ← the first of its examples whose input is not finite
+    # scan_part over the caller's columns (labels only): each block of COLUMNS_BLOCK rows
+    # that thread t takes, packed into its own compressed rows (pack_entries), then
+    # scanned (scan_rows) while they are in its cache -- in parts, when they fill the
+    # rows' room first -- with no packed copy of all the inputs to write to memory and
+    # read back; first_bad[t] ← the first of its examples whose input is not finite
     # (left alone if none)
-    cdef Py_ssize_t n_in = job.net.n[0], b, e, e0, e1
-    cdef Py_ssize_t blocks = (job.count + SCAN_BLOCK - 1) // SCAN_BLOCK
-    cdef Py_ssize_t room = SCAN_BLOCK * n_in + PACK_SLACK
+    cdef Py_ssize_t n_in = job.net.n[0], b, e, e0, e1, s
+    cdef Py_ssize_t blocks = (job.count + COLUMNS_BLOCK - 1) // COLUMNS_BLOCK
+    cdef Py_ssize_t room = block_room(n_in)
     cdef Py_ssize_t *start = job.buffer + t * block_buffer_size(n_in)
-    cdef int *index = <int *> (start + SCAN_BLOCK + 1)
+    cdef int *index = <int *> (start + COLUMNS_BLOCK + 1)
     cdef real_t *value = <real_t *> (index + room + (room & 1))     # (8-byte aligned)
+    cdef real_t *act = job.act + t * job.net.width
     cdef Rows X
     cdef int finite
     X.start, X.index, X.value = start, index, value
     start[0] = 0
     b = cnet_take(&job.team)
     while b < blocks:
-        e0 = b * SCAN_BLOCK
-        e1 = min(job.count, e0 + SCAN_BLOCK)
+        e0 = b * COLUMNS_BLOCK
+        e1 = min(job.count, e0 + COLUMNS_BLOCK)
+        s = e0          # the first example in the rows (row 0)
         for e in range(e0, e1):
+            if start[e - s] + n_in + PACK_SLACK > room:
+                scan_rows(job, &X, 0, s, e, act)     # full: scanned, and begun again
+                s = e
             finite = 1
-            start[e - e0 + 1] = pack_entries(&job.columns[e], n_in, index, value, start[e - e0], &finite)
+            start[e - s + 1] = pack_entries(&job.columns[e], n_in, index, value, start[e - s], &finite)
             if not finite and e < job.first_bad[t]:
                 job.first_bad[t] = e
-        scan_rows(job, &X, 0, e0, e1, job.act + t * job.net.width)
+        scan_rows(job, &X, 0, s, e1, act)
         b = cnet_take(&job.team)
