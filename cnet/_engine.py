@@ -119,6 +119,7 @@ class Engine:
         state = dict(self.__dict__)
         del state["_kernels"]
         state.pop("_trusted", None)
+        state.pop("_packed_inputs", None)
         return state
 
     def __setstate__(self, state):
@@ -399,11 +400,15 @@ class Engine:
         and the row of the inputs and of Y that holds each example of ``data``
         (``order[k]``: ``data[k]``'s).  With ``by_address``, the compiled kernels
         may pack the examples in the order of their inputs' memory (see their
-        ``pack``), the fastest for a list that an earlier epoch shuffled."""
+        ``pack``), the fastest for a list that an earlier epoch shuffled.  They pack
+        into the memory of the inputs the last call packed (``_keep_inputs``), if
+        this network's kernels made them."""
         pack = self._compiled_pack()
+        kept = self.__dict__.pop("_packed_inputs", None)
+        refill = kept[1] if kept is not None and kept[0] is self._kernels else None
         if by_address and pack is not None:
             X, Y, rows = pack("training_data", data, self.sizes[0], self.sizes[-1], False, True,
-                              self._visit_hint(data))
+                              self._visit_hint(data), refill=refill)
         else:
             (X, Y), rows = self._examples("training_data", data, labels=False), None
         return X, Y, np.arange(len(data), dtype=np.intp) if rows is None else rows
@@ -422,6 +427,15 @@ class Engine:
         visit = np.empty(len(rows), dtype=np.intp)
         visit[rows] = np.arange(len(rows), dtype=np.intp)
         return visit
+
+    def _keep_inputs(self, X):
+        """Keep the training inputs that the compiled kernels packed, ``X``, for the
+        next call to pack into (see their ``pack``'s ``refill``): fresh memory costs
+        the system a page at a time, and on a VM's first calls more than packing.
+        The network holds them (about 90 MB for MNIST's 50,000 images in float64)
+        until the next call, or until it is gone; not pickled."""
+        if self._compiled_pack() is not None and type(X).__name__ == "Inputs":
+            self._packed_inputs = (self._kernels, X)
 
     def _keep_packed_rows(self, data, rows):
         """Remember that ``data``, as it is now, had its example k packed in row
@@ -576,65 +590,68 @@ class Engine:
         layers = self._layers()
         data = _checks.as_list("training_data", training_data)
         X, Y, order = self._training_examples(data, by_address=not sums_over_training)
-        kernels = self._kernels_for_cost()
-        weights, biases = self._params()
-        velocities = None
-        if mu > 0:
-            velocities = self._current_velocities() or (
-                [np.zeros_like(w) for w in weights], [np.zeros_like(b) for b in biases])
-        n = len(data)
-        # progress is reported every `chunk` examples, a whole number of mini-batches
-        steps = 1 if progress is None else progress_steps
-        chunk = max(1, n // (steps * mini_batch_size)) * mini_batch_size
-        if step is not None and self._in_python(*self.TRAINING_HOOKS):
-            self._announce()
-            self._publish(weights, biases)
-            with self._trusting():
-                for j in range(epochs):
-                    self._shuffle(data)
-                    if progress is not None:
-                        progress(0, n)
-                    for k in range(0, n, mini_batch_size):
-                        step(data[k:k + mini_batch_size])
-                        done = min(k + mini_batch_size, n)
-                        if progress is not None and (done % chunk == 0 or done == n):
-                            progress(done, n)
-                    if after_epoch(j, X, Y) is False:
-                        break
-            return
-        cost = self._kernel_cost()
-        for j in range(epochs):
-            order = order[self._shuffle(data)]      # a whole permutation or none
-            if progress is not None:
-                progress(0, n)
-            try:
-                for start in range(0, n, chunk):
-                    kernels.train(weights, biases, X, Y, order[start:start + chunk],
-                                  mini_batch_size, eta, lmbda, n, cost, threads,
-                                  regularization=regularization, mu=mu, velocities=velocities,
-                                  **layers)
-                    if progress is not None:
-                        progress(min(start + chunk, n), n)
-            except KeyboardInterrupt:   # the kernels stop between mini-batches: publish the last one's
-                if not sums_over_training:
-                    self._keep_packed_rows(data, order)
+        try:
+            kernels = self._kernels_for_cost()
+            weights, biases = self._params()
+            velocities = None
+            if mu > 0:
+                velocities = self._current_velocities() or (
+                    [np.zeros_like(w) for w in weights], [np.zeros_like(b) for b in biases])
+            n = len(data)
+            # progress is reported every `chunk` examples, a whole number of mini-batches
+            steps = 1 if progress is None else progress_steps
+            chunk = max(1, n // (steps * mini_batch_size)) * mini_batch_size
+            if step is not None and self._in_python(*self.TRAINING_HOOKS):
+                self._announce()
                 self._publish(weights, biases)
+                with self._trusting():
+                    for j in range(epochs):
+                        self._shuffle(data)
+                        if progress is not None:
+                            progress(0, n)
+                        for k in range(0, n, mini_batch_size):
+                            step(data[k:k + mini_batch_size])
+                            done = min(k + mini_batch_size, n)
+                            if progress is not None and (done % chunk == 0 or done == n):
+                                progress(done, n)
+                        if after_epoch(j, X, Y) is False:
+                            break
+                return
+            cost = self._kernel_cost()
+            for j in range(epochs):
+                order = order[self._shuffle(data)]      # a whole permutation or none
+                if progress is not None:
+                    progress(0, n)
+                try:
+                    for start in range(0, n, chunk):
+                        kernels.train(weights, biases, X, Y, order[start:start + chunk],
+                                      mini_batch_size, eta, lmbda, n, cost, threads,
+                                      regularization=regularization, mu=mu, velocities=velocities,
+                                      **layers)
+                        if progress is not None:
+                            progress(min(start + chunk, n), n)
+                except KeyboardInterrupt:   # the kernels stop between mini-batches: publish the last one's
+                    if not sums_over_training:
+                        self._keep_packed_rows(data, order)
+                    self._publish(weights, biases)
+                    if velocities is not None:
+                        self._keep_velocities(velocities)
+                    raise
+                self._publish(weights, biases)
+                if not sums_over_training:      # the rows are in the order of memory
+                    self._keep_packed_rows(data, order)
                 if velocities is not None:
                     self._keep_velocities(velocities)
-                raise
-            self._publish(weights, biases)
-            if not sums_over_training:      # the rows are in the order of memory
-                self._keep_packed_rows(data, order)
-            if velocities is not None:
-                self._keep_velocities(velocities)
-            verdict = after_epoch(j, X, Y)
-            if verdict is False:
-                break
-            if verdict is not None and verdict is not True:
-                eta = _checks.real("eta", verdict, positive=True)
-            if self._overrides:
-                # an overridden monitor ran: training continues from what it left there
-                weights, biases = self._params()
+                verdict = after_epoch(j, X, Y)
+                if verdict is False:
+                    break
+                if verdict is not None and verdict is not True:
+                    eta = _checks.real("eta", verdict, positive=True)
+                if self._overrides:
+                    # an overridden monitor ran: training continues from what it left there
+                    weights, biases = self._params()
+        finally:
+            self._keep_inputs(X)      # for the next call to pack into
 
     def _update_mini_batch(self, mini_batch, eta, lmbda, n):
         """One SGD step on the examples of ``mini_batch``: compiled, or the book's

@@ -359,3 +359,67 @@ def test_sgd_packs_its_next_call_on_the_same_list_in_the_order_of_memory_without
         assert net._visit_hint(run) is None
     for a, b in zip(runs[0].weights + runs[0].biases, runs[1].weights + runs[1].biases):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("K", MODULES, ids=lambda K: K.__name__.rsplit(".", 1)[1])
+def test_pack_refills_the_inputs_it_is_given(K):
+    # into the same object, with the rows a fresh pack makes: the same list, a larger
+    # one (its entries grow), a much smaller one (they shrink), in a hint's order; an
+    # Inputs of other width is not refilled
+    rng = np.random.default_rng(21)
+    big, _ = scattered(rng, 300, 30, 10, dtype=np.float32)
+    small = sparse_data(rng, 12, 30, 10, False)
+    X = K.pack("data", big[:200], 30, 10, False, True)[0]
+    for data, hint in ((big[:200], None), (big, None), (small, None), (big, rng.permutation(300))):
+        want = K.pack("data", data, 30, 10, False, True, hint)
+        got = K.pack("data", data, 30, 10, False, True, hint, refill=X)
+        assert got[0] is X and (X.n_rows, X.n_cols) == (len(data), 30)
+        for a, b in zip(got[0].arrays(), want[0].arrays()):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(got[1], want[1])
+        np.testing.assert_array_equal(got[2], want[2])
+    other = K.pack("data", sparse_data(rng, 5, 9, 10, False), 9, 10, False, True, refill=X)[0]
+    assert other is not X and other.n_cols == 9
+
+
+@pytest.mark.parametrize("K", MODULES, ids=lambda K: K.__name__.rsplit(".", 1)[1])
+def test_pack_refilling_raises_what_a_fresh_pack_raises(K):
+    rng = np.random.default_rng(22)
+    data = sparse_data(rng, 40, 9, 3, False)
+    X = K.pack("data", data, 9, 3, False, True)[0]
+    data[17] = (np.full((9, 1), np.nan), data[17][1])
+    for refill in (None, X):
+        with pytest.raises(ValueError, match=r"data\[17\]\[0\] contains NaN"):
+            K.pack("data", data, 9, 3, False, True, refill=refill)
+
+
+def test_sgd_packs_each_call_into_the_memory_of_the_last_and_trains_the_same_bits():
+    # the network keeps the inputs it packed (not while a call uses them, not when it is
+    # pickled or copied); a call whose list is bad leaves none kept
+    import copy
+    import pickle
+
+    from cnet import network
+    rng = np.random.default_rng(23)
+    data, _ = scattered(rng, 203, 30, 10, dtype=np.float32)
+    nets = [network.Network([30, 12, 10], seed=4) for _ in range(2)]
+    lists = [list(data), list(data)]
+    seen = []
+    for _ in range(3):
+        kept = nets[0].__dict__.get("_packed_inputs")
+        nets[0]._sgd(lists[0], 1, 10, 0.5, 0.0,
+                     lambda j, X, Y: seen.append((X, "_packed_inputs" in nets[0].__dict__)))
+        assert seen[-1] == (kept[1], False) if kept is not None else seen[-1][1] is False
+        nets[1].__dict__.pop("_packed_inputs", None)            # packs into fresh memory
+        nets[1].SGD(lists[1], 1, 10, 0.5)
+    assert nets[0]._packed_inputs[1] is seen[0][0]             # one Inputs, refilled twice
+    for a, b in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases):
+        np.testing.assert_array_equal(a, b)
+    for clone in (pickle.loads(pickle.dumps(nets[0])), copy.deepcopy(nets[0])):
+        assert "_packed_inputs" not in clone.__dict__
+        clone.SGD(list(data), 1, 10, 0.5)
+    bad = list(data)
+    bad[7] = (np.full((30, 1), np.inf, np.float32), bad[7][1])
+    with pytest.raises(ValueError, match=r"training_data\[7\]\[0\] contains NaN or infinity"):
+        nets[0].SGD(bad, 1, 10, 0.5)
+    assert "_packed_inputs" not in nets[0].__dict__

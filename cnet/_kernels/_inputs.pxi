@@ -2,11 +2,13 @@
 # (compressed rows), so that the input layer's loops run over the non-zero pixels
 # only -- 19% of MNIST's -- with no test per pixel.  ``prepare`` makes them from a
 # matrix; ``pack`` (_lists.pxi) from the caller's list of (x, y) pairs, checking it
-# as it goes.
+# as it goes -- or leaves them where the caller's arrays hold them (Columns), for one
+# scan that packs them a block at a time.
+from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF
 cimport numpy as cnp
 
 from cnet._kernels.alloc cimport cnet_alloc, cnet_realloc, cnet_free
-from cnet._kernels.pack cimport cnet_pack_init, cnet_advise_huge
+from cnet._kernels.pack cimport cnet_pack_init, cnet_advise_huge, cnet_pack_f32, cnet_pack_f64
 from cnet._kernels.real cimport real_t
 
 import numpy as np
@@ -141,3 +143,63 @@ def prepare(X):
         _append_block(out, block, first)
     out.reserve(out.start[n_rows])  # give back what the projection over-reserved
     return out
+
+
+# ------------------------------------------------ the caller's columns
+
+cdef struct Column:
+    # an input column where the caller's array holds it: its values at data, stride bytes apart
+    const char *data
+    Py_ssize_t stride
+    bint f64            # float64 values, else float32
+
+
+cdef inline Column column_of(cnp.ndarray x) noexcept:
+    # where the column x (as holds_column accepts) holds its values
+    cdef Column c
+    c.data = <const char *> cnp.PyArray_DATA(x)
+    c.stride = cnp.PyArray_STRIDES(x)[0]
+    c.f64 = cnp.PyArray_TYPE(x) == cnp.NPY_DOUBLE
+    return c
+
+
+cdef inline Py_ssize_t pack_entries(const Column *x, Py_ssize_t n_in, int *index, real_t *value,
+                                    Py_ssize_t p, int *finite) noexcept nogil:
+    # index/value[p …] ← the non-zero entries of the column x of n_in values; the new p.
+    # *finite ← 0 if an entry of x is NaN or infinite.
+    if x.f64:
+        return cnet_pack_f64(x.data, x.stride, n_in, index, value, p, finite)
+    return cnet_pack_f32(x.data, x.stride, n_in, index, value, p, finite)
+
+
+cdef inline Py_ssize_t pack_column(cnp.ndarray x, Py_ssize_t n_in, int *index, real_t *value,
+                                   Py_ssize_t p, int *finite) noexcept:
+    # pack_entries of the column x (as holds_column accepts)
+    cdef Column c = column_of(x)
+    return pack_entries(&c, n_in, index, value, p, finite)
+
+
+cdef class Columns:
+    """The inputs of a list of examples, checked for their form but not read: each
+    one's column where the caller's array holds it, for one scan that packs them a
+    block at a time (``cost_and_predict``), which raises, as ``pack`` would, if one
+    is not finite.  Made by ``pack`` with ``columns``; holds each array."""
+    cdef readonly Py_ssize_t n_rows, n_cols
+    cdef readonly object name       # the list's, for the scan's error
+    cdef Column *col
+    cdef PyObject **held            # a reference to each column's array (n_held of them)
+    cdef Py_ssize_t n_held
+
+    def __dealloc__(self):
+        cdef Py_ssize_t k
+        for k in range(self.n_held):
+            Py_XDECREF(self.held[k])
+        cnet_free(self.col)
+        cnet_free(self.held)
+
+    cdef void hold(self, Py_ssize_t k, cnp.ndarray x) noexcept:
+        # example k's input is the column x
+        self.col[k] = column_of(x)
+        Py_INCREF(x)
+        self.held[k] = <PyObject *> x
+        self.n_held = k + 1

@@ -2,15 +2,15 @@
 # inputs into the compressed rows of _inputs.pxi (by pack.h's loops), the desired
 # outputs or labels into an array -- with the checks and messages of
 # cnet._checks.examples.  Or, for one scan of labels (evaluate), the inputs left
-# where the caller's arrays hold them (Columns), for the scan to pack a block at a time.
+# where the caller's arrays hold them (Columns, _inputs.pxi), for the scan to pack a
+# block at a time.
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
-from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF
 from cpython.sequence cimport PySequence_Fast_ITEMS
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 cimport numpy as cnp
 
-from cnet._kernels.alloc cimport cnet_alloc, cnet_free
-from cnet._kernels.pack cimport PACK_SLACK, cnet_pack_f32, cnet_pack_f64
+from cnet._kernels.alloc cimport cnet_alloc, cnet_free, cnet_realloc
+from cnet._kernels.pack cimport PACK_SLACK
 from cnet._kernels.real cimport real_t
 from cnet._kernels.vec cimport cnet_prefetch
 
@@ -69,64 +69,6 @@ cdef Py_ssize_t projected_entries(list data, Py_ssize_t n_in) except -1:
     if samples == n:
         return count + n_in + PACK_SLACK
     return <Py_ssize_t> (1.1 * count * n / samples) + n_in + PACK_SLACK
-
-
-cdef struct Column:
-    # an input column where the caller's array holds it: its values at data, stride bytes apart
-    const char *data
-    Py_ssize_t stride
-    bint f64            # float64 values, else float32
-
-
-cdef inline Column column_of(cnp.ndarray x) noexcept:
-    # where the column x (as holds_column accepts) holds its values
-    cdef Column c
-    c.data = <const char *> cnp.PyArray_DATA(x)
-    c.stride = cnp.PyArray_STRIDES(x)[0]
-    c.f64 = cnp.PyArray_TYPE(x) == cnp.NPY_DOUBLE
-    return c
-
-
-cdef inline Py_ssize_t pack_entries(const Column *x, Py_ssize_t n_in, int *index, real_t *value,
-                                    Py_ssize_t p, int *finite) noexcept nogil:
-    # index/value[p …] ← the non-zero entries of the column x of n_in values; the new p.
-    # *finite ← 0 if an entry of x is NaN or infinite.
-    if x.f64:
-        return cnet_pack_f64(x.data, x.stride, n_in, index, value, p, finite)
-    return cnet_pack_f32(x.data, x.stride, n_in, index, value, p, finite)
-
-
-cdef inline Py_ssize_t pack_column(cnp.ndarray x, Py_ssize_t n_in, int *index, real_t *value,
-                                   Py_ssize_t p, int *finite) noexcept:
-    # pack_entries of the column x (as holds_column accepts)
-    cdef Column c = column_of(x)
-    return pack_entries(&c, n_in, index, value, p, finite)
-
-
-cdef class Columns:
-    """The inputs of a list of examples, checked for their form but not read: each
-    one's column where the caller's array holds it, for one scan that packs them a
-    block at a time (``cost_and_predict``), which raises, as ``pack`` would, if one
-    is not finite.  Made by ``pack`` with ``columns``; holds each array."""
-    cdef readonly Py_ssize_t n_rows, n_cols
-    cdef readonly object name       # the list's, for the scan's error
-    cdef Column *col
-    cdef PyObject **held            # a reference to each column's array (n_held of them)
-    cdef Py_ssize_t n_held
-
-    def __dealloc__(self):
-        cdef Py_ssize_t k
-        for k in range(self.n_held):
-            Py_XDECREF(self.held[k])
-        cnet_free(self.col)
-        cnet_free(self.held)
-
-    cdef void hold(self, Py_ssize_t k, cnp.ndarray x) noexcept:
-        # example k's input is the column x
-        self.col[k] = column_of(x)
-        Py_INCREF(x)
-        self.held[k] = <PyObject *> x
-        self.n_held = k + 1
 
 
 cdef inline void prefetch_column(object a, bint entries) noexcept:
@@ -238,7 +180,7 @@ cdef object permutation_of(object hint, Py_ssize_t n):
 
 
 def pack(name, list data, Py_ssize_t n_in, Py_ssize_t n_out, bint labels, bint by_address=False, hint=None,
-         bint columns=False):
+         bint columns=False, Inputs refill=None):
     """``(X, T)`` for the list of (x, y) pairs ``data``: X the inputs as ``prepare``
     makes them, T as ``cnet._checks.examples`` gives it -- the (n, n_out)
     float64 desired outputs, or with ``labels`` the (n,) integer labels.
@@ -262,10 +204,17 @@ def pack(name, list data, Py_ssize_t n_in, Py_ssize_t n_out, bint labels, bint b
 
     With ``columns`` (and ``labels``, not ``by_address``), ``(C, T)``: C the checked
     inputs as ``Columns``, where the caller's arrays hold them -- for one scan that
-    reads each while it is in cache, and finds whether it is finite."""
+    reads each while it is in cache, and finds whether it is finite.
+
+    ``refill`` (not with ``columns``): an ``Inputs`` of n_in columns that an earlier
+    pack made and nothing reads any more, to pack into -- its memory, already the
+    process's, grows if it must and never shrinks (fresh memory is zeroed by the
+    system, page by page: on a VM's first calls that costs more than the packing).
+    X is then ``refill`` itself; if an error is raised, its rows are not to be read."""
     from cnet import _checks
     cdef Py_ssize_t n = PyList_GET_SIZE(data), k, r, i, p = 0, first_bad_x = -1, first_bad_y = -1
     cdef Py_ssize_t stride, label_value
+    cdef void *grown
     cdef object item, x, y
     cdef cnp.ndarray xa, ya
     cdef bint plain_labels = True
@@ -285,7 +234,17 @@ def pack(name, list data, Py_ssize_t n_in, Py_ssize_t n_out, bint labels, bint b
         cols.held = <PyObject **> cnet_alloc(n * sizeof(PyObject *))
         if cols.col == NULL or cols.held == NULL:
             raise MemoryError()
+    elif refill is not None and refill.n_cols == n_in:
+        out = refill
+        if n != out.n_rows:
+            grown = cnet_realloc(out.start, (out.n_rows + 1) * sizeof(Py_ssize_t), (n + 1) * sizeof(Py_ssize_t))
+            if grown == NULL:
+                raise MemoryError()
+            out.start = <Py_ssize_t *> grown
+            out.n_rows = n
+        out.start[0] = 0            # (its entries grow below if they must)
     else:
+        refill = None
         out = Inputs()
         out.n_rows, out.n_cols = n, n_in
         out.start = <Py_ssize_t *> cnet_alloc((n + 1) * sizeof(Py_ssize_t))
@@ -318,7 +277,7 @@ def pack(name, list data, Py_ssize_t n_in, Py_ssize_t n_out, bint labels, bint b
         item = <object> PyList_GET_ITEM(data, k)
         if hinted and not common_pair(item, n_in, n_out):
             # the checks of an example in another form run in the list's order
-            return pack(name, data, n_in, n_out, labels, by_address)
+            return pack(name, data, n_in, n_out, labels, by_address, refill=refill)
         if type(item) is tuple and PyTuple_GET_SIZE(item) == 2:
             x = <object> PyTuple_GET_ITEM(item, 0)
             y = <object> PyTuple_GET_ITEM(item, 1)
@@ -376,7 +335,10 @@ def pack(name, list data, Py_ssize_t n_in, Py_ssize_t n_out, bint labels, bint b
         raise _checks.not_finite(name, first_bad_x, 0)
     if cols is not None:
         return cols, T
-    out.reserve(p)      # give back what the projection over-reserved
+    if refill is None or out.capacity > 2 * (p + n_in + PACK_SLACK):
+        # give back what the projection (or a larger list before) over-reserved, but for
+        # the room that packing the same list into it again needs (refill)
+        out.reserve(p + n_in + PACK_SLACK)
     if not by_address:
         return out, T
     if visit is None:
