@@ -6,7 +6,7 @@
 # file, which includes the others, one concern each:
 #
 #   _functions.pxi   the costs and the activation
-#   _inputs.pxi      the packed inputs (Inputs, prepare)
+#   _inputs.pxi      the packed inputs (Inputs, prepare), the caller's columns (Columns)
 #   _lists.pxi       a list of (x, y) pairs checked and packed in one pass (pack)
 #   _params.pxi      the parameters in the kernels' layout, and the lazy L2 scale
 #   _loops.pxi       forward, backward, the SGD step
