@@ -14,8 +14,10 @@ the same list: ``pack`` (the compiled kernels' one pass that checks and
 packs), the same in the order of the arrays' addresses (what SGD calls: a
 shuffled list is then read in memory order), the same in the order an earlier
 pack found (what SGD's next call on the same list is told, without looking for
-it again), and, before it, the Python check loop (``_checks.examples``) followed by
-``prepare``.  Seconds, the best of ``--repeat`` runs, interleaved.
+it again), that again into the memory of the last pack (``refill``: what SGD's
+next call does, the network keeping its inputs: no fresh memory), and, before it,
+the Python check loop (``_checks.examples``) followed by ``prepare``.  Seconds,
+the best of ``--repeat`` runs, interleaved.
 """
 import argparse
 import ctypes
@@ -89,6 +91,11 @@ def main(argv=None):
                     record("cnet: pack, order kept (next call)",
                            timed(lambda visit=visit: K.pack("training_data", training_data, n_in, 10, False, True,
                                                             visit)))
+                    last = K.pack("training_data", training_data, n_in, 10, False, True, visit)[0]
+                    record("cnet: the same, into the last's",
+                           timed(lambda visit=visit, last=last: K.pack("training_data", training_data, n_in, 10,
+                                                                      False, True, visit, refill=last)))
+                    del last
                 record("before: Python checks + prepare", timed(
                     lambda: (K or _kernels.numpy_kernels).prepare(
                         _checks.examples("training_data", training_data, n_in, 10, False)[0])))
