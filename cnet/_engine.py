@@ -406,11 +406,14 @@ class Engine:
         pack = self._compiled_pack()
         kept = self.__dict__.pop("_packed_inputs", None)
         refill = kept[1] if kept is not None and kept[0] is self._kernels else None
-        if by_address and pack is not None:
+        if pack is None:
+            (X, Y), rows = self._examples("training_data", data, labels=False), None
+        elif by_address:
             X, Y, rows = pack("training_data", data, self.sizes[0], self.sizes[-1], False, True,
                               self._visit_hint(data), refill=refill)
         else:
-            (X, Y), rows = self._examples("training_data", data, labels=False), None
+            (X, Y), rows = pack("training_data", data, self.sizes[0], self.sizes[-1], False,
+                                refill=refill), None
         return X, Y, np.arange(len(data), dtype=np.intp) if rows is None else rows
 
     def _visit_hint(self, data):
@@ -434,7 +437,8 @@ class Engine:
         the system a page at a time, and on a VM's first calls more than packing.
         The network holds them (about 90 MB for MNIST's 50,000 images in float64)
         until the next call, or until it is gone; not pickled."""
-        if self._compiled_pack() is not None and type(X).__name__ == "Inputs":
+        inputs = getattr(self._kernels, "Inputs", None)
+        if inputs is not None and isinstance(X, inputs):
             self._packed_inputs = (self._kernels, X)
 
     def _keep_packed_rows(self, data, rows):

@@ -423,3 +423,31 @@ def test_sgd_packs_each_call_into_the_memory_of_the_last_and_trains_the_same_bit
     with pytest.raises(ValueError, match=r"training_data\[7\]\[0\] contains NaN or infinity"):
         nets[0].SGD(bad, 1, 10, 0.5)
     assert "_packed_inputs" not in nets[0].__dict__
+
+
+def test_sgd_keeps_inputs_only_where_its_next_call_packs_into_them():
+    # in the list's order too (the training cost monitored); not with a cost of the
+    # user's own, which the compiled kernels do not pack for
+    from cnet import network2
+    rng = np.random.default_rng(24)
+    data, _ = scattered(rng, 60, 30, 10, dtype=np.float32)
+    net = network2.Network([30, 12, 10], seed=1)
+    for _ in range(2):
+        net.SGD(list(data), 1, 10, 0.5, monitor_training_cost=True)
+        X = net._packed_inputs[1]
+    net.SGD(list(data), 1, 10, 0.5, monitor_training_cost=True)
+    assert net._packed_inputs[1] is X
+
+    class OwnCost:
+        @staticmethod
+        def fn(a, y):
+            return 0.5 * np.linalg.norm(a - y) ** 2
+
+        @staticmethod
+        def delta(z, a, y):
+            return (a - y) * a * (1 - a)
+
+    with pytest.warns(UserWarning, match="not compiled"):
+        own = network2.Network([30, 12, 10], seed=1, cost=OwnCost)
+        own.SGD(list(data), 1, 10, 0.5)
+    assert "_packed_inputs" not in own.__dict__
