@@ -3,8 +3,9 @@
 One kernel source (cnet/_kernels/_interface.pxi and the files it includes) is
 compiled for float64 (``_cy_base``) and float32 (``_cy_base_f32``), the precision
 set by the define CNET_PRECISION (real.h), and, on x86-64, again for each with
-AVX2 enabled (``_cy_avx2``, ``_cy_avx2_f32``); cnet picks the widest one the CPU
-supports at import time.  ``_common`` (the shuffle, the CPU check) is compiled
+AVX2 enabled (``_cy_avx2``, ``_cy_avx2_f32``) and with AVX-512, whose input-layer
+loops take 64-byte vectors (``_cy_avx512``, ``_cy_avx512_f32``; not with MSVC);
+cnet picks the widest one the CPU supports at import time.  ``_common`` (the shuffle, the CPU check) is compiled
 once.  All are built with ``-ffp-contract=off`` so
 that no multiply-add is fused: a base module and its AVX2 twin give the same
 bits, and the wider one is only faster.  ``EXTENSIONS`` below is the one table
@@ -32,9 +33,12 @@ from setuptools.errors import CCompilerError, ExecError, PlatformError
 if sys.platform == "win32":
     base_flags = ["/O2"]
     avx2_flags = ["/O2", "/arch:AVX2"]
+    avx512_flags = None
 else:
     base_flags = ["-O3", "-ffp-contract=off"]
     avx2_flags = base_flags + ["-mavx2", "-mfma"]
+    # CNET_WIDE: the input layer's loops in 64-byte vectors (vec.h)
+    avx512_flags = avx2_flags + ["-mavx512f", "-mavx512vl", "-mavx512dq", "-DCNET_WIDE=1"]
     if os.environ.get("CNET_NATIVE") == "1":
         base_flags = base_flags + ["-march=native"]
 # the target platform (cibuildwheel cross-compiles on macOS and says so here)
@@ -66,6 +70,11 @@ if x86_64:
     EXTENSIONS += [
         ("cnet._kernels._cy_avx2", [KERNELS + "_cy_avx2.pyx"], avx2_flags, precision(64)),
         ("cnet._kernels._cy_avx2_f32", [KERNELS + "_cy_avx2_f32.pyx"], avx2_flags, precision(32)),
+    ]
+if x86_64 and avx512_flags is not None:
+    EXTENSIONS += [
+        ("cnet._kernels._cy_avx512", [KERNELS + "_cy_avx512.pyx"], avx512_flags, precision(64)),
+        ("cnet._kernels._cy_avx512_f32", [KERNELS + "_cy_avx512_f32.pyx"], avx512_flags, precision(32)),
     ]
 
 # passed to cythonize for every module

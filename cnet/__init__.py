@@ -11,14 +11,14 @@ from cnet.network import Network
 __all__ = ["Network", "info", "network", "network2"]
 
 # the environment variables cnet reads; info() reports those that are set
-ENVIRONMENT = ("CNET_BACKEND", "CNET_NUM_THREADS", "CNET_NO_AVX2", "CNET_DATA_DIR")
+ENVIRONMENT = ("CNET_BACKEND", "CNET_NUM_THREADS", "CNET_NO_AVX2", "CNET_NO_AVX512", "CNET_DATA_DIR")
 
 
 def info():
     """What this installation of cnet runs on, as a dict (for bug reports):
 
     ``version``; ``compiled`` (True when the compiled kernels serve float64) and
-    ``build`` (which compiled variant this CPU uses: "avx2" or "baseline", None
+    ``build`` (which compiled variant this CPU uses: "avx512", "avx2" or "baseline", None
     when not compiled); ``float32_compiled`` and ``float32_build`` likewise for
     float32; ``why_not_compiled`` (why there are no compiled float64 kernels, or
     None); ``not_built_at_install`` (which compiled modules the install had to

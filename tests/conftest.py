@@ -74,3 +74,13 @@ def mnist_dir():
     if not d or not os.path.exists(os.path.join(d, "mnist.pkl.gz")):
         pytest.skip("real MNIST not available: set CNET_DATA_DIR to a directory holding mnist.pkl.gz")
     return d
+
+
+def wider_isas():
+    """The compiled builds beyond the baseline that this CPU runs ("avx2", then
+    "avx512"), to be compared with the baseline build bit for bit."""
+    from cnet import _kernels
+    common = _kernels.common
+    if _kernels.compiled is None or common is None or not common.cpu_has_avx2():
+        return []
+    return ["avx2"] + (["avx512"] if common.cpu_has_avx512() else [])

@@ -31,7 +31,7 @@ def test_info_says_which_kernels_run():
     assert facts["compiled"] is (_kernels.compiled is not None)
     assert facts["float32_compiled"] is (_kernels.compiled_f32 is not None)
     if facts["compiled"]:
-        assert facts["build"] == _kernels.compiled.ISA in ("baseline", "avx2")
+        assert facts["build"] == _kernels.compiled.ISA in ("baseline", "avx2", "avx512")
         assert facts["why_not_compiled"] is None
         assert facts["threads_supported"] is _kernels.compiled.threads_supported()
     else:
@@ -57,9 +57,16 @@ def test_build_matches_the_cpu():
     cpu = facts["cpu"]
     if cpu["avx2"] is None or cpu["fma"] is None or os.environ.get("CNET_NO_AVX2") == "1":
         pytest.skip("this system does not say whether the CPU has AVX2 and FMA")
-    has_avx2_module = os.path.exists(os.path.join(os.path.dirname(_kernels.__file__), "_cy_avx2.pyx")) or any(
-        f.startswith("_cy_avx2.") for f in os.listdir(os.path.dirname(_kernels.__file__)))
-    expected = "avx2" if cpu["avx2"] and cpu["fma"] and has_avx2_module else "baseline"
+    here = os.path.dirname(_kernels.__file__)
+
+    def has_module(name):
+        return os.path.exists(os.path.join(here, name + ".pyx")) or any(
+            f.startswith(name + ".") for f in os.listdir(here))
+
+    expected = "avx2" if cpu["avx2"] and cpu["fma"] and has_module("_cy_avx2") else "baseline"
+    if expected == "avx2" and has_module("_cy_avx512") and _kernels.common.cpu_has_avx512() \
+            and os.environ.get("CNET_NO_AVX512") != "1":
+        expected = "avx512"
     assert facts["build"] == expected
 
 

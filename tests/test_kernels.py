@@ -6,7 +6,7 @@ from cnet import _kernels
 from cnet._kernels import numpy_kernels
 from cnet.functions import CrossEntropyCost, QuadraticCost
 
-from conftest import assert_matches_finite_differences, make_data, max_rel_diff
+from conftest import assert_matches_finite_differences, make_data, max_rel_diff, wider_isas
 
 SIZES = [[2, 1], [3, 2], [5, 4, 3, 2], [10, 17, 33, 1], [20, 100, 30, 10],
          [784, 30, 10], [784, 100, 30, 10], [50, 16, 16, 16]]
@@ -111,24 +111,28 @@ def test_cross_entropy_saturated_output_is_finite():
         assert K.cost_sum(weights, biases, K.prepare(X), Y0, CrossEntropyCost) == np.finfo(float).max
 
 
-@pytest.mark.skipif(C is None or getattr(C, "ISA", "") != "avx2", reason="this CPU has no AVX2")
+@pytest.mark.skipif(not wider_isas(), reason="this CPU has no AVX2")
 @pytest.mark.parametrize("suffix", ["", "_f32"], ids=["f64", "f32"])
-def test_avx2_and_baseline_builds_give_identical_bits(suffix):
+@pytest.mark.parametrize("sizes", [[784, 30, 10], [784, 100, 10]], ids=str)
+def test_the_vector_builds_give_the_baselines_bits(suffix, sizes):
+    # AVX2's 32-byte vectors and AVX-512's 64-byte ones (hidden widths 32 and 112
+    # stored: slices of 8, 4 and 2 vectors) against the baseline build
     import importlib
-    builds = [importlib.import_module("cnet._kernels._cy_" + isa + suffix) for isa in ("base", "avx2")]
+    builds = [importlib.import_module("cnet._kernels._cy_" + isa + suffix) for isa in ["base"] + wider_isas()]
     rng = np.random.default_rng(11)
-    sizes = [784, 30, 10]
     weights, biases = params(sizes, rng)
     X, Y = stacked(make_data(sizes, 50, rng, dtype=np.float32))
     order = rng.permutation(50).astype(np.intp)
     results = []
     for K in builds:
-        w = [a.astype(K.DTYPE) for a in weights]
-        b = [a.astype(K.DTYPE) for a in biases]
-        K.train(w, b, K.prepare(X), Y, order, 10, 3.0, 0.1, 50, CrossEntropyCost)
-        results.append(w + b)
-    for a, b in zip(*results):
-        np.testing.assert_array_equal(a, b)
+        for threads in (1, 2):
+            w = [a.astype(K.DTYPE) for a in weights]
+            b = [a.astype(K.DTYPE) for a in biases]
+            K.train(w, b, K.prepare(X), Y, order, 10, 3.0, 0.1, 50, CrossEntropyCost, threads)
+            results.append(w + b)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("backend", ["cython", "numpy"])

@@ -45,7 +45,8 @@ def c_functions(source, module, name):
     return bodies
 
 
-@pytest.mark.parametrize("module", ["_cy_base", "_cy_base_f32", "_cy_avx2", "_cy_avx2_f32"])
+@pytest.mark.parametrize("module", ["_cy_base", "_cy_base_f32", "_cy_avx2", "_cy_avx2_f32", "_cy_avx512",
+                                    "_cy_avx512_f32"])
 def test_the_loops_have_no_bounds_checks(module, tmp_path):
     source = cythonize(os.path.join(KERNELS, module + ".pyx"), str(tmp_path))
     for name in LOOPS:

@@ -15,6 +15,8 @@ def compiled_modules():
     names = ["_cy_base", "_cy_base_f32"]
     if _kernels.common is not None and _kernels.common.cpu_has_avx2():
         names += ["_cy_avx2", "_cy_avx2_f32"]
+    if _kernels.common is not None and _kernels.common.cpu_has_avx512():
+        names += ["_cy_avx512", "_cy_avx512_f32"]
     modules = []
     for name in names:
         try:

@@ -159,7 +159,7 @@ def test_require_compiled_makes_a_failed_compile_fail_the_install(sdist, tmp_pat
 
 
 def test_a_module_that_fails_to_compile_is_left_out_and_the_rest_serve(sdist, tmp_path):
-    # a compiler that builds everything but the AVX2 modules: the baseline ones must serve
+    # a compiler that builds everything but the AVX2 (and AVX-512) modules: the baseline ones must serve
     real = shutil.which("gcc") or shutil.which("cc")
     if real is None or platform.machine().lower() not in ("x86_64", "amd64"):
         pytest.skip("needs a C compiler on x86-64 (where the AVX2 modules are built)")
@@ -171,12 +171,12 @@ def test_a_module_that_fails_to_compile_is_left_out_and_the_rest_serve(sdist, tm
     r, log = _run([sys.executable, "-m", "pip", "install", "-v", "--no-deps", "--no-cache-dir",
                    "--disable-pip-version-check", "--target", target, sdist], env=_env(CC=str(fake)))
     assert r.returncode == 0, log
-    assert MESSAGE + " (_cy_avx2, _cy_avx2_f32): " in log
+    assert MESSAGE + " (_cy_avx2, _cy_avx2_f32, _cy_avx512, _cy_avx512_f32): " in log
     r, log = _run([sys.executable, "-c", "import json, cnet; print(json.dumps(cnet.info()))"], cwd=tmp_path,
                   env=_env(PYTHONPATH=str(target)))
     assert r.returncode == 0, log
     facts = json.loads(r.stdout)
     assert facts["compiled"] and facts["float32_compiled"] and facts["why_not_compiled"] is None
     assert facts["build"] == facts["float32_build"] == "baseline"
-    assert facts["not_built_at_install"].startswith(MESSAGE + " (_cy_avx2, _cy_avx2_f32): ")
+    assert facts["not_built_at_install"].startswith(MESSAGE + " (_cy_avx2, _cy_avx2_f32, _cy_avx512, _cy_avx512_f32): ")
     assert fake.name in facts["not_built_at_install"]     # the failed command

@@ -54,7 +54,7 @@ def test_the_avx2_kernels_take_exponentials_a_vector_at_a_time_where_their_libm_
     names = {K.__name__.rsplit(".", 1)[1]: K.vexp_enabled() for K in MODULES}
     assert names.get("_cy_base") in (None, False)          # no AVX2 in the base builds
     assert names.get("_cy_base_f32") in (None, False)
-    for name in ("_cy_avx2", "_cy_avx2_f32"):
+    for name in ("_cy_avx2", "_cy_avx2_f32", "_cy_avx512", "_cy_avx512_f32"):
         if name in names and glibc_with_the_new_exp():
             assert names[name] is True
 

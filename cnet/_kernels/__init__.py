@@ -2,7 +2,7 @@
 
 ``numpy_kernels`` (pure NumPy, the reference) and the compiled Cython kernels
 (``_interface.pxi`` and the files it includes, built for float64 and float32,
-each for any CPU and with AVX2) all provide ``supports``, ``prepare``,
+each for any CPU, with AVX2 and with AVX-512) all provide ``supports``, ``prepare``,
 ``feedforward``, ``predict``, ``backprop``, ``train``, ``cost_and_predict`` and
 ``cost_sum`` with the same arguments and results.  ``get(name, dtype)`` picks
 one: ``"cython"``, ``"numpy"``, or ``None`` for the ``CNET_BACKEND`` environment
@@ -41,10 +41,14 @@ def _load_compiled(suffix=""):
     except ImportError as exc:
         return None, str(exc)
     if os.environ.get("CNET_NO_AVX2") != "1" and common is not None and common.cpu_has_avx2():
-        try:
-            return importlib.import_module("cnet._kernels._cy_avx2" + suffix), None
-        except ImportError:
-            pass
+        names = ["_cy_avx2"]
+        if os.environ.get("CNET_NO_AVX512") != "1" and common.cpu_has_avx512():
+            names.insert(0, "_cy_avx512")
+        for name in names:
+            try:
+                return importlib.import_module("cnet._kernels." + name + suffix), None
+            except ImportError:
+                pass
     return base, None
 
 

@@ -4,7 +4,7 @@ compiled once: the book's shuffle (and a list reordered in place by it), and
 the CPU check that picks the kernels."""
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.ref cimport PyObject
-from cnet._kernels.cpu cimport cnet_cpu_has_avx2
+from cnet._kernels.cpu cimport cnet_cpu_has_avx2, cnet_cpu_has_avx512
 
 import numpy as np
 
@@ -12,6 +12,11 @@ import numpy as np
 def cpu_has_avx2():
     """True when this CPU runs AVX2 and FMA instructions."""
     return bool(cnet_cpu_has_avx2())
+
+
+def cpu_has_avx512():
+    """True when this CPU also runs AVX-512 F, VL and DQ (the wide build's)."""
+    return bool(cnet_cpu_has_avx512())
 
 
 # ------------------------------------------------------------- the shuffle

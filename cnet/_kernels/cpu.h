@@ -13,4 +13,15 @@ static int cnet_cpu_has_avx2(void)
 #endif
 }
 
+/* 1 when this CPU also runs the AVX-512 instructions the wide build uses (F, VL, DQ) */
+static int cnet_cpu_has_avx512(void)
+{
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    return cnet_cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
+           && __builtin_cpu_supports("avx512dq");
+#else
+    return 0;
+#endif
+}
+
 #endif

@@ -14,12 +14,12 @@
 #include "vec.h"
 
 /* At most CNET_GROUP_MAX examples at a time, and the rows of wt in blocks of
-   CNET_GROUP_ROWS(K) for a slice of K vectors of columns */
+   CNET_GROUP_ROWS(K) for a slice of K vectors (of W reals: vec.h) of columns */
 #define CNET_GROUP_MAX 32
 #ifndef CNET_GROUP_BYTES
 #define CNET_GROUP_BYTES 49152
 #endif
-#define CNET_GROUP_ROWS(K) ((Py_ssize_t) (CNET_GROUP_BYTES / ((K) * 32)))
+#define CNET_GROUP_ROWS(K) ((Py_ssize_t) (CNET_GROUP_BYTES / ((K) * CNET_W * sizeof(cnet_real))))
 
 /* The examples of a group: example k's entries are cur[k] ≤ p < end[k] (index[p]
    increasing); cur[k] moves on as its entries are used */
@@ -40,14 +40,14 @@ static void cnet_group_of(cnet_group *g, const Py_ssize_t *start, const Py_ssize
 
 #if defined(__GNUC__)
 /* The sums over one block of rows (those below r1, from each example's cur on):
-   z_k[j] += value[p] · wt[index[p]·s + j] for jb ≤ j < jb + K·V (K ≤ 8), z_k = z + k·zs,
+   z_k[j] += value[p] · wt[index[p]·s + j] for jb ≤ j < jb + K·W (K ≤ 8), z_k = z + k·zs,
    each example's K vectors of z_k in registers while it adds its entries, in order */
 CNET_INLINE void cnet_forward_block(int K, Py_ssize_t jb, const cnet_real *wt, Py_ssize_t s,
                                     Py_ssize_t r1, const int *index, const cnet_real *value,
                                     cnet_group *g, cnet_real *z, Py_ssize_t zs)
 {
     Py_ssize_t k, p, end;
-    cnet_vec acc[8], w;
+    cnet_wvec acc[8], w;
     cnet_real *zk;
     int i;
     for (k = 0; k < g->m; k++) {
@@ -55,39 +55,39 @@ CNET_INLINE void cnet_forward_block(int K, Py_ssize_t jb, const cnet_real *wt, P
         end = g->end[k];
         if (p == end || index[p] >= r1) continue;
         zk = z + k * zs + jb;
-        for (i = 0; i < K; i++) cnet_load(&acc[i], zk + i * CNET_V);
+        for (i = 0; i < K; i++) CNET_WLOAD(acc[i], zk + i * CNET_W);
         for (; p < end && index[p] < r1; p++) {
             const cnet_real *r = wt + (Py_ssize_t) index[p] * s + jb;
             cnet_real x = value[p];
-            for (i = 0; i < K; i++) { cnet_load(&w, r + i * CNET_V); acc[i] += x * w; }
+            for (i = 0; i < K; i++) { CNET_WLOAD(w, r + i * CNET_W); acc[i] += x * w; }
         }
-        for (i = 0; i < K; i++) cnet_store(zk + i * CNET_V, &acc[i]);
+        for (i = 0; i < K; i++) CNET_WSTORE(zk + i * CNET_W, acc[i]);
         g->cur[k] = p;
     }
 }
 
 /* The updates over one block of rows, the examples in order:
-   wt[index[p]·s + j] += (−c · value[p]) · d_k[j] for jb ≤ j < jb + K·V (K ≤ 8), d_k = d + k·ds,
+   wt[index[p]·s + j] += (−c · value[p]) · d_k[j] for jb ≤ j < jb + K·W (K ≤ 8), d_k = d + k·ds,
    d_k's K vectors in registers */
 CNET_INLINE void cnet_update_block(int K, Py_ssize_t jb, cnet_real *wt, Py_ssize_t s,
                                    Py_ssize_t r1, const int *index, const cnet_real *value,
                                    cnet_group *g, cnet_real c, const cnet_real *d, Py_ssize_t ds)
 {
     Py_ssize_t k, p, end;
-    cnet_vec dv[8], w;
+    cnet_wvec dv[8], w;
     int i;
     for (k = 0; k < g->m; k++) {
         p = g->cur[k];
         end = g->end[k];
         if (p == end || index[p] >= r1) continue;
-        for (i = 0; i < K; i++) cnet_load(&dv[i], d + k * ds + jb + i * CNET_V);
+        for (i = 0; i < K; i++) CNET_WLOAD(dv[i], d + k * ds + jb + i * CNET_W);
         for (; p < end && index[p] < r1; p++) {
             cnet_real *r = wt + (Py_ssize_t) index[p] * s + jb;
             cnet_real a = -(c * value[p]);
             for (i = 0; i < K; i++) {
-                cnet_load(&w, r + i * CNET_V);
+                CNET_WLOAD(w, r + i * CNET_W);
                 w += a * dv[i];
-                cnet_store(r + i * CNET_V, &w);
+                CNET_WSTORE(r + i * CNET_W, w);
             }
         }
         g->cur[k] = p;
@@ -131,10 +131,12 @@ static void cnet_rows_step_sums(cnet_real *wt, Py_ssize_t s, Py_ssize_t n, Py_ss
     for (k = 0; k < mf; k++)
         for (j = 0; j < n; j++) z[k * zs + j] = b[j];
 #if defined(__GNUC__)
-    for (; jb + 8 * CNET_V <= n; jb += 8 * CNET_V)
+    for (; jb + 8 * CNET_W <= n; jb += 8 * CNET_W)
         cnet_group_slice(8, jb, wt, s, rows, CNET_GROUP_ROWS(8), index, value, u, c, d, ds, f, z, zs);
-    for (; jb + 4 * CNET_V <= n; jb += 4 * CNET_V)
+    for (; jb + 4 * CNET_W <= n; jb += 4 * CNET_W)
         cnet_group_slice(4, jb, wt, s, rows, CNET_GROUP_ROWS(4), index, value, u, c, d, ds, f, z, zs);
+    for (; jb + 2 * CNET_W <= n; jb += 2 * CNET_W)
+        cnet_group_slice(2, jb, wt, s, rows, CNET_GROUP_ROWS(2), index, value, u, c, d, ds, f, z, zs);
 #endif
     for (; jb < n; jb++) {
         for (k = 0; k < mu; k++)

@@ -29,6 +29,21 @@ CNET_INLINE Py_ssize_t cnet_row(const int *index, Py_ssize_t p)
 #if defined(__GNUC__)
 typedef cnet_real cnet_vec __attribute__((vector_size(32)));
 
+/* The input layer's loops (forward and update slices, here and in group.h) take
+   vectors of W reals: V, or 2V in the AVX-512 build (CNET_WIDE), where a slice of
+   up to 8 of them covers twice the columns, so a layer is fewer passes over each
+   example's pixels.  Each column's arithmetic is the same at any width: the same
+   bits.  The other loops, and the dot product's V partial sums, keep V. */
+#if defined(CNET_WIDE) && defined(__AVX512F__)
+#define CNET_W (2 * CNET_V)
+#else
+#define CNET_W CNET_V
+#endif
+typedef cnet_real cnet_wvec __attribute__((vector_size(CNET_W * sizeof(cnet_real))));
+/* v = the W reals at p / the W reals at p = v (any alignment) */
+#define CNET_WLOAD(v, p) __builtin_memcpy(&(v), (p), sizeof(v))
+#define CNET_WSTORE(p, v) __builtin_memcpy((p), &(v), sizeof(v))
+
 /* *v = the V reals at p (any alignment) */
 CNET_INLINE void cnet_load(cnet_vec *v, const cnet_real *p)
 {
@@ -41,44 +56,44 @@ CNET_INLINE void cnet_store(cnet_real *p, const cnet_vec *v)
     __builtin_memcpy(p, v, sizeof(*v));
 }
 
-/* z[j] = b[j] + Σ_{p0 ≤ p < p1} value[p] · wt[row(p)·s + j] for jb ≤ j < jb + K·V
+/* z[j] = b[j] + Σ_{p0 ≤ p < p1} value[p] · wt[row(p)·s + j] for jb ≤ j < jb + K·W
    (K ≤ 8), the K vectors of z held in registers: acc_k += x · wt_row[jb + k·V …];
    ahead > 0 (index given): asking for entry p + ahead's slice of its row while adding p's */
 CNET_INLINE void cnet_forward_slice(int K, Py_ssize_t jb, const cnet_real *b, const cnet_real *wt,
                                     Py_ssize_t s, const int *index, const cnet_real *value,
                                     Py_ssize_t p0, Py_ssize_t p1, cnet_real *z, Py_ssize_t ahead)
 {
-    cnet_vec acc[8], w;
+    cnet_wvec acc[8], w;
     Py_ssize_t p, o;
     int k;
-    for (k = 0; k < K; k++) cnet_load(&acc[k], b + jb + k * CNET_V);
+    for (k = 0; k < K; k++) CNET_WLOAD(acc[k], b + jb + k * CNET_W);
     for (p = p0; p < p1; p++) {
         const cnet_real *r = wt + cnet_row(index, p) * s + jb;
         cnet_real x = value[p];
-        for (o = 0; ahead > 0 && p + ahead < p1 && o < K * CNET_V; o += 64 / sizeof(cnet_real))
+        for (o = 0; ahead > 0 && p + ahead < p1 && o < K * CNET_W; o += 64 / sizeof(cnet_real))
             __builtin_prefetch(wt + (Py_ssize_t) index[p + ahead] * s + jb + o, 0, 3);
-        for (k = 0; k < K; k++) { cnet_load(&w, r + k * CNET_V); acc[k] += x * w; }
+        for (k = 0; k < K; k++) { CNET_WLOAD(w, r + k * CNET_W); acc[k] += x * w; }
     }
-    for (k = 0; k < K; k++) cnet_store(z + jb + k * CNET_V, &acc[k]);
+    for (k = 0; k < K; k++) CNET_WSTORE(z + jb + k * CNET_W, acc[k]);
 }
 
-/* wt[row(p)·s + j] += (−c · value[p]) · d[j] for p0 ≤ p < p1 in order, jb ≤ j < jb + K·V
+/* wt[row(p)·s + j] += (−c · value[p]) · d[j] for p0 ≤ p < p1 in order, jb ≤ j < jb + K·W
    (K ≤ 8), the K vectors of d held in registers */
 CNET_INLINE void cnet_update_slice(int K, Py_ssize_t jb, cnet_real *wt, Py_ssize_t s,
                                    const int *index, const cnet_real *value,
                                    Py_ssize_t p0, Py_ssize_t p1, cnet_real c, const cnet_real *d)
 {
-    cnet_vec dv[8], w;
+    cnet_wvec dv[8], w;
     Py_ssize_t p;
     int k;
-    for (k = 0; k < K; k++) cnet_load(&dv[k], d + jb + k * CNET_V);
+    for (k = 0; k < K; k++) CNET_WLOAD(dv[k], d + jb + k * CNET_W);
     for (p = p0; p < p1; p++) {
         cnet_real *r = wt + cnet_row(index, p) * s + jb;
         cnet_real a = -(c * value[p]);
         for (k = 0; k < K; k++) {
-            cnet_load(&w, r + k * CNET_V);
+            CNET_WLOAD(w, r + k * CNET_W);
             w += a * dv[k];
-            cnet_store(r + k * CNET_V, &w);
+            CNET_WSTORE(r + k * CNET_W, w);
         }
     }
 }
@@ -93,10 +108,12 @@ static void cnet_rows_forward(const cnet_real *b, const cnet_real *wt, Py_ssize_
 {
     Py_ssize_t jb = 0, p;
 #if defined(__GNUC__)
-    for (; jb + 8 * CNET_V <= n; jb += 8 * CNET_V)
+    for (; jb + 8 * CNET_W <= n; jb += 8 * CNET_W)
         cnet_forward_slice(8, jb, b, wt, s, index, value, p0, p1, z, ahead);
-    for (; jb + 4 * CNET_V <= n; jb += 4 * CNET_V)
+    for (; jb + 4 * CNET_W <= n; jb += 4 * CNET_W)
         cnet_forward_slice(4, jb, b, wt, s, index, value, p0, p1, z, ahead);
+    for (; jb + 2 * CNET_W <= n; jb += 2 * CNET_W)
+        cnet_forward_slice(2, jb, b, wt, s, index, value, p0, p1, z, ahead);
 #else
     (void) ahead;
 #endif
@@ -114,10 +131,12 @@ static void cnet_rows_update(cnet_real *wt, Py_ssize_t s, Py_ssize_t n, const in
 {
     Py_ssize_t jb = 0, p;
 #if defined(__GNUC__)
-    for (; jb + 8 * CNET_V <= n; jb += 8 * CNET_V)
+    for (; jb + 8 * CNET_W <= n; jb += 8 * CNET_W)
         cnet_update_slice(8, jb, wt, s, index, value, p0, p1, c, d);
-    for (; jb + 4 * CNET_V <= n; jb += 4 * CNET_V)
+    for (; jb + 4 * CNET_W <= n; jb += 4 * CNET_W)
         cnet_update_slice(4, jb, wt, s, index, value, p0, p1, c, d);
+    for (; jb + 2 * CNET_W <= n; jb += 2 * CNET_W)
+        cnet_update_slice(2, jb, wt, s, index, value, p0, p1, c, d);
 #endif
     for (; jb < n; jb++)
         for (p = p0; p < p1; p++)
