@@ -6,56 +6,43 @@
    so a wider vector means fewer passes.  Each column is computed the same way at any
    width (a multiply, then an add, in pixel order): the checksum printed after the
    time (the sum of the weights after the epoch) is the same for both widths.
-   Reads start/index/value/order from the current directory (wide.py writes them);
+   Reads start/index/value/order from the current directory (wide.py writes them;
+   limits.h's slurp);
    prints the CPU seconds of the best of 5 epochs and the checksum. */
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
+
+#include "limits.h"     /* slurp */
 #ifndef VW
 #define VW 32
 #endif
 #ifndef H
 #define H 112
 #endif
-typedef double vec __attribute__((vector_size(VW)));
+typedef double wvec __attribute__((vector_size(VW)));     /* (limits.h's vec is 32 bytes) */
 #define V (VW / 8)
-#define LOAD(v, p) memcpy(&(v), (p), sizeof(vec))
-#define STORE(p, v) memcpy((p), &(v), sizeof(vec))
+#define WLOAD(v, p) memcpy(&(v), (p), sizeof(wvec))
+#define WSTORE(p, v) memcpy((p), &(v), sizeof(wvec))
 static int64_t *start, *order; static int *index_; static double *value;
 static double wt[784 * H] __attribute__((aligned(64)));
-/* the file `name`, read whole; its size in *bytes */
-static void *slurp(const char *name, size_t *bytes)
-{
-    FILE *f = fopen(name, "rb");
-    if (!f) { perror(name); exit(1); }
-    fseek(f, 0, SEEK_END);
-    *bytes = (size_t) ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *p = aligned_alloc(64, (*bytes + 63) / 64 * 64);
-    if (!p || fread(p, 1, *bytes, f) != *bytes) { perror(name); exit(1); }
-    fclose(f);
-    return p;
-}
 static double now(void) { struct timespec t; clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
 /* z[jb …] += Σ_p value[p] · wt[index[p], jb …] over example e, K vectors in registers */
 static inline void fwd(int K, int jb, int64_t e, double *z) {
-    vec acc[8], w;
-    for (int k = 0; k < K; k++) LOAD(acc[k], z + jb + k * V);
+    wvec acc[8], w;
+    for (int k = 0; k < K; k++) WLOAD(acc[k], z + jb + k * V);
     for (int64_t p = start[e]; p < start[e + 1]; p++) {
         const double *r = wt + (int64_t) index_[p] * H + jb; double x = value[p];
-        for (int k = 0; k < K; k++) { LOAD(w, r + k * V); acc[k] += x * w; }
+        for (int k = 0; k < K; k++) { WLOAD(w, r + k * V); acc[k] += x * w; }
     }
-    for (int k = 0; k < K; k++) STORE(z + jb + k * V, acc[k]);
+    for (int k = 0; k < K; k++) WSTORE(z + jb + k * V, acc[k]);
 }
 /* wt[index[p], jb …] += (−c · value[p]) · d[jb …] over example e, K vectors of d in registers */
 static inline void upd(int K, int jb, int64_t e, const double *d, double c) {
-    vec dv[8], w;
-    for (int k = 0; k < K; k++) LOAD(dv[k], d + jb + k * V);
+    wvec dv[8], w;
+    for (int k = 0; k < K; k++) WLOAD(dv[k], d + jb + k * V);
     for (int64_t p = start[e]; p < start[e + 1]; p++) {
         double *r = wt + (int64_t) index_[p] * H + jb; double a = -(c * value[p]);
-        for (int k = 0; k < K; k++) { LOAD(w, r + k * V); w += a * dv[k]; STORE(r + k * V, w); }
+        for (int k = 0; k < K; k++) { WLOAD(w, r + k * V); w += a * dv[k]; WSTORE(r + k * V, w); }
     }
 }
 __attribute__((noinline)) static void forward(int64_t e, double *z) {
@@ -73,7 +60,8 @@ __attribute__((noinline)) static void update(int64_t e, const double *d, double 
     for (; jb + V <= H; jb += V) upd(1, jb, e, d, c);
 }
 int main(void) {
-    size_t b; start = slurp("start", &b); index_ = slurp("index", &b); value = slurp("value", &b); order = slurp("order", &b);
+    size_t b; start = slurp(".", "start", &b); index_ = slurp(".", "index", &b); value = slurp(".", "value", &b);
+    order = slurp(".", "order", &b);
     int64_t n = b / 8;
     double z[H] __attribute__((aligned(64))), best = 1e9, check = 0;
     for (int i = 0; i < 784 * H; i++) wt[i] = (i % 13) * 1e-3;

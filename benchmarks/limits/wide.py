@@ -53,8 +53,8 @@ def main(argv):
         for h in (32, 112):
             for what, flags in widths.items():
                 exe = os.path.join(tmp, "wide_{}_{}".format(h, len(exes)))
-                subprocess.run(["gcc", *flags, "-DH={}".format(h), os.path.join(HERE, "wide.c"), "-o", exe],
-                               check=True)
+                subprocess.run(["gcc", *flags, "-DH={}".format(h), "-I", HERE, os.path.join(HERE, "wide.c"),
+                                "-o", exe], check=True)
                 exes[h, what] = exe
         best, sums = {}, {}
         for _ in range(rounds):
