@@ -384,14 +384,15 @@ class Engine:
         pack = getattr(self._kernels, "pack", None)
         return pack if pack is not None and self._kernels.supports(self._kernel_cost()) else None
 
-    def _examples(self, name, data, labels, once=False):
+    def _examples(self, name, data, labels, once=False, refill=None):
         """``(inputs, T)`` for ``data``: the checked inputs prepared for the kernels,
         and the desired outputs (labels=False) or integer labels (labels=True).
         ``once``: the inputs are for one scan of labels, right away -- the compiled
-        kernels then leave them in the caller's arrays (see their ``pack``)."""
+        kernels then leave them in the caller's arrays (see their ``pack``).
+        ``refill``: inputs an earlier pack made, for the compiled kernels to pack into."""
         pack = self._compiled_pack()
         if pack is not None:
-            return pack(name, data, self.sizes[0], self.sizes[-1], labels, columns=once)
+            return pack(name, data, self.sizes[0], self.sizes[-1], labels, columns=once, refill=refill)
         X, T = _checks.examples(name, data, self.sizes[0], self.sizes[-1], labels)
         return self._kernels_for_cost().prepare(X), T
 
@@ -406,14 +407,11 @@ class Engine:
         pack = self._compiled_pack()
         kept = self.__dict__.pop("_packed_inputs", None)
         refill = kept[1] if kept is not None and kept[0] is self._kernels else None
-        if pack is None:
-            (X, Y), rows = self._examples("training_data", data, labels=False), None
-        elif by_address:
+        if by_address and pack is not None:
             X, Y, rows = pack("training_data", data, self.sizes[0], self.sizes[-1], False, True,
                               self._visit_hint(data), refill=refill)
         else:
-            (X, Y), rows = pack("training_data", data, self.sizes[0], self.sizes[-1], False,
-                                refill=refill), None
+            (X, Y), rows = self._examples("training_data", data, labels=False, refill=refill), None
         return X, Y, np.arange(len(data), dtype=np.intp) if rows is None else rows
 
     def _visit_hint(self, data):

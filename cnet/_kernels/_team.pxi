@@ -57,7 +57,7 @@ cdef struct Job:
     double *partial     # ⌈count / SCAN_BLOCK⌉ sums of costs
     const Column *columns   # columns_part: the inputs, where the caller's arrays hold them;
     Py_ssize_t *first_bad   # for each thread, the first of its examples whose input is not finite;
-    Py_ssize_t *buffer      # and its compressed rows of up to SCAN_BLOCK examples (block_buffer_size)
+    Py_ssize_t *buffer      # and its compressed rows of up to COLUMNS_BLOCK examples (block_buffer_size)
     # signals (training)
     int check_signals   # 1: thread 0 runs Python's signal handlers (it is the main thread)
     double next_check   # when next, in cnet_seconds()
