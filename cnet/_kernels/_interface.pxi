@@ -1,15 +1,16 @@
 # The compiled kernels: feedforward, backpropagation and SGD over typed memory.
 #
-# One source, compiled four times (setup.py): for float64 and float32 (the
-# CNET_PRECISION define, real.h) and, on x86-64, for any CPU and with AVX2.  Each
-# of _cy_base.pyx, _cy_base_f32.pyx, _cy_avx2.pyx, _cy_avx2_f32.pyx includes this
-# file, which includes the others, one concern each:
+# One source, compiled six times (setup.py): for float64 and float32 (the
+# CNET_PRECISION define, real.h) and, on x86-64, for any CPU, with AVX2 and with
+# AVX-512.  Each of _cy_base.pyx, _cy_avx2.pyx, _cy_avx512.pyx and their _f32
+# twins includes this file, which includes the others, one concern each:
 #
 #   _functions.pxi   the costs and the activation
 #   _inputs.pxi      the packed inputs (Inputs, prepare), the caller's columns (Columns)
 #   _lists.pxi       a list of (x, y) pairs checked and packed in one pass (pack)
 #   _params.pxi      the parameters in the kernels' layout, and the lazy L2 scale
 #   _loops.pxi       forward, backward, the SGD step
+#   _momentum.pxi    momentum's lazy catch-up of the input layer's rows
 #   _team.pxi        sharing a call among threads
 #   this file        the interface: the def functions
 #
@@ -28,6 +29,7 @@ include "_inputs.pxi"
 include "_lists.pxi"
 include "_params.pxi"
 include "_loops.pxi"
+include "_momentum.pxi"
 include "_team.pxi"
 
 from cnet._kernels.alloc cimport cnet_alloc
@@ -199,7 +201,7 @@ def train(list weights, list biases, Inputs X, const double[:, ::1] Y,
 
 
 def momentum_maps(double mu, double r, Py_ssize_t steps):
-    """The maps of catch_up (_loops.pxi) for up to ``steps`` steps, as one flat array of
+    """The maps of catch_up (_momentum.pxi) for up to ``steps`` steps, as one flat array of
     DTYPE: E_k = P M^k, Q_k = P M^k A, F_k = M^k, G_k = M^k A for k = 0 … steps, each
     a 2 × 2 matrix [[a, b], [c, d]] stored as a, b, c, d (w ← a w + b v, v ← c w + d v);
     entries below the smallest normal number of DTYPE are 0."""
@@ -221,7 +223,7 @@ SMALLEST_SIGMA = 2.0 ** -60     # the smallest scale of its velocities, μ^perio
 
 
 def momentum_powers(double mu):
-    """The tables of catch_up_scaled (_loops.pxi), one flat array of DTYPE: μ^k for
+    """The tables of catch_up_scaled (_momentum.pxi), one flat array of DTYPE: μ^k for
     k = 0 … period, then g_k = 1 + μ + … + μ^{k−1} (g_0 = 0) for the same k, where
     period is the largest k with μ^k ≥ SMALLEST_SIGMA, at most MAX_PERIOD (0 < μ < 1)."""
     period = min(MAX_PERIOD, int(np.log(SMALLEST_SIGMA) / np.log(mu)))

@@ -206,7 +206,7 @@ static void cnet_momentum(cnet_real *w, cnet_real *v, Py_ssize_t n, cnet_real mu
 }
 
 /* (w[i], v[i]) ← (a w[i] + b v[i], c w[i] + d v[i]), for i < n (a multiple of V):
-   momentum's steps without a gradient, several at once (see catch_up in _loops.pxi) */
+   momentum's steps without a gradient, several at once (see catch_up in _momentum.pxi) */
 static void cnet_momentum_map(cnet_real *w, cnet_real *v, Py_ssize_t n, const cnet_real *abcd)
 {
     Py_ssize_t i;
@@ -233,7 +233,7 @@ static void cnet_momentum_map(cnet_real *w, cnet_real *v, Py_ssize_t n, const cn
 }
 
 /* w[i] = w[i] + b · v[i], for i < n (a multiple of V): momentum without a penalty,
-   steps without a gradient at once (see catch_up_scaled in _loops.pxi) */
+   steps without a gradient at once (see catch_up_scaled in _momentum.pxi) */
 static void cnet_add_scaled(cnet_real *w, const cnet_real *v, Py_ssize_t n, cnet_real b)
 {
     Py_ssize_t i;
