@@ -10,7 +10,7 @@
 # function per layer (dense_forward, dense_backward, step_layer), which is where
 # another kind of layer (convolution, pooling) would get its own.
 from cnet._kernels.real cimport real_t
-from cnet._kernels.vec cimport (cnet_rows_forward, cnet_rows_update, cnet_dot, cnet_prefetch,
+from cnet._kernels.vec cimport (cnet_rows_forward, cnet_rows_update, cnet_dots, cnet_prefetch,
                                 cnet_l1_decay, cnet_momentum)
 from cnet._kernels.group cimport (CNET_GROUP_MAX, cnet_rows_forward_group, cnet_rows_update_group,
                                   cnet_rows_step_sums)
@@ -114,12 +114,13 @@ cdef inline void dense_backward(const Net *net, Py_ssize_t l, const real_t *act,
     cdef real_t *d = delta + net.off[l - 1]
     cdef const real_t *d_next = delta + net.off[l]
     cdef int kind = net.kind[l - 1]
+    # (w_lᵀ δ_{l+1})_i is row i of wt[l] dotted with δ_{l+1} (zero in the padding), into d[i]
+    cnet_dots(net.wt[l], no, net.n[l], d_next, no, d)
     for i in range(net.n[l]):
-        # (w_lᵀ δ_{l+1})_i is row i of wt[l] dotted with δ_{l+1} (zero in the padding)
         if is_scaled(net, l):
-            d[i] = (net.scale[l] * cnet_dot(net.wt[l] + i * no, d_next, no)) * derivative(a[i], kind)
+            d[i] = (net.scale[l] * d[i]) * derivative(a[i], kind)
         else:
-            d[i] = cnet_dot(net.wt[l] + i * no, d_next, no) * derivative(a[i], kind)
+            d[i] = d[i] * derivative(a[i], kind)
 
 
 cdef void backward(const Net *net, const real_t *act, const double *y, int cost,

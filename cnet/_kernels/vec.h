@@ -143,30 +143,57 @@ static void cnet_rows_update(cnet_real *wt, Py_ssize_t s, Py_ssize_t n, const in
             wt[cnet_row(index, p) * s + jb] += -(c * value[p]) * d[jb];
 }
 
-/* Σ_j u_j v_j for n a multiple of V, as V partial sums -- sum k over j ≡ k (mod V),
-   so that the loop is not one long dependency chain -- added pairwise:
-   (s0 + s1) + (s2 + s3) for V = 4.  One V-wide register with GCC's vector
-   extensions, an array elsewhere: the same additions in the same order. */
-static cnet_real cnet_dot(const cnet_real *u, const cnet_real *v, Py_ssize_t n)
-{
-    cnet_real r[32 / sizeof(cnet_real)];
-    Py_ssize_t j, k, w;
-#if defined(__GNUC__)
-    cnet_vec acc = {0}, a, b;
-    for (j = 0; j < n; j += CNET_V) {
-        cnet_load(&a, u + j);
-        cnet_load(&b, v + j);
-        acc += a * b;
-    }
-    __builtin_memcpy(r, &acc, sizeof(r));
+/* out[k] = Σ_j u[k·stride + j] v[j] for k < K (K ≤ CNET_DOTS), n a multiple of V: each
+   as V partial sums -- sum i over j ≡ i (mod V), so that the loop is not one long
+   dependency chain -- added pairwise: (s0 + s1) + (s2 + s3) for V = 4; the K dots
+   together, so that their chains interleave.  V-wide registers with GCC's vector
+   extensions, arrays elsewhere: the same additions in the same order. */
+#if defined(__AVX__)
+#define CNET_DOTS 8
 #else
-    for (k = 0; k < CNET_V; k++) r[k] = 0;
-    for (j = 0; j < n; j += CNET_V)
-        for (k = 0; k < CNET_V; k++) r[k] += u[j + k] * v[j + k];
+#define CNET_DOTS 4     /* (16 registers of 16 bytes: more would spill) */
 #endif
-    for (w = CNET_V / 2; w >= 1; w /= 2)
-        for (k = 0; k < w; k++) r[k] = r[2 * k] + r[2 * k + 1];
-    return r[0];
+CNET_INLINE void cnet_dot_rows(int K, const cnet_real *u, Py_ssize_t stride, const cnet_real *v,
+                               Py_ssize_t n, cnet_real *out)
+{
+    cnet_real r[CNET_DOTS][32 / sizeof(cnet_real)];
+    Py_ssize_t j, w;
+    int k, i;
+#if defined(__GNUC__)
+    cnet_vec acc[CNET_DOTS], a, b;
+    for (k = 0; k < K; k++) acc[k] = (cnet_vec) {0};
+    for (j = 0; j < n; j += CNET_V) {
+        cnet_load(&b, v + j);
+        for (k = 0; k < K; k++) {
+            cnet_load(&a, u + k * stride + j);
+            acc[k] += a * b;
+        }
+    }
+    for (k = 0; k < K; k++) __builtin_memcpy(r[k], &acc[k], sizeof(r[k]));
+#else
+    for (k = 0; k < K; k++)
+        for (i = 0; i < CNET_V; i++) r[k][i] = 0;
+    for (j = 0; j < n; j += CNET_V)
+        for (k = 0; k < K; k++)
+            for (i = 0; i < CNET_V; i++) r[k][i] += u[k * stride + j + i] * v[j + i];
+#endif
+    for (k = 0; k < K; k++) {
+        for (w = CNET_V / 2; w >= 1; w /= 2)
+            for (i = 0; i < w; i++) r[k][i] = r[k][2 * i] + r[k][2 * i + 1];
+        out[k] = r[k][0];
+    }
+}
+
+/* out[i] = Σ_j u[i·stride + j] v[j] for i < rows (n a multiple of V): each row of a
+   matrix dotted with v, as cnet_dot_rows, CNET_DOTS rows at a time */
+static void cnet_dots(const cnet_real *u, Py_ssize_t stride, Py_ssize_t rows, const cnet_real *v,
+                      Py_ssize_t n, cnet_real *out)
+{
+    Py_ssize_t i = 0;
+    for (; i + CNET_DOTS <= rows; i += CNET_DOTS)
+        cnet_dot_rows(CNET_DOTS, u + i * stride, stride, v, n, out + i);
+    for (; i < rows; i++)
+        cnet_dot_rows(1, u + i * stride, stride, v, n, out + i);
 }
 
 /* sgn(x): 1, −1 or 0 */

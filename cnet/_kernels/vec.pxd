@@ -13,5 +13,6 @@ cdef extern from "vec.h":
                        int apply, int prepare) noexcept nogil
     void cnet_momentum_map(real_t *w, real_t *v, Py_ssize_t n, const real_t *abcd) noexcept nogil
     void cnet_add_scaled(real_t *w, const real_t *v, Py_ssize_t n, real_t b) noexcept nogil
-    real_t cnet_dot(const real_t *u, const real_t *v, Py_ssize_t n) noexcept nogil
+    void cnet_dots(const real_t *u, Py_ssize_t stride, Py_ssize_t rows, const real_t *v, Py_ssize_t n,
+                   real_t *out) noexcept nogil
     void cnet_prefetch(const void *p) noexcept nogil
