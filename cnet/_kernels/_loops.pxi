@@ -218,10 +218,9 @@ cdef void step_layer(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_
     elif l == 0:
         cnet_rows_update_group(target, no, no, net.n[0], X.index, X.value, X.start, batch, m, cl,
                                delta + net.off[0] + j0, W)
-    else:
-        for k in range(m):      # (target − i0 · no: entry p of act is the layer's row p)
-            cnet_rows_update(target - i0 * no, no, no, NULL, act + k * W + net.off[l - 1], i0, i1, cl,
-                             delta + k * W + net.off[l] + j0)
+    else:       # (target − i0 · no: row i is input i; each row once, the examples in order)
+        cnet_rows_update(target - i0 * no, no, no, i0, i1, act + net.off[l - 1], W, m, cl,
+                         delta + net.off[l] + j0, W)
     if step.mu != 0 and not (step.lazy and l == 0):
         cnet_momentum(wt, target, (i1 - i0) * no, step.mu, step.penalty, step.l1, 1, not step.last)
 

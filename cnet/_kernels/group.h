@@ -6,8 +6,8 @@
    the block, so that the block is read from L2 once per mini-batch rather than
    once per example -- and, fused, once for a step's update and the next step's
    sums.  Each z still adds its terms in order of p, and each weight gets its
-   examples' terms in example order: the same bits as cnet_rows_forward and
-   cnet_rows_update (vec.h) called for one example after another. */
+   examples' terms in example order: the same bits as cnet_rows_forward (vec.h)
+   called for one example after another, and as updating for one after another. */
 #ifndef CNET_GROUP_H
 #define CNET_GROUP_H
 
@@ -115,9 +115,9 @@ CNET_INLINE void cnet_group_slice(int K, Py_ssize_t jb, cnet_real *wt, Py_ssize_
    then, for the mf examples e_k = fbatch[k],
      z_k[j] = b[j] + Σ_{start[e_k] ≤ p < start[e_k + 1]} value[p] · wt[index[p]·s + j],  z_k = z + k·zs
    (rows index[p] < `rows`, increasing; mu, mf ≤ CNET_GROUP_MAX; either may be 0) -- a
-   block of rows at a time, updated, then read by the sums.  The same bits as
-   cnet_rows_update for each of the first examples in turn, then cnet_rows_forward
-   for each of the others. */
+   block of rows at a time, updated, then read by the sums.  The same bits as the
+   update for each of the first examples in turn, then cnet_rows_forward for each
+   of the others. */
 static void cnet_rows_step_sums(cnet_real *wt, Py_ssize_t s, Py_ssize_t n, Py_ssize_t rows,
                                 const int *index, const cnet_real *value, const Py_ssize_t *start,
                                 const Py_ssize_t *ubatch, Py_ssize_t mu, cnet_real c,

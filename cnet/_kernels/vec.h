@@ -1,14 +1,15 @@
 /* The vector loops of the compiled kernels: one layer's weighted sums over its
-   inputs (forward), the matching weight update, and a dot product.
+   inputs (forward), a dense layer's weight update over a mini-batch, and a
+   matrix's rows dotted with a vector (backward).
 
-   The first two are the input layer's loops -- 81% of the arithmetic -- written
-   with GCC's vector extensions, so that a slice of 8·V neurons of z (forward)
-   or of δ (update) stays in eight V-wide registers while the loop runs over the
-   inputs: an example's non-zero pixels (index[p] is the pixel), or all of a
-   hidden layer's activations (index is NULL: input p).  (Training takes a
-   mini-batch's examples through the input layer together: group.h.)  Plain loops for compilers
-   without the extensions.  All compute exactly what the comments say, in the
-   same order, so results do not depend on which is compiled. */
+   They are written with GCC's vector extensions: the forward keeps a slice of
+   8·W neurons of z in eight W-wide registers while it runs over the inputs (an
+   example's non-zero pixels, index[p] being the pixel, or all of a hidden layer's
+   activations: index NULL, input p), and the update a slice of one row of
+   weights while the mini-batch's terms go in.  (The input layer, a mini-batch's
+   examples together: group.h.)  Plain loops for compilers without the
+   extensions.  All compute exactly what the comments say, in the same order, so
+   results do not depend on which is compiled. */
 #ifndef CNET_VEC_H
 #define CNET_VEC_H
 
@@ -77,24 +78,27 @@ CNET_INLINE void cnet_forward_slice(int K, Py_ssize_t jb, const cnet_real *b, co
     for (k = 0; k < K; k++) CNET_WSTORE(z + jb + k * CNET_W, acc[k]);
 }
 
-/* wt[row(p)·s + j] += (−c · value[p]) · d[j] for p0 ≤ p < p1 in order, jb ≤ j < jb + K·W
-   (K ≤ 8), the K vectors of d held in registers */
+/* wt[i·s + j] += (−c · a_k[i]) · d_k[j] for k = 0, 1, … m − 1 in order (a_k = a + k·as,
+   d_k = d + k·ds), i0 ≤ i < i1, jb ≤ j < jb + K·W (K ≤ 8): each row's K vectors in
+   registers while the m examples' terms go in */
 CNET_INLINE void cnet_update_slice(int K, Py_ssize_t jb, cnet_real *wt, Py_ssize_t s,
-                                   const int *index, const cnet_real *value,
-                                   Py_ssize_t p0, Py_ssize_t p1, cnet_real c, const cnet_real *d)
+                                   Py_ssize_t i0, Py_ssize_t i1, const cnet_real *a, Py_ssize_t as,
+                                   Py_ssize_t m, cnet_real c, const cnet_real *d, Py_ssize_t ds)
 {
-    cnet_wvec dv[8], w;
-    Py_ssize_t p;
-    int k;
-    for (k = 0; k < K; k++) CNET_WLOAD(dv[k], d + jb + k * CNET_W);
-    for (p = p0; p < p1; p++) {
-        cnet_real *r = wt + cnet_row(index, p) * s + jb;
-        cnet_real a = -(c * value[p]);
-        for (k = 0; k < K; k++) {
-            CNET_WLOAD(w, r + k * CNET_W);
-            w += a * dv[k];
-            CNET_WSTORE(r + k * CNET_W, w);
+    cnet_wvec w[8], dv;
+    Py_ssize_t i, k;
+    int q;
+    for (i = i0; i < i1; i++) {
+        cnet_real *r = wt + i * s + jb;
+        for (q = 0; q < K; q++) CNET_WLOAD(w[q], r + q * CNET_W);
+        for (k = 0; k < m; k++) {
+            cnet_real x = -(c * a[k * as + i]);
+            for (q = 0; q < K; q++) {
+                CNET_WLOAD(dv, d + k * ds + jb + q * CNET_W);
+                w[q] += x * dv;
+            }
         }
+        for (q = 0; q < K; q++) CNET_WSTORE(r + q * CNET_W, w[q]);
     }
 }
 
@@ -124,23 +128,26 @@ static void cnet_rows_forward(const cnet_real *b, const cnet_real *wt, Py_ssize_
     }
 }
 
-/* wt[row(p)·s + j] += (−c · value[p]) · d[j], for p0 ≤ p < p1 in order, j < n */
-static void cnet_rows_update(cnet_real *wt, Py_ssize_t s, Py_ssize_t n, const int *index,
-                             const cnet_real *value, Py_ssize_t p0, Py_ssize_t p1,
-                             cnet_real c, const cnet_real *d)
+/* A dense layer's step over m examples: wt[i·s + j] += (−c · a_k[i]) · d_k[j] for
+   k = 0, 1, … m − 1 in order (a_k = a + k·as, d_k = d + k·ds), i0 ≤ i < i1, j < n -- row
+   by row, so that each row is read and written once per mini-batch, not once per example */
+static void cnet_rows_update(cnet_real *wt, Py_ssize_t s, Py_ssize_t n, Py_ssize_t i0, Py_ssize_t i1,
+                             const cnet_real *a, Py_ssize_t as, Py_ssize_t m, cnet_real c,
+                             const cnet_real *d, Py_ssize_t ds)
 {
-    Py_ssize_t jb = 0, p;
+    Py_ssize_t jb = 0, i, k;
 #if defined(__GNUC__)
     for (; jb + 8 * CNET_W <= n; jb += 8 * CNET_W)
-        cnet_update_slice(8, jb, wt, s, index, value, p0, p1, c, d);
+        cnet_update_slice(8, jb, wt, s, i0, i1, a, as, m, c, d, ds);
     for (; jb + 4 * CNET_W <= n; jb += 4 * CNET_W)
-        cnet_update_slice(4, jb, wt, s, index, value, p0, p1, c, d);
+        cnet_update_slice(4, jb, wt, s, i0, i1, a, as, m, c, d, ds);
     for (; jb + 2 * CNET_W <= n; jb += 2 * CNET_W)
-        cnet_update_slice(2, jb, wt, s, index, value, p0, p1, c, d);
+        cnet_update_slice(2, jb, wt, s, i0, i1, a, as, m, c, d, ds);
 #endif
     for (; jb < n; jb++)
-        for (p = p0; p < p1; p++)
-            wt[cnet_row(index, p) * s + jb] += -(c * value[p]) * d[jb];
+        for (i = i0; i < i1; i++)
+            for (k = 0; k < m; k++)
+                wt[i * s + jb] += -(c * a[k * as + i]) * d[k * ds + jb];
 }
 
 /* out[k] = Σ_j u[k·stride + j] v[j] for k < K (K ≤ CNET_DOTS), n a multiple of V: each
@@ -211,7 +218,7 @@ static void cnet_l1_decay(cnet_real *w, Py_ssize_t n, cnet_real r)
 }
 
 /* Momentum, the passes over every weight of a step (the gradient's terms go into v
-   in between, by cnet_rows_update):
+   in between, by the update):
      apply:   w[i] += v[i]                                   (w ← w + v, ending a step)
      prepare: v[i] = μ v[i] − r · w[i], or r · sgn(w[i]) (l1)  (v ← μv − η ∂(penalty)/∂w,
                                                                starting the next)
