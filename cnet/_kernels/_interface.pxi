@@ -275,7 +275,7 @@ def cost_and_predict(list weights, list biases, X, Y, cost, Py_ssize_t num_threa
     if w.job.partial == NULL:
         raise MemoryError()
     num_threads = min(num_threads, blocks)
-    w.job.act = zeroed(num_threads * p.net.width)
+    w.job.act = zeroed(num_threads * SCAN_GROUP * p.net.width)
     run_on_threads(w, num_threads)
     for b in range(blocks):
         total += w.job.partial[b]
@@ -306,7 +306,7 @@ cdef object scan_columns(Params p, Columns X, Y, Py_ssize_t num_threads):
         raise MemoryError()
     for t in range(num_threads):
         w.job.first_bad[t] = bad
-    w.job.act = zeroed(num_threads * p.net.width)
+    w.job.act = zeroed(num_threads * SCAN_GROUP * p.net.width)
     run_on_threads(w, num_threads)
     for t in range(num_threads):
         bad = min(bad, w.job.first_bad[t])

@@ -17,7 +17,6 @@ from cnet._kernels.group cimport (CNET_GROUP_MAX, cnet_rows_forward_group, cnet_
 
 
 cdef enum:
-    AHEAD = 4   # examples between a prefetch and the use of what it fetched
     ROWS_AHEAD = 8      # input_sum: entries between asking for a row of wt_0 and reading it
 
 
@@ -90,17 +89,6 @@ cdef void forward(const Net *net, const Rows *X, Py_ssize_t e, real_t *act) noex
     for q in range(net.panels):
         input_sum(net, X, e, q, act)
     finish_forward(net, act)
-
-
-cdef void forward_sums(const Net *net, const Rows *X, Py_ssize_t e, real_t *act) noexcept nogil:
-    # forward but for the output layer's activation: a_{l+1} = σ(w_l a_l + b_l),
-    # l = 0 … L−2, and z_L = w_{L−1} a_{L−1} + b_{L−1}, into act[off[l] …]
-    cdef Py_ssize_t q, l
-    for q in range(net.panels):
-        input_sum(net, X, e, q, act)
-    for l in range(net.L - 1):
-        dense_forward(net, l, act)
-    dense_sums(net, net.L - 1, act)
 
 
 # ----------------------------------------------------------------- backward

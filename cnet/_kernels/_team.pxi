@@ -269,6 +269,7 @@ cdef void train_part(Job *job, int t) noexcept nogil:
 
 cdef enum:
     SCAN_BLOCK = 256    # rows whose costs are summed together, in order
+    SCAN_GROUP = 16     # scan_rows, labels alone: examples whose z_1 are summed together
     COLUMNS_BLOCK = 512     # columns_part: the rows a thread takes at a time
     COLUMNS_ROOM = 256      # columns_part: room for the entries of this many dense inputs
 
@@ -277,30 +278,44 @@ cdef double scan_rows(const Job *job, const Rows *X, Py_ssize_t first, Py_ssize_
                       real_t *act) noexcept nogil:
     # Rows first … first + e1 − e0 − 1 of X, examples e0 … e1 − 1: labels[e] = argmax_j a_L[j]
     # (the first maximum) when labels are asked for; returns Σ_e cost.fn(a_L, y_e) when Y
-    # is given (else 0).  Labels alone with a sigmoid output: z_L and sigmoid_argmax, which
+    # is given (else 0), summed in order of e.  The examples go SCAN_GROUP at a time through
+    # wt_0's rows (input_sums: the same bits as one at a time), example k's activations in
+    # act + k · width.  Labels alone with a sigmoid output: z_L and sigmoid_argmax, which
     # computes only the σ(z_L[j]) that can be the maximum -- the same labels.
     cdef const Net *net = job.net
-    cdef Py_ssize_t e, r, j, best, n_out = net.n[net.L], last = first + e1 - e0
-    cdef real_t *a = act + net.off[net.L - 1]
+    cdef Py_ssize_t e, q, j, k, g, l, best, n_out = net.n[net.L], last = first + e1 - e0
+    cdef Py_ssize_t W = net.width
+    cdef real_t *a
     cdef double total = 0.0
     cdef bint labels_only = job.Y == NULL and job.labels != NULL and net.kind[net.L - 1] == SIGMOID
-    for e in range(e0, e1):
-        r = first + e - e0
-        if r + AHEAD < last:
-            prefetch_example(X, r + AHEAD)
-        if labels_only:
-            forward_sums(net, X, r, act)
-            job.labels[e] = sigmoid_argmax(a, n_out)
-            continue
-        forward(net, X, r, act)
-        if job.Y != NULL:
-            total += cost_value(a, job.Y + e * n_out, n_out, job.cost)
-        if job.labels != NULL:
-            best = 0
-            for j in range(1, n_out):
-                if a[j] > a[best]:
-                    best = j
-            job.labels[e] = best
+    cdef Py_ssize_t rows[SCAN_GROUP]
+    e = e0
+    while e < e1:
+        g = min(<Py_ssize_t> SCAN_GROUP, e1 - e)
+        for k in range(g):
+            rows[k] = first + e - e0 + k
+            if rows[k] + SCAN_GROUP < last:
+                prefetch_example(X, rows[k] + SCAN_GROUP)
+        for q in range(net.panels):
+            input_sums(net, X, rows, g, q, act, W)
+        for k in range(g):
+            a = act + k * W + net.off[net.L - 1]
+            if labels_only:
+                for l in range(net.L - 1):
+                    dense_forward(net, l, act + k * W)
+                dense_sums(net, net.L - 1, act + k * W)
+                job.labels[e + k] = sigmoid_argmax(a, n_out)
+                continue
+            finish_forward(net, act + k * W)
+            if job.Y != NULL:
+                total += cost_value(a, job.Y + (e + k) * n_out, n_out, job.cost)
+            if job.labels != NULL:
+                best = 0
+                for j in range(1, n_out):
+                    if a[j] > a[best]:
+                        best = j
+                job.labels[e + k] = best
+        e += g
     return total
 
 
@@ -313,7 +328,7 @@ cdef void scan_part(Job *job, int t) noexcept nogil:
     while b < blocks:
         e0 = b * SCAN_BLOCK
         job.partial[b] = scan_rows(job, job.X, e0, e0, min(job.count, e0 + SCAN_BLOCK),
-                                   job.act + t * job.net.width)
+                                   job.act + t * SCAN_GROUP * job.net.width)
         b = cnet_take(&job.team)
 
 
@@ -344,7 +359,7 @@ cdef void columns_part(Job *job, int t) noexcept nogil:
     cdef Py_ssize_t *start = job.buffer + t * block_buffer_size(n_in)
     cdef int *index = <int *> (start + COLUMNS_BLOCK + 1)
     cdef real_t *value = <real_t *> (index + room + (room & 1))     # (8-byte aligned)
-    cdef real_t *act = job.act + t * job.net.width
+    cdef real_t *act = job.act + t * SCAN_GROUP * job.net.width
     cdef Rows X
     cdef int finite
     X.start, X.index, X.value = start, index, value
