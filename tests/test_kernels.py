@@ -113,10 +113,11 @@ def test_cross_entropy_saturated_output_is_finite():
 
 @pytest.mark.skipif(not wider_isas(), reason="this CPU has no AVX2")
 @pytest.mark.parametrize("suffix", ["", "_f32"], ids=["f64", "f32"])
-@pytest.mark.parametrize("sizes", [[784, 30, 10], [784, 100, 10]], ids=str)
+@pytest.mark.parametrize("sizes", [[784, 30, 10], [784, 100, 10], [784, 120, 10]], ids=str)
 def test_the_vector_builds_give_the_baselines_bits(suffix, sizes):
-    # AVX2's 32-byte vectors and AVX-512's 64-byte ones (hidden widths 32 and 112
-    # stored: slices of 8, 4 and 2 vectors) against the baseline build
+    # AVX2's 32-byte vectors and AVX-512's 64-byte ones against the baseline build
+    # (hidden widths stored 32, 104 and 120 in float64, 32, 112 and 128 in float32:
+    # AVX-512 slices of 4; 8, 4 and 1; 8, 4, 2 and 1 vectors, and of 2; 4, 2 and 1; 8)
     import importlib
     builds = [importlib.import_module("cnet._kernels._cy_" + isa + suffix) for isa in ["base"] + wider_isas()]
     rng = np.random.default_rng(11)

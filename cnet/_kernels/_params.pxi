@@ -6,7 +6,7 @@
 # layer's neurons that the compiler vectorises, and a zero input a_i skips its
 # whole row exactly.
 #
-# Layers after the input are stored BLOCK wide (four vectors): a layer of n
+# Layers after the input are stored BLOCK wide (two vectors, 64 bytes): a layer of n
 # neurons takes s = ⌈n / BLOCK⌉·BLOCK slots, the extra ones holding zero weights,
 # zero biases and zero errors.  Every loop over a layer's neurons then runs over
 # whole vectors.

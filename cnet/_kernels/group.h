@@ -137,6 +137,8 @@ static void cnet_rows_step_sums(cnet_real *wt, Py_ssize_t s, Py_ssize_t n, Py_ss
         cnet_group_slice(4, jb, wt, s, rows, CNET_GROUP_ROWS(4), index, value, u, c, d, ds, f, z, zs);
     for (; jb + 2 * CNET_W <= n; jb += 2 * CNET_W)
         cnet_group_slice(2, jb, wt, s, rows, CNET_GROUP_ROWS(2), index, value, u, c, d, ds, f, z, zs);
+    for (; jb + CNET_W <= n; jb += CNET_W)
+        cnet_group_slice(1, jb, wt, s, rows, CNET_GROUP_ROWS(1), index, value, u, c, d, ds, f, z, zs);
 #endif
     for (; jb < n; jb++) {
         for (k = 0; k < mu; k++)

@@ -22,7 +22,8 @@ static inline cnet_real cnet_tanh(cnet_real x) { return tanhf(x); }
 
 /* V: the reals in one 32-byte vector (4 doubles, 8 floats) */
 #define CNET_V ((Py_ssize_t) (32 / sizeof(cnet_real)))
-/* Layers after the input are stored in whole blocks of four vectors */
-#define CNET_BLOCK (4 * CNET_V)
+/* Layers after the input are stored in whole blocks of two vectors: 64 bytes, a
+   cache line, and one AVX-512 vector */
+#define CNET_BLOCK (2 * CNET_V)
 
 #endif

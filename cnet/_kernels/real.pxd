@@ -6,5 +6,5 @@ cdef extern from "real.h":
     ctypedef double real_t "cnet_real"
     real_t real_exp "cnet_exp" (real_t x) noexcept nogil
     real_t real_tanh "cnet_tanh" (real_t x) noexcept nogil
-    # the width of a stored layer is a whole number of BLOCKs (four vectors)
+    # the width of a stored layer is a whole number of BLOCKs (two vectors: 64 bytes)
     const Py_ssize_t BLOCK "CNET_BLOCK"

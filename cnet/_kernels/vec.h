@@ -118,6 +118,8 @@ static void cnet_rows_forward(const cnet_real *b, const cnet_real *wt, Py_ssize_
         cnet_forward_slice(4, jb, b, wt, s, index, value, p0, p1, z, ahead);
     for (; jb + 2 * CNET_W <= n; jb += 2 * CNET_W)
         cnet_forward_slice(2, jb, b, wt, s, index, value, p0, p1, z, ahead);
+    for (; jb + CNET_W <= n; jb += CNET_W)
+        cnet_forward_slice(1, jb, b, wt, s, index, value, p0, p1, z, ahead);
 #else
     (void) ahead;
 #endif
@@ -143,6 +145,8 @@ static void cnet_rows_update(cnet_real *wt, Py_ssize_t s, Py_ssize_t n, Py_ssize
         cnet_update_slice(4, jb, wt, s, i0, i1, a, as, m, c, d, ds);
     for (; jb + 2 * CNET_W <= n; jb += 2 * CNET_W)
         cnet_update_slice(2, jb, wt, s, i0, i1, a, as, m, c, d, ds);
+    for (; jb + CNET_W <= n; jb += CNET_W)
+        cnet_update_slice(1, jb, wt, s, i0, i1, a, as, m, c, d, ds);
 #endif
     for (; jb < n; jb++)
         for (i = i0; i < i1; i++)
