@@ -34,7 +34,7 @@ import numpy as np
 from cnet import _checks, _kernels
 from cnet._kernels import numpy_kernels
 from cnet.functions import (ACTIVATIONS, OUTPUTS, builtin_cost, output_of,
-                            overridden_cost_methods)
+                            overridden_cost_methods, vectorized_result)
 
 REGULARIZATIONS = ("L2", "L1")
 
@@ -59,13 +59,6 @@ def _fast_shuffle_ok():
         trial.shuffle(expected)
         _fast_shuffle.append(perm.tolist() == expected and after == trial.getstate())
     return _fast_shuffle[0]
-
-
-def _one_hot_column(j, n):
-    """An (n, 1) column: 1.0 in row j, zeros elsewhere (the book's vectorized_result)."""
-    e = np.zeros((n, 1))
-    e[j] = 1.0
-    return e
 
 
 class Engine:
@@ -370,7 +363,7 @@ class Engine:
             for x, y in data:
                 a = self.feedforward(x)
                 if convert:
-                    y = _one_hot_column(y, self.sizes[-1])
+                    y = vectorized_result(y, self.sizes[-1])
                 cost += self.cost.fn(a, y) / len(data)
         if regularization == "L1":
             cost += (lmbda / len(data)) * sum(np.sum(np.abs(w)) for w in self.weights)

@@ -62,9 +62,9 @@ def output_of(cost):
     return getattr(cost, "output", "sigmoid")
 
 
-def vectorized_result(j):
-    """A (10, 1) one-hot column: 1.0 in row j, zeros elsewhere."""
-    e = np.zeros((10, 1))
+def vectorized_result(j, n=10):
+    """An (n, 1) one-hot column, (10, 1) as in the book: 1.0 in row j, zeros elsewhere."""
+    e = np.zeros((n, 1))
     e[j] = 1.0
     return e
 
