@@ -56,12 +56,23 @@ static inline void cnet_pack_store(cnet_real *out, __m256 v)
 static void cnet_pack_init(void) {}
 #endif
 
+/* Entries i … n − 1 of x read as type T, one value at a time, without a branch:
+   index[p] = i, value[p] = x_i, p past it when x_i ≠ 0; ok cleared when x_i is
+   not finite (x_i − x_i is 0 for a finite x_i, NaN otherwise) */
+#define CNET_PACK_ONE_AT_A_TIME(T)                          \
+    for (; i < n; i++) {                                    \
+        T v = *(const T *) (x + i * stride);                \
+        index[p] = (int) i;                                 \
+        value[p] = (cnet_real) v;                           \
+        p += v != 0;                                        \
+        ok &= v - v == 0;                                   \
+    }
+
 static Py_ssize_t cnet_pack_f32(const char *x, Py_ssize_t stride, Py_ssize_t n, int *index,
                                 cnet_real *value, Py_ssize_t p, int *finite)
 {
     Py_ssize_t i = 0;
     int ok = 1;
-    float v;
 #if defined(__AVX2__)
     if (stride == (Py_ssize_t) sizeof(float)) {
         const float *f = (const float *) x;
@@ -81,13 +92,7 @@ static Py_ssize_t cnet_pack_f32(const char *x, Py_ssize_t stride, Py_ssize_t n, 
         ok = _mm256_movemask_ps(bad) == 0;
     }
 #endif
-    for (; i < n; i++) {
-        v = *(const float *) (x + i * stride);
-        index[p] = (int) i;
-        value[p] = (cnet_real) v;
-        p += v != 0;
-        ok &= v - v == 0;
-    }
+    CNET_PACK_ONE_AT_A_TIME(float)
     if (!ok) *finite = 0;
     return p;
 }
@@ -95,16 +100,9 @@ static Py_ssize_t cnet_pack_f32(const char *x, Py_ssize_t stride, Py_ssize_t n, 
 static Py_ssize_t cnet_pack_f64(const char *x, Py_ssize_t stride, Py_ssize_t n, int *index,
                                 cnet_real *value, Py_ssize_t p, int *finite)
 {
-    Py_ssize_t i;
+    Py_ssize_t i = 0;
     int ok = 1;
-    double v;
-    for (i = 0; i < n; i++) {
-        v = *(const double *) (x + i * stride);
-        index[p] = (int) i;
-        value[p] = (cnet_real) v;
-        p += v != 0;
-        ok &= v - v == 0;
-    }
+    CNET_PACK_ONE_AT_A_TIME(double)
     if (!ok) *finite = 0;
     return p;
 }
