@@ -24,7 +24,8 @@
    same way (each row still gets its examples' terms in example order).
    UPDATE=3 (GROUP=10): momentum's least traffic -- the grouped update goes into
    the velocities vt (v += a_i · d), then each row the group touched in the
-   block moves by them, w += s · v, once (the rows listed with a stamp): per
+   block moves by them, w += s · v, once (the rows listed with a stamp, without
+   a branch): per
    touched row and step, v read and written besides what UPDATE=2 moves.
 */
 #include <stdint.h>
@@ -67,7 +68,7 @@ static int64_t *bounds; /* PRE: example e's pixels in block b are bounds[e·(NB+
 static double now(void)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
@@ -141,7 +142,11 @@ static void update_group(const int64_t *es, int m, double c, double (*d)[H], dou
                 double *r = target + (int64_t) i * H;
                 double a = -(c * value[p]);
                 for (int j = 0; j < 8; j++) { LOAD(w, r + 4 * j); w += a * dv[j]; STORE(r + 4 * j, w); }
-                if (step && stamp[i] != step) { stamp[i] = step; listed[count++] = i; }
+                if (step) {             /* listed once, without a branch */
+                    listed[count] = i;
+                    count += stamp[i] != step;
+                    stamp[i] = step;
+                }
             }
             cur[k] = p;
         }
