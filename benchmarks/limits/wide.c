@@ -1,11 +1,15 @@
 /* The first layer's forward loop and weight update, one example after another in a
-   shuffled order, for a hidden layer of H columns (32: [784, 30, 10]'s; 112:
+   shuffled order, for a hidden layer of H columns (32: [784, 30, 10]'s; 104:
    [784, 100, ...]'s, both padded as the kernels store them), with vectors of VW bytes:
    32 (AVX2, the kernels' width) or 64 (AVX-512).  Each pass over an example's
    non-zero pixels holds K ≤ 8 vectors of z (or of δ) in registers, as vec.h does,
    so a wider vector means fewer passes.  Each column is computed the same way at any
    width (a multiply, then an add, in pixel order): the checksum printed after the
    time (the sum of the weights after the epoch) is the same for both widths.
+   GROUP=10: mini-batches of 10 instead, as the kernels train them (group.h): the
+   forward sums of the 10 examples, a block of rows at a time (each block read once
+   for all 10), then their updates the same way, each weight getting its terms in
+   example order (a mini-batch's examples all see the weights from before it).
    Reads start/index/value/order from the current directory (wide.py writes them;
    limits.h's slurp);
    prints the CPU seconds of the best of 5 epochs and the checksum. */
@@ -59,14 +63,80 @@ __attribute__((noinline)) static void update(int64_t e, const double *d, double 
     for (; jb + 2 * V <= H; jb += 2 * V) upd(2, jb, e, d, c);
     for (; jb + V <= H; jb += V) upd(1, jb, e, d, c);
 }
+#ifdef GROUP
+/* the rows of wt in blocks of about 48 KB for a slice of K vectors, as group.h */
+#define RB(K) (49152 / ((K) * VW))
+/* z_k[jb …] += Σ_p value[p] · wt[index[p], jb …] for the examples es[k], k < GROUP,
+   a block of rows at a time, each example's K vectors in registers */
+static inline void gfwd(int K, int jb, const int64_t *es, double (*z)[H]) {
+    int64_t cur[GROUP];
+    wvec acc[8], w;
+    for (int k = 0; k < GROUP; k++) cur[k] = start[es[k]];
+    for (int r1 = RB(K); r1 - RB(K) < 784; r1 += RB(K))
+        for (int k = 0; k < GROUP; k++) {
+            int64_t p = cur[k], end = start[es[k] + 1];
+            if (p == end || index_[p] >= r1) continue;
+            for (int i = 0; i < K; i++) WLOAD(acc[i], z[k] + jb + i * V);
+            for (; p < end && index_[p] < r1; p++) {
+                const double *r = wt + (int64_t) index_[p] * H + jb; double x = value[p];
+                for (int i = 0; i < K; i++) { WLOAD(w, r + i * V); acc[i] += x * w; }
+            }
+            for (int i = 0; i < K; i++) WSTORE(z[k] + jb + i * V, acc[i]);
+            cur[k] = p;
+        }
+}
+/* wt[index[p], jb …] += (−c · value[p]) · d_k[jb …] for the examples es[k] in order,
+   a block of rows at a time, d_k's K vectors in registers */
+static inline void gupd(int K, int jb, const int64_t *es, double (*d)[H], double c) {
+    int64_t cur[GROUP];
+    wvec dv[8], w;
+    for (int k = 0; k < GROUP; k++) cur[k] = start[es[k]];
+    for (int r1 = RB(K); r1 - RB(K) < 784; r1 += RB(K))
+        for (int k = 0; k < GROUP; k++) {
+            int64_t p = cur[k], end = start[es[k] + 1];
+            if (p == end || index_[p] >= r1) continue;
+            for (int i = 0; i < K; i++) WLOAD(dv[i], d[k] + jb + i * V);
+            for (; p < end && index_[p] < r1; p++) {
+                double *r = wt + (int64_t) index_[p] * H + jb; double a = -(c * value[p]);
+                for (int i = 0; i < K; i++) { WLOAD(w, r + i * V); w += a * dv[i]; WSTORE(r + i * V, w); }
+            }
+            cur[k] = p;
+        }
+}
+__attribute__((noinline)) static void forward_group(const int64_t *es, double (*z)[H]) {
+    int jb = 0;
+    for (; jb + 8 * V <= H; jb += 8 * V) gfwd(8, jb, es, z);
+    for (; jb + 4 * V <= H; jb += 4 * V) gfwd(4, jb, es, z);
+    for (; jb + 2 * V <= H; jb += 2 * V) gfwd(2, jb, es, z);
+    for (; jb + V <= H; jb += V) gfwd(1, jb, es, z);
+}
+__attribute__((noinline)) static void update_group(const int64_t *es, double (*d)[H], double c) {
+    int jb = 0;
+    for (; jb + 8 * V <= H; jb += 8 * V) gupd(8, jb, es, d, c);
+    for (; jb + 4 * V <= H; jb += 4 * V) gupd(4, jb, es, d, c);
+    for (; jb + 2 * V <= H; jb += 2 * V) gupd(2, jb, es, d, c);
+    for (; jb + V <= H; jb += V) gupd(1, jb, es, d, c);
+}
+#endif
 int main(void) {
     size_t b; start = slurp(".", "start", &b); index_ = slurp(".", "index", &b); value = slurp(".", "value", &b);
     order = slurp(".", "order", &b);
     int64_t n = b / 8;
-    double z[H] __attribute__((aligned(64))), best = 1e9, check = 0;
+    double best = 1e9, check = 0;
     for (int i = 0; i < 784 * H; i++) wt[i] = (i % 13) * 1e-3;
     for (int rep = 0; rep < 5; rep++) {
         double t = now();
+#ifdef GROUP
+        static double zs[GROUP][H] __attribute__((aligned(64)));
+        for (int64_t s = 0; s + GROUP <= n; s += GROUP) {
+            memset(zs, 0, sizeof zs);
+            forward_group(order + s, zs);
+            for (int k = 0; k < GROUP; k++)
+                for (int j = 0; j < H; j++) zs[k][j] = zs[k][j] * 1e-3;
+            update_group(order + s, zs, 1e-3);
+        }
+#else
+        double z[H] __attribute__((aligned(64)));
         for (int64_t s = 0; s < n; s++) {
             int64_t e = order[s];
             memset(z, 0, sizeof z);
@@ -74,6 +144,7 @@ int main(void) {
             for (int j = 0; j < H; j++) z[j] = z[j] * 1e-3;
             update(e, z, 1e-3);
         }
+#endif
         t = now() - t; if (t < best) best = t;
     }
     for (int i = 0; i < 784 * H; i++) check += wt[i];

@@ -6,10 +6,9 @@ in a shuffled order.
 
     CNET_DATA_DIR=../shared/data python benchmarks/limits/wide.py [rounds]
 
-Prints CPU seconds per epoch of the forward loop and the update, one example after
-another (the best over ``rounds`` interleaved runs of the best of 5), and checks that
-both widths leave the same weights, bit for bit (a wider vector changes no column's
-order of additions).
+Prints CPU seconds per epoch of the forward loop and the update (the best over
+``rounds`` interleaved runs of the best of 5), and checks that both widths leave the
+same weights, bit for bit (a wider vector changes no column's order of additions).
 """
 import os
 import subprocess
@@ -24,6 +23,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BASE = ["-O3", "-ffp-contract=off"]
 WIDTHS = {"AVX2, 32-byte vectors": BASE + ["-mavx2", "-mfma", "-DVW=32"],
           "AVX-512, 64-byte vectors": BASE + ["-mavx512f", "-mavx512vl", "-mavx512dq", "-DVW=64"]}
+
+
+MODES = {"one at a time": [], "mini-batches of 10": ["-DGROUP=10"]}
 
 
 def has_avx512():
@@ -50,25 +52,26 @@ def main(argv):
         X[rows, cols].tofile(os.path.join(tmp, "value"))
         np.random.default_rng(1).permutation(len(X)).astype(np.int64).tofile(os.path.join(tmp, "order"))
         exes = {}
-        for h in (32, 112):
-            for what, flags in widths.items():
-                exe = os.path.join(tmp, "wide_{}_{}".format(h, len(exes)))
-                subprocess.run(["gcc", *flags, "-DH={}".format(h), "-I", HERE, os.path.join(HERE, "wide.c"),
-                                "-o", exe], check=True)
-                exes[h, what] = exe
+        for h in (32, 104):
+            for how, group in MODES.items():
+                for what, flags in widths.items():
+                    exe = os.path.join(tmp, "wide_{}_{}".format(h, len(exes)))
+                    subprocess.run(["gcc", *flags, *group, "-DH={}".format(h), "-I", HERE,
+                                    os.path.join(HERE, "wide.c"), "-o", exe], check=True)
+                    exes[h, how, what] = exe
         best, sums = {}, {}
         for _ in range(rounds):
             for key, exe in exes.items():
                 seconds, check = subprocess.run([exe], cwd=tmp, check=True, capture_output=True,
                                                 text=True).stdout.split()
                 best[key] = min(best.get(key, float(seconds)), float(seconds))
-                sums.setdefault(key[0], set()).add(check)
-    print("the first layer's forward loop and update, one example after another, shuffled "
+                sums.setdefault(key[:2], set()).add(check)
+    print("the first layer's forward loop and update, shuffled "
           "(CPU seconds per epoch, best of {} rounds)".format(rounds))
-    for (h, what), seconds in best.items():
-        print("  {:>3} columns, {:<26} {:.4f} s".format(h, what, seconds))
-    for h, checks in sums.items():
-        print("  {:>3} columns: the same weights at every width: {}".format(h, len(checks) == 1))
+    for (h, how, what), seconds in best.items():
+        print("  {:>3} columns, {:<19} {:<26} {:.4f} s".format(h, how, what, seconds))
+    for (h, how), checks in sums.items():
+        print("  {:>3} columns, {}: the same weights at every width: {}".format(h, how, len(checks) == 1))
     return 0
 
 
