@@ -14,6 +14,9 @@
 #define CNET_VEC_H
 
 #include "real.h"
+#if defined(__GNUC__) && defined(__AVX__)
+#include <immintrin.h>
+#endif
 
 #if defined(__GNUC__)
 #define CNET_INLINE static inline __attribute__((always_inline))
@@ -158,12 +161,33 @@ static void cnet_rows_update(cnet_real *wt, Py_ssize_t s, Py_ssize_t n, Py_ssize
    as V partial sums -- sum i over j ≡ i (mod V), so that the loop is not one long
    dependency chain -- added pairwise: (s0 + s1) + (s2 + s3) for V = 4; the K dots
    together, so that their chains interleave.  V-wide registers with GCC's vector
-   extensions, arrays elsewhere: the same additions in the same order. */
+   extensions, arrays elsewhere: the same additions in the same order (with AVX, the
+   pairwise sums of four rows at a time in vectors, cnet_sum4: the same again). */
 #if defined(__AVX__)
 #define CNET_DOTS 8
 #else
 #define CNET_DOTS 4     /* (16 registers of 16 bytes: more would spill) */
 #endif
+#if defined(__GNUC__) && defined(__AVX__)
+/* out[k] = the sum of acc[k]'s lanes for k < 4, added pairwise as cnet_dot_rows does:
+   (s0 + s1) + (s2 + s3) in float64, ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+   in float32 -- the four rows' sums transposed into one vector on the way (hadd) */
+CNET_INLINE void cnet_sum4(const cnet_vec *acc, cnet_real *out)
+{
+#if CNET_PRECISION == 64
+    __m256d ab = _mm256_hadd_pd((__m256d) acc[0], (__m256d) acc[1]);    /* a01 b01 a23 b23 */
+    __m256d cd = _mm256_hadd_pd((__m256d) acc[2], (__m256d) acc[3]);    /* c01 d01 c23 d23 */
+    _mm256_storeu_pd(out, _mm256_add_pd(_mm256_permute2f128_pd(ab, cd, 0x20),     /* a01 b01 c01 d01 */
+                                        _mm256_permute2f128_pd(ab, cd, 0x31)));   /* a23 b23 c23 d23 */
+#else
+    __m256 ab = _mm256_hadd_ps((__m256) acc[0], (__m256) acc[1]);     /* a01 a23 b01 b23 a45 a67 b45 b67 */
+    __m256 cd = _mm256_hadd_ps((__m256) acc[2], (__m256) acc[3]);
+    __m256 abcd = _mm256_hadd_ps(ab, cd);           /* a0-3 b0-3 c0-3 d0-3 a4-7 b4-7 c4-7 d4-7 */
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1)));
+#endif
+}
+#endif
+
 CNET_INLINE void cnet_dot_rows(int K, const cnet_real *u, Py_ssize_t stride, const cnet_real *v,
                                Py_ssize_t n, cnet_real *out)
 {
@@ -180,6 +204,12 @@ CNET_INLINE void cnet_dot_rows(int K, const cnet_real *u, Py_ssize_t stride, con
             acc[k] += a * b;
         }
     }
+#if defined(__AVX__)
+    if (K % 4 == 0) {
+        for (k = 0; k < K; k += 4) cnet_sum4(acc + k, out + k);
+        return;
+    }
+#endif
     for (k = 0; k < K; k++) __builtin_memcpy(r[k], &acc[k], sizeof(r[k]));
 #else
     for (k = 0; k < K; k++)
@@ -196,13 +226,15 @@ CNET_INLINE void cnet_dot_rows(int K, const cnet_real *u, Py_ssize_t stride, con
 }
 
 /* out[i] = Σ_j u[i·stride + j] v[j] for i < rows (n a multiple of V): each row of a
-   matrix dotted with v, as cnet_dot_rows, CNET_DOTS rows at a time */
+   matrix dotted with v, as cnet_dot_rows, CNET_DOTS rows at a time, then 4, then 1 */
 static void cnet_dots(const cnet_real *u, Py_ssize_t stride, Py_ssize_t rows, const cnet_real *v,
                       Py_ssize_t n, cnet_real *out)
 {
     Py_ssize_t i = 0;
     for (; i + CNET_DOTS <= rows; i += CNET_DOTS)
         cnet_dot_rows(CNET_DOTS, u + i * stride, stride, v, n, out + i);
+    for (; i + 4 <= rows; i += 4)
+        cnet_dot_rows(4, u + i * stride, stride, v, n, out + i);
     for (; i < rows; i++)
         cnet_dot_rows(1, u + i * stride, stride, v, n, out + i);
 }
