@@ -44,20 +44,26 @@ typedef cnet_real cnet_vec __attribute__((vector_size(32)));
 #define CNET_W CNET_V
 #endif
 typedef cnet_real cnet_wvec __attribute__((vector_size(CNET_W * sizeof(cnet_real))));
+/* the same, at any address of a real: what the loads and stores below go through (a
+   plain vector access, which the compiler keeps in a register; a memcpy of several
+   vectors in a row may become one block copy through memory) */
+typedef cnet_real cnet_wvec_at __attribute__((vector_size(CNET_W * sizeof(cnet_real)),
+                                              aligned(sizeof(cnet_real)), may_alias));
+typedef cnet_real cnet_vec_at __attribute__((vector_size(32), aligned(sizeof(cnet_real)), may_alias));
 /* v = the W reals at p / the W reals at p = v (any alignment) */
-#define CNET_WLOAD(v, p) __builtin_memcpy(&(v), (p), sizeof(v))
-#define CNET_WSTORE(p, v) __builtin_memcpy((p), &(v), sizeof(v))
+#define CNET_WLOAD(v, p) ((v) = *(const cnet_wvec_at *) (p))
+#define CNET_WSTORE(p, v) (*(cnet_wvec_at *) (p) = (v))
 
 /* *v = the V reals at p (any alignment) */
 CNET_INLINE void cnet_load(cnet_vec *v, const cnet_real *p)
 {
-    __builtin_memcpy(v, p, sizeof(*v));
+    *v = *(const cnet_vec_at *) p;
 }
 
 /* the V reals at p = *v */
 CNET_INLINE void cnet_store(cnet_real *p, const cnet_vec *v)
 {
-    __builtin_memcpy(p, v, sizeof(*v));
+    *(cnet_vec_at *) p = *v;
 }
 
 /* z[j] = b[j] + Σ_{p0 ≤ p < p1} value[p] · wt[row(p)·s + j] for jb ≤ j < jb + K·W
