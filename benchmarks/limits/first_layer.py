@@ -78,13 +78,14 @@ def main(argv):
               "(CPU seconds per epoch, best of 7 and of {} rounds)".format(n, len(rows) / n, rounds))
         variants = [v for v in VARIANTS if not only_momentum or v[0] in MOMENTUM_LINE]
         exes = []
-        for k, variant in enumerate(variants):
-            exes.append(os.path.join(tmp, "first_layer{}".format(k)))
-            subprocess.run(["gcc", *FLAGS, *variant[1], os.path.join(HERE, "first_layer.c"), "-o", exes[k]],
+        for _what, defines, _order in variants:
+            exe = os.path.join(tmp, "first_layer{}".format(len(exes)))
+            subprocess.run(["gcc", *FLAGS, *defines, os.path.join(HERE, "first_layer.c"), "-o", exe],
                            check=True)
+            exes.append(exe)
         loops = {}
         for _ in range(rounds):     # every loop in turn, each round
-            for (what, _, order), exe in zip(variants, exes):
+            for (what, _defines, order), exe in zip(variants, exes):
                 (shuffled if order == "shuffled" else np.arange(n, dtype=np.int64)).tofile(
                     os.path.join(tmp, "order"))
                 seconds = float(subprocess.run([exe, tmp], check=True, capture_output=True,
