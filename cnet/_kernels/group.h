@@ -14,8 +14,14 @@
 #include "vec.h"
 
 /* At most CNET_GROUP_MAX examples at a time, and the rows of wt in blocks of
-   CNET_GROUP_ROWS(K) for a slice of K vectors (of W reals: vec.h) of columns */
+   CNET_GROUP_ROWS(K) for a slice of K vectors (of W reals: vec.h) of columns.
+   A slice holds K ≤ CNET_SLICE_MAX vectors in registers (of z or of δ; with the
+   row's vector, the input's broadcast and their product, the 16 of AVX2), and a
+   layer's columns are cut into as few slices as that allows, of about equal size
+   (26 vectors, [784, 100, ...] in float64 with AVX2: 13 and 13), each slice one
+   pass over the examples' entries: fewer passes, less work per entry */
 #define CNET_GROUP_MAX 32
+#define CNET_SLICE_MAX 13
 #ifndef CNET_GROUP_BYTES
 #define CNET_GROUP_BYTES 49152
 #endif
@@ -40,14 +46,14 @@ static void cnet_group_of(cnet_group *g, const Py_ssize_t *start, const Py_ssize
 
 #if defined(__GNUC__)
 /* The sums over one block of rows (those below r1, from each example's cur on):
-   z_k[j] += value[p] · wt[index[p]·s + j] for jb ≤ j < jb + K·W (K ≤ 8), z_k = z + k·zs,
+   z_k[j] += value[p] · wt[index[p]·s + j] for jb ≤ j < jb + K·W (K ≤ CNET_SLICE_MAX), z_k = z + k·zs,
    each example's K vectors of z_k in registers while it adds its entries, in order */
 CNET_INLINE void cnet_forward_block(int K, Py_ssize_t jb, const cnet_real *wt, Py_ssize_t s,
                                     Py_ssize_t r1, const int *index, const cnet_real *value,
                                     cnet_group *g, cnet_real *z, Py_ssize_t zs)
 {
     Py_ssize_t k, p, end;
-    cnet_wvec acc[8], w;
+    cnet_wvec acc[CNET_SLICE_MAX], w;
     cnet_real *zk;
     int i;
     for (k = 0; k < g->m; k++) {
@@ -67,14 +73,15 @@ CNET_INLINE void cnet_forward_block(int K, Py_ssize_t jb, const cnet_real *wt, P
 }
 
 /* The updates over one block of rows, the examples in order:
-   wt[index[p]·s + j] += (−c · value[p]) · d_k[j] for jb ≤ j < jb + K·W (K ≤ 8), d_k = d + k·ds,
+   wt[index[p]·s + j] += (−c · value[p]) · d_k[j] for jb ≤ j < jb + K·W (K ≤ CNET_SLICE_MAX),
+   d_k = d + k·ds,
    d_k's K vectors in registers */
 CNET_INLINE void cnet_update_block(int K, Py_ssize_t jb, cnet_real *wt, Py_ssize_t s,
                                    Py_ssize_t r1, const int *index, const cnet_real *value,
                                    cnet_group *g, cnet_real c, const cnet_real *d, Py_ssize_t ds)
 {
     Py_ssize_t k, p, end;
-    cnet_wvec dv[8], w;
+    cnet_wvec dv[CNET_SLICE_MAX], w;
     int i;
     for (k = 0; k < g->m; k++) {
         p = g->cur[k];
@@ -108,6 +115,22 @@ CNET_INLINE void cnet_group_slice(int K, Py_ssize_t jb, cnet_real *wt, Py_ssize_
         if (f.m > 0) cnet_forward_block(K, jb, wt, s, r1, index, value, &f, z, zs);
     }
 }
+
+/* cnet_group_slice for a K known only at run time (1 ≤ K ≤ CNET_SLICE_MAX): each K's
+   loops compiled apart, unrolled */
+static void cnet_group_slice_k(int K, Py_ssize_t jb, cnet_real *wt, Py_ssize_t s, Py_ssize_t rows,
+                               const int *index, const cnet_real *value, cnet_group u, cnet_real c,
+                               const cnet_real *d, Py_ssize_t ds, cnet_group f, cnet_real *z, Py_ssize_t zs)
+{
+#define CNET_SLICE_CASE(k) case k: cnet_group_slice(k, jb, wt, s, rows, CNET_GROUP_ROWS(k), index, value, \
+                                                    u, c, d, ds, f, z, zs); break;
+    switch (K) {
+    CNET_SLICE_CASE(1) CNET_SLICE_CASE(2) CNET_SLICE_CASE(3) CNET_SLICE_CASE(4)
+    CNET_SLICE_CASE(5) CNET_SLICE_CASE(6) CNET_SLICE_CASE(7) CNET_SLICE_CASE(8)
+    CNET_SLICE_CASE(9) CNET_SLICE_CASE(10) CNET_SLICE_CASE(11) CNET_SLICE_CASE(12) CNET_SLICE_CASE(13)
+    }
+#undef CNET_SLICE_CASE
+}
 #endif
 
 /* The grouped step and sums: for the mu examples ubatch[k] (k = 0, 1, … in order)
@@ -125,20 +148,18 @@ static void cnet_rows_step_sums(cnet_real *wt, Py_ssize_t s, Py_ssize_t n, Py_ss
                                 const Py_ssize_t *fbatch, Py_ssize_t mf, cnet_real *z, Py_ssize_t zs)
 {
     cnet_group u, f;
-    Py_ssize_t jb = 0, j, k, p;
+    Py_ssize_t jb = 0, j, k, p, nv = n / CNET_W, slices = (nv + CNET_SLICE_MAX - 1) / CNET_SLICE_MAX, q;
     cnet_group_of(&u, start, ubatch, mu);
     cnet_group_of(&f, start, fbatch, mf);
     for (k = 0; k < mf; k++)
         for (j = 0; j < n; j++) z[k * zs + j] = b[j];
 #if defined(__GNUC__)
-    for (; jb + 8 * CNET_W <= n; jb += 8 * CNET_W)
-        cnet_group_slice(8, jb, wt, s, rows, CNET_GROUP_ROWS(8), index, value, u, c, d, ds, f, z, zs);
-    for (; jb + 4 * CNET_W <= n; jb += 4 * CNET_W)
-        cnet_group_slice(4, jb, wt, s, rows, CNET_GROUP_ROWS(4), index, value, u, c, d, ds, f, z, zs);
-    for (; jb + 2 * CNET_W <= n; jb += 2 * CNET_W)
-        cnet_group_slice(2, jb, wt, s, rows, CNET_GROUP_ROWS(2), index, value, u, c, d, ds, f, z, zs);
-    for (; jb + CNET_W <= n; jb += CNET_W)
-        cnet_group_slice(1, jb, wt, s, rows, CNET_GROUP_ROWS(1), index, value, u, c, d, ds, f, z, zs);
+    /* the nv vectors of columns in `slices` slices: the first nv % slices of them one vector more */
+    for (q = 0; q < slices; q++) {
+        k = nv / slices + (q < nv % slices);
+        cnet_group_slice_k((int) k, jb, wt, s, rows, index, value, u, c, d, ds, f, z, zs);
+        jb += k * CNET_W;
+    }
 #endif
     for (; jb < n; jb++) {
         for (k = 0; k < mu; k++)
