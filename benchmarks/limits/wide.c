@@ -9,7 +9,9 @@
    GROUP=10: mini-batches of 10 instead, as the kernels train them (group.h): the
    forward sums of the 10 examples, a block of rows at a time (each block read once
    for all 10), then their updates the same way, each weight getting its terms in
-   example order (a mini-batch's examples all see the weights from before it).
+   example order (a mini-batch's examples all see the weights from before it); the
+   columns in group.h's slices: as few as slices of up to 13 vectors allow, of
+   about equal size.
    Reads start/index/value/order from the current directory (wide.py writes them;
    limits.h's slurp);
    prints the CPU seconds of the best of 5 epochs and the checksum. */
@@ -64,13 +66,17 @@ __attribute__((noinline)) static void update(int64_t e, const double *d, double 
     for (; jb + V <= H; jb += V) upd(1, jb, e, d, c);
 }
 #ifdef GROUP
-/* the rows of wt in blocks of about 48 KB for a slice of K vectors, as group.h */
-#define RB(K) (49152 / ((K) * VW))
+/* the rows of wt in blocks of about 48 KB (BLOCK_BYTES) for a slice of K vectors, as group.h */
+#ifndef BLOCK_BYTES
+#define BLOCK_BYTES 49152
+#endif
+#define RB(K) (BLOCK_BYTES / ((K) * VW))
+#define SLICE_MAX 13
 /* z_k[jb …] += Σ_p value[p] · wt[index[p], jb …] for the examples es[k], k < GROUP,
    a block of rows at a time, each example's K vectors in registers */
 static inline void gfwd(int K, int jb, const int64_t *es, double (*z)[H]) {
     int64_t cur[GROUP];
-    wvec acc[8], w;
+    wvec acc[SLICE_MAX], w;
     for (int k = 0; k < GROUP; k++) cur[k] = start[es[k]];
     for (int r1 = RB(K); r1 - RB(K) < 784; r1 += RB(K))
         for (int k = 0; k < GROUP; k++) {
@@ -89,7 +95,7 @@ static inline void gfwd(int K, int jb, const int64_t *es, double (*z)[H]) {
    a block of rows at a time, d_k's K vectors in registers */
 static inline void gupd(int K, int jb, const int64_t *es, double (*d)[H], double c) {
     int64_t cur[GROUP];
-    wvec dv[8], w;
+    wvec dv[SLICE_MAX], w;
     for (int k = 0; k < GROUP; k++) cur[k] = start[es[k]];
     for (int r1 = RB(K); r1 - RB(K) < 784; r1 += RB(K))
         for (int k = 0; k < GROUP; k++) {
@@ -103,20 +109,66 @@ static inline void gupd(int K, int jb, const int64_t *es, double (*d)[H], double
             cur[k] = p;
         }
 }
+/* the H / V vectors of columns in as few slices of at most SLICE_MAX as there can be,
+   the first ones a vector larger when they cannot all be equal (group.h's plan) */
+#define SLICES(call) do { \
+        int nv = H / V, n = (nv + SLICE_MAX - 1) / SLICE_MAX, jb = 0; \
+        for (int q = 0; q < n; q++) { \
+            int K = nv / n + (q < nv % n); \
+            switch (K) { CASES(call) } \
+            jb += K * V; \
+        } \
+    } while (0)
+#define CASE(k, call) case k: call(k); break;
+#define CASES(call) CASE(1, call) CASE(2, call) CASE(3, call) CASE(4, call) CASE(5, call) \
+    CASE(6, call) CASE(7, call) CASE(8, call) CASE(9, call) CASE(10, call) CASE(11, call) \
+    CASE(12, call) CASE(13, call)
 __attribute__((noinline)) static void forward_group(const int64_t *es, double (*z)[H]) {
-    int jb = 0;
-    for (; jb + 8 * V <= H; jb += 8 * V) gfwd(8, jb, es, z);
-    for (; jb + 4 * V <= H; jb += 4 * V) gfwd(4, jb, es, z);
-    for (; jb + 2 * V <= H; jb += 2 * V) gfwd(2, jb, es, z);
-    for (; jb + V <= H; jb += V) gfwd(1, jb, es, z);
+#define FWD(k) gfwd(k, jb, es, z)
+    SLICES(FWD);
 }
 __attribute__((noinline)) static void update_group(const int64_t *es, double (*d)[H], double c) {
-    int jb = 0;
-    for (; jb + 8 * V <= H; jb += 8 * V) gupd(8, jb, es, d, c);
-    for (; jb + 4 * V <= H; jb += 4 * V) gupd(4, jb, es, d, c);
-    for (; jb + 2 * V <= H; jb += 2 * V) gupd(2, jb, es, d, c);
-    for (; jb + V <= H; jb += V) gupd(1, jb, es, d, c);
+#define UPD(k) gupd(k, jb, es, d, c)
+    SLICES(UPD);
 }
+#ifdef ROWWISE
+/* ROWWISE (with GROUP): the update row by row instead -- each touched row's K vectors
+   loaded once per mini-batch, its examples' terms added in example order from lists
+   built once per mini-batch (the same weights), then stored once */
+typedef struct { int k; double a; } term;
+static int count_[784];
+static term terms[784][GROUP];
+/* terms[i][0 … count_[i]) = (k, −c · x_{k,i}) for the examples es[k] with x_{k,i} ≠ 0, k increasing */
+static void list_terms(const int64_t *es, double c) {
+    memset(count_, 0, sizeof count_);
+    for (int k = 0; k < GROUP; k++)
+        for (int64_t p = start[es[k]]; p < start[es[k] + 1]; p++) {
+            int i = index_[p];
+            terms[i][count_[i]].k = k;
+            terms[i][count_[i]++].a = -(c * value[p]);
+        }
+}
+/* wt[i, jb …] += Σ_t a_t · d_{k_t}[jb …] over row i's terms, in order, the row in registers */
+static inline void rupd(int K, int jb, double (*d)[H]) {
+    wvec w[SLICE_MAX], dv;
+    for (int i = 0; i < 784; i++) {
+        if (!count_[i]) continue;
+        double *r = wt + (int64_t) i * H + jb;
+        for (int q = 0; q < K; q++) WLOAD(w[q], r + q * V);
+        for (int t = 0; t < count_[i]; t++) {
+            const double *dk = d[terms[i][t].k] + jb;
+            for (int q = 0; q < K; q++) { WLOAD(dv, dk + q * V); w[q] += terms[i][t].a * dv; }
+        }
+        for (int q = 0; q < K; q++) WSTORE(r + q * V, w[q]);
+    }
+}
+__attribute__((noinline)) static void update_rows(const int64_t *es, double (*d)[H], double c) {
+    list_terms(es, c);
+#define RUPD(k) rupd(k, jb, d)
+    SLICES(RUPD);
+}
+#define update_group update_rows
+#endif
 #endif
 int main(void) {
     size_t b; start = slurp(".", "start", &b); index_ = slurp(".", "index", &b); value = slurp(".", "value", &b);
