@@ -32,6 +32,7 @@ WIDTHS = {"AVX2, 32-byte vectors": BASE + ["-mavx2", "-mfma", "-DVW=32"],
 MODES = {"one at a time": [], "mini-batches of 10": ["-DGROUP=10"],
          "the same, 16 KB blocks": ["-DGROUP=10", "-DBLOCK_BYTES=16384"],
          "the same, row by row": ["-DGROUP=10", "-DROWWISE"]}
+GROUPED = "mini-batches of 10, all {} ways".format(sum("-DGROUP=10" in flags for flags in MODES.values()))
 
 
 def has_avx512():
@@ -72,8 +73,8 @@ def main(argv):
                                                 text=True).stdout.split()
                 best[key] = min(best.get(key, float(seconds)), float(seconds))
                 # the grouped modes change the order of the loops, not of any weight's terms
-                sums.setdefault((key[0], key[1] if key[1] == "one at a time" else "mini-batches of 10, all three ways"),
-                                set()).add(check)
+                kind = GROUPED if "-DGROUP=10" in MODES[key[1]] else key[1]
+                sums.setdefault((key[0], kind), set()).add(check)
     print("the first layer's forward loop and update, shuffled "
           "(CPU seconds per epoch, best of {} rounds)".format(rounds))
     for (h, how, what), seconds in best.items():

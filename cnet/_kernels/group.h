@@ -148,17 +148,21 @@ static void cnet_rows_step_sums(cnet_real *wt, Py_ssize_t s, Py_ssize_t n, Py_ss
                                 const Py_ssize_t *fbatch, Py_ssize_t mf, cnet_real *z, Py_ssize_t zs)
 {
     cnet_group u, f;
-    Py_ssize_t jb = 0, j, k, p, nv = n / CNET_W, slices = (nv + CNET_SLICE_MAX - 1) / CNET_SLICE_MAX, q;
+    Py_ssize_t jb = 0, j, k, p;
     cnet_group_of(&u, start, ubatch, mu);
     cnet_group_of(&f, start, fbatch, mf);
     for (k = 0; k < mf; k++)
         for (j = 0; j < n; j++) z[k * zs + j] = b[j];
 #if defined(__GNUC__)
-    /* the nv vectors of columns in `slices` slices: the first nv % slices of them one vector more */
-    for (q = 0; q < slices; q++) {
-        k = nv / slices + (q < nv % slices);
-        cnet_group_slice_k((int) k, jb, wt, s, rows, index, value, u, c, d, ds, f, z, zs);
-        jb += k * CNET_W;
+    {
+        /* the nv vectors of columns in `slices` slices of `width` vectors: the first
+           nv % slices of them one vector wider */
+        Py_ssize_t nv = n / CNET_W, slices = (nv + CNET_SLICE_MAX - 1) / CNET_SLICE_MAX, q, width;
+        for (q = 0; q < slices; q++) {
+            width = nv / slices + (q < nv % slices);
+            cnet_group_slice_k((int) width, jb, wt, s, rows, index, value, u, c, d, ds, f, z, zs);
+            jb += width * CNET_W;
+        }
     }
 #endif
     for (; jb < n; jb++) {
