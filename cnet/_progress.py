@@ -1,5 +1,5 @@
 """A progress bar on the terminal: tqdm's when it is installed (``pip install
-cnet[progress]``), a plain percentage otherwise, and nothing at all when
+tqdm``), a plain percentage otherwise, and nothing at all when
 stderr is not a terminal (notebooks, logs, CI)."""
 import sys
 

@@ -25,7 +25,7 @@ array -- into the (784, 1) float32 column that ``net.predict`` and
 7. values as the loader gives them: float32 multiples of 1/256, the strongest
    ink 255/256.
 
-It needs Pillow (``pip install 'cnet[images]'``).  What it cannot do: find a
+It needs Pillow (``pip install Pillow``).  What it cannot do: find a
 digit in a photograph of a scene, or remove shadows or a textured background
 -- the image should hold one digit on a plain background (a scan, a drawing, a
 screenshot).  A digit drawn with a thin pen on a big canvas comes out thin
@@ -40,7 +40,8 @@ import numpy as np
 try:
     from PIL import Image, ImageOps, UnidentifiedImageError
 except ImportError as exc:  # pragma: no cover - the [images] extra is not installed
-    raise ImportError("cnet.images needs Pillow: pip install 'cnet[images]'") from exc
+    raise ImportError("cnet.images needs Pillow: pip install Pillow "
+                      "(or, in cnet's source tree, pip install '.[images]')") from exc
 
 __all__ = ["to_mnist", "write_png", "MAX_PIXELS", "INK"]
 

@@ -1,4 +1,4 @@
-"""The book's figures, from a sweep's records or a saved network (``pip install 'cnet[plot]'``).
+"""The book's figures, from a sweep's records or a saved network (matplotlib: ``pip install matplotlib``).
 
 Every ``plot_*`` function draws on a matplotlib ``Axes`` it is given and
 returns it, so the figures compose with the user's own; the ``*_figure``
@@ -23,8 +23,8 @@ try:
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 except ImportError as exc:   # pragma: no cover - tested in a subprocess without matplotlib
-    raise ImportError("cnet.plot needs matplotlib: pip install 'cnet[plot]' "
-                      "(or pip install matplotlib)") from exc
+    raise ImportError("cnet.plot needs matplotlib: pip install matplotlib "
+                      "(or, in cnet's source tree, pip install '.[plot]')") from exc
 
 SYMBOLS = {"eta": "η", "lmbda": "λ", "mini_batch_size": "mini-batch", "n_train": "training images"}
 METRIC_LABELS = {"evaluation_accuracy": "accuracy on the {} images (%)",

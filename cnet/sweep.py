@@ -24,7 +24,7 @@ Each record is appended to ``out`` as one JSON line as soon as its run ends;
 running the same sweep again with the same file skips the runs already there
 (a half-written last line, left by a killed process, is dropped and redone).
 
-Runs go to ``n_jobs`` processes through joblib (``pip install 'cnet[sweep]'``),
+Runs go to ``n_jobs`` processes through joblib (``pip install joblib``),
 each training on one thread and loading the data once; inside
 ``joblib.parallel_config(backend="dask")`` with a ``dask.distributed.Client``
 they go to the Dask cluster instead.  Where a run trains does not change its
@@ -488,8 +488,8 @@ def _execute(configs, n_jobs, data_dir):
     try:
         from joblib import Parallel, delayed
     except ImportError:
-        raise RuntimeError("running on {} processes needs joblib: pip install 'cnet[sweep]' "
-                           "(or n_jobs=1)".format(n_jobs if n_jobs else "all")) from None
+        raise RuntimeError("running on {} processes needs joblib: pip install joblib (or, in cnet's "
+                           "source tree, pip install '.[sweep]'; or n_jobs=1)".format(n_jobs if n_jobs else "all")) from None
     parallel = Parallel(n_jobs=-1 if n_jobs is None else n_jobs, return_as="generator_unordered")
     yield from parallel(delayed(train)(config, data_dir) for config in configs)
 

@@ -53,7 +53,7 @@ def sdist(tmp_path_factory):
     assert r.returncode == 0, log
     # (the NPY_NO_DEPRECATED_API define on compile lines is not a warning)
     assert "deprecat" not in log.lower().replace("npy_no_deprecated_api", ""), log
-    (path,) = glob.glob(str(out / "cnet-*.tar.gz"))
+    (path,) = glob.glob(str(out / "nndl_cnet-*.tar.gz"))
     return path
 
 

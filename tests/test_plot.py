@@ -163,8 +163,8 @@ def test_without_matplotlib_the_command_says_how_to_install_it(results):
     r = subprocess.run([sys.executable, "-c", NO_MATPLOTLIB, "plot", results], capture_output=True,
                        text=True, env=env(), timeout=120, cwd=os.path.dirname(results))
     assert r.returncode == 1
-    assert r.stderr == "cnet: error: cnet.plot needs matplotlib: pip install 'cnet[plot]' " \
-                       "(or pip install matplotlib)\n"
+    assert r.stderr == "cnet: error: cnet.plot needs matplotlib: pip install matplotlib " \
+                       "(or, in cnet's source tree, pip install '.[plot]')\n"
 
 
 def test_importing_draws_nothing():

@@ -21,7 +21,7 @@ out="${1:-$root/dist}"
 python="${PYTHON:-python3}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
-rm -rf "$out"/cnet-*.tar.gz "$out"/cnet-*.whl "$out/wheelhouse" "$out/build.log"
+rm -rf "$out"/nndl_cnet-*.tar.gz "$out"/nndl_cnet-*.whl "$out/wheelhouse" "$out/build.log"
 
 echo "== build: sdist, then the wheel from the sdist"
 CNET_REQUIRE_COMPILED=1 "$python" -m build --outdir "$out" "$root" 2>&1 | tee "$out/build.log"
@@ -30,12 +30,12 @@ if sed 's/NPY_NO_DEPRECATED_API//g' "$out/build.log" | grep -i deprecat; then
     echo "error: the build log has deprecation warnings (above; all of it in $out/build.log)" >&2
     exit 1
 fi
-sdist="$(ls "$out"/cnet-*.tar.gz)"
-wheel="$(ls "$out"/cnet-*.whl)"
+sdist="$(ls "$out"/nndl_cnet-*.tar.gz)"
+wheel="$(ls "$out"/nndl_cnet-*.whl)"
 
 echo "== auditwheel repair"
 "$python" -m auditwheel repair -w "$out/wheelhouse" "$wheel"
-repaired="$(ls "$out"/wheelhouse/cnet-*manylinux*.whl)"
+repaired="$(ls "$out"/wheelhouse/nndl_cnet-*manylinux*.whl)"
 "$python" -m auditwheel show "$repaired"
 echo "compiled modules in it:"
 "$python" -m zipfile -l "$repaired" | awk '/\.so /{print "  " $1}'
@@ -53,7 +53,7 @@ export CC=/bin/false CXX=/bin/false
 unset CNET_REQUIRE_COMPILED CNET_BACKEND CNET_NO_AVX2 PYTHONPATH
 "$venv_python" -m pip install --disable-pip-version-check --no-cache-dir -q "$repaired[test]"
 tar -xzf "$sdist" -C "$work"
-tests="$(ls -d "$work"/cnet-*/tests)"
+tests="$(ls -d "$work"/nndl_cnet-*/tests)"
 mkdir "$work/elsewhere"
 cd "$work/elsewhere"
 "$venv_python" - "$work/venv" <<'PY'
