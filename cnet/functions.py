@@ -135,6 +135,25 @@ class LogLikelihoodCost:
 # these they know); a new compiled cost is added here.
 BUILTIN_COSTS = (QuadraticCost, CrossEntropyCost, LogLikelihoodCost)
 _BUILTIN_HOOKS = frozenset(["fn", "delta"])   # what a user's cost may define for itself
+# The one table of the built-in costs' names: the command line's (the keys), and
+# each class's own name, which ``save`` writes and ``load`` reads.
+COST_NAMES = {"quadratic": QuadraticCost, "cross-entropy": CrossEntropyCost,
+              "log-likelihood": LogLikelihoodCost}
+_COST_BY_NAME = dict(COST_NAMES, **{cls.__name__: cls for cls in BUILTIN_COSTS},
+                     **{"crossentropy": CrossEntropyCost, "loglikelihood": LogLikelihoodCost})
+
+
+def cost_by_name(name, argument="cost"):
+    """The built-in cost class that ``name`` names: a command-line name
+    ("cross-entropy"), a class name ("CrossEntropyCost"), either in any case.
+    An unknown name raises ValueError naming ``argument`` and the known names."""
+    if isinstance(name, str):
+        found = _COST_BY_NAME.get(name) or next(
+            (cls for key, cls in _COST_BY_NAME.items() if key.lower() == name.lower()), None)
+        if found is not None:
+            return found
+    raise ValueError("{}: unknown cost {!r}; expected one of {} (or a cost class)".format(
+        argument, name, ", ".join(list(COST_NAMES) + [cls.__name__ for cls in BUILTIN_COSTS])))
 
 _builtin_of_class = weakref.WeakKeyDictionary()
 
