@@ -488,8 +488,9 @@ def _execute(configs, n_jobs, data_dir):
     try:
         from joblib import Parallel, delayed
     except ImportError:
-        raise RuntimeError("running on {} processes needs joblib: pip install joblib (or, in cnet's "
-                           "source tree, pip install '.[sweep]'; or n_jobs=1)".format(n_jobs if n_jobs else "all")) from None
+        processes = n_jobs if n_jobs else "all"
+        raise RuntimeError("running on {} processes needs joblib: pip install joblib (or, in cnet's source "
+                           "tree, pip install '.[sweep]'; or n_jobs=1)".format(processes)) from None
     parallel = Parallel(n_jobs=-1 if n_jobs is None else n_jobs, return_as="generator_unordered")
     yield from parallel(delayed(train)(config, data_dir) for config in configs)
 
