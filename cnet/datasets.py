@@ -28,6 +28,7 @@ import zipfile
 
 
 from cnet import _checks
+from cnet._expand import EXPANDED, expand_mnist  # noqa: F401 (public here)
 from cnet._idx import _READ_ERRORS, _open, read_idx, write_idx  # noqa: F401 (read_idx, write_idx: public here)
 from cnet._progress import progress_bar
 from cnet._safe_pickle import read_pickle  # noqa: F401 (public here)
