@@ -78,3 +78,116 @@ def test_errors_are_one_line(data_dir, tmp_path):
         assert "Traceback" not in r.stderr
     r = run("train", "--sizes", "784,30,5", "--data-dir", data_dir)
     assert r.returncode == 1 and "--sizes" in r.stderr
+
+
+# ------------------------------------------------------------ the rough edges a first user hits
+
+def test_monitored_costs_of_the_chapter_1_network(data_dir):
+    """The default (quadratic) run is the chapter-1 network, which has no total_cost of
+    its own: its monitored costs are the quadratic cost of its weights, as network2
+    computes it, and its training accuracy is evaluate's count on the training digits."""
+    import numpy as np
+
+    from cnet import mnist_loader, network, network2
+    r = run("train", "--epochs", "1", "--limit", "100", "--sizes", "784,20,10", "--seed", "3",
+            "--lmbda", "0.5", "--data-dir", data_dir,
+            "--monitor", "training-cost", "training-accuracy", "--monitor", "evaluation-cost")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    training, _, test = mnist_loader.load_data_wrapper(data_dir)
+    training, test = training[:100], test[:100]
+    net = network.Network([784, 20, 10], seed=3)
+    net.train_epochs(training, 1, 10, 3.0, 0.5)
+    twin = network2.Network([784, 20, 10], cost=network2.QuadraticCost)
+    twin.weights, twin.biases = net.weights, net.biases
+    assert lines[2:5] == [
+        "Cost on training data: {}".format(twin.total_cost(training, 0.5)),
+        "Accuracy on training data: {} / 100".format(net.evaluate([(x, int(np.argmax(y))) for x, y in training])),
+        "Cost on evaluation data: {}".format(twin.total_cost(test, 0.5, convert=True))]
+
+
+@pytest.mark.parametrize("command", ["train", "sweep"])
+def test_sizes_given_with_spaces_say_commas(command):
+    r = run(command, "--sizes", "784", "30", "10")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "--sizes: expected at least two positive layer widths separated by commas, such as " \
+           "784,30,10 (one argument, no spaces), got '784'" in r.stderr
+
+
+def test_the_save_path_is_checked_before_training(data_dir, tmp_path):
+    missing = str(tmp_path / "missing" / "net.json")
+    r = run("train", "--epochs", "1", "--limit", "100", "--data-dir", data_dir, "--save", missing)
+    assert r.returncode == 1
+    assert r.stdout == ""                               # nothing trained: no header, no epoch
+    assert r.stderr == "cnet: error: --save {}: no directory {}\n".format(missing, tmp_path / "missing")
+    r = run("train", "--epochs", "1", "--data-dir", data_dir, "--save", str(tmp_path))
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr == "cnet: error: --save {}: is a directory\n".format(tmp_path)
+
+
+def test_a_missing_input_file_is_named_in_one_line(data_dir, tmp_path):
+    missing = str(tmp_path / "missing.json")
+    for args, argument in ((["evaluate", missing, "--data-dir", data_dir], "FILE"),
+                           (["predict", missing, "digit.png"], "NET"),
+                           (["plot", missing], "FILE")):
+        r = run(*args)
+        assert r.returncode == 1, args
+        assert r.stderr == "cnet: error: {} {}: no such file\n".format(argument, missing), args
+
+
+def test_an_os_error_is_its_file_and_what_went_wrong():
+    from cnet.cli import options
+    try:
+        open("/nonexistent-cnet-dir/x.png")
+    except OSError as exc:
+        assert options.error_text(exc) == "/nonexistent-cnet-dir/x.png: no such file or directory"
+    assert options.error_text(ValueError("as it is")) == "as it is"
+
+
+# ------------------------------------------------------------ one module per subcommand
+
+def test_each_subcommand_is_a_module_with_add_parser_and_run():
+    import argparse
+
+    from cnet.__main__ import SUBCOMMANDS, parser
+    names = [m.__name__.rsplit(".", 1)[1] for m in SUBCOMMANDS]
+    assert names == ["train", "evaluate", "predict", "sweep", "plot", "info"]
+    p = parser()
+    subparsers = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(subparsers.choices) == names
+    for module, name in zip(SUBCOMMANDS, names):
+        argv = {"evaluate": ["f.json"], "predict": ["n.json", "i.png"], "plot": ["r.jsonl"]}.get(name, [])
+        assert p.parse_args([name] + argv).run is module.run
+
+
+def option_names(command):
+    """The options (their names, without hidden aliases) of a subcommand's parser."""
+    import argparse
+
+    from cnet.__main__ import parser
+    sub = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    return {a.option_strings[0] for a in sub._actions
+            if a.option_strings and a.help != argparse.SUPPRESS} - {"-h"}
+
+
+def test_the_sweep_takes_every_training_option_of_train():
+    # those of train that are not about one run: its threads (a sweep's runs have one
+    # each) and where it saves the network
+    assert option_names("train") - {"--threads", "--save"} <= option_names("sweep")
+
+
+def test_one_cost_table_and_one_size_check():
+    """The command line and the sweep name costs by cnet.functions' table and check
+    sizes with one function; the copies they had are gone."""
+    import cnet.__main__
+    from cnet import sweep
+    from cnet.cli import options
+    assert not hasattr(cnet.__main__, "COSTS") and not hasattr(sweep, "COST_ALIASES")
+    for text in ("cross-entropy", "CrossEntropyCost", "crossentropy"):
+        assert options.cost(text) == "cross-entropy"
+        assert sweep.normalize({"cost": text})["cost"] == "CrossEntropyCost"
+    assert sweep.normalize({"cost": "log-likelihood"})["cost"] == "LogLikelihoodCost"
+    with pytest.raises(ValueError, match=r"^--sizes: \[784, 30, 5\] must start with 784"):
+        options.check_mnist_sizes([784, 30, 5], "--sizes")
+    with pytest.raises(ValueError, match=r"^configuration key 'sizes': \[100, 10\] must start with 784"):
+        sweep.normalize({"sizes": [100, 10]})

@@ -385,3 +385,38 @@ def test_real_mnist_runs_are_single_network_runs(mnist_dir):
                                        monitor_evaluation_accuracy=True, monitor_evaluation_cost=True)
         assert record["evaluation_accuracy"] == accuracy
         assert record["evaluation_cost"] == [c if np.isfinite(c) else None for c in cost]
+
+
+def sweep_grid(*argv):
+    from cnet.__main__ import parser
+    from cnet.cli import sweep as command
+    return command.grid(parser().parse_args(["sweep"] + list(argv)))
+
+
+def test_the_sweep_takes_trains_options_under_trains_names():
+    grid = sweep_grid("--activation", "tanh", "relu", "--early-stopping", "2", "--seed", "0", "1",
+                      "--mu", "0.5", "--regularization", "L1", "L2", "--eta-schedule", "3", "--limit", "100",
+                      "--cost", "CrossEntropyCost", "log-likelihood", "--monitor", "training-cost")
+    assert grid == {"seed": [0, 1], "n_train": [100], "cost": ["cross-entropy", "log-likelihood"],
+                    "early_stopping_n": [2], "activation": ["tanh", "relu"], "regularization": ["L1", "L2"],
+                    "mu": [0.5], "eta_schedule_n": [3], "monitor_training_cost": [True]}
+    # the sweep's spellings before it took train's: hidden, and the same grid
+    assert sweep_grid("--seeds", "0", "1", "--n-train", "100", "--early-stopping-n", "2",
+                      "--monitor-training") == \
+        sweep_grid("--seed", "0", "1", "--limit", "100", "--early-stopping", "2",
+                   "--monitor", "training-accuracy", "training-cost")
+
+
+def test_the_sweep_runs_trains_options(data_dir, tmp_path):
+    out = tmp_path / "runs.jsonl"
+    r = cli("sweep", "--sizes", "784,10,10", "--epochs", "3", "--activation", "tanh", "relu",
+            "--early-stopping", "1", "--limit", "100", "--jobs", "1", "--data-dir", data_dir, "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    records = sweep.read(str(out))
+    assert [(rec["config"]["activation"], rec["config"]["early_stopping_n"], rec["n_train"])
+            for rec in records] == [("tanh", 1, 100), ("relu", 1, 100)]
+    training, _, test = mnist_loader.load_data_wrapper(data_dir)
+    net = network2.Network([784, 10, 10], seed=0, activation="relu")
+    _, accuracy, _, _ = net.SGD(training[:100], 3, 10, 3.0, evaluation_data=test, early_stopping_n=1,
+                                monitor_evaluation_accuracy=True)
+    assert records[1]["evaluation_accuracy"] == accuracy
