@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-_NUMERIC_KINDS = "biuf"  # bool, signed and unsigned integers, floats
+_NUMERIC_DTYPES = "biuf"  # dtype codes: bool, signed and unsigned integers, floats
 # integer label types recognised without the (slow) numbers.Integral check
 _INT_TYPES = frozenset([int] + [np.dtype(c).type for c in np.typecodes["AllInteger"]])
 
@@ -51,19 +51,15 @@ def _bytes(n):
     return None  # not reached
 
 
-def parameters(widths):
-    """How many numbers a network of layer widths ``widths`` holds: Σ (x·y + y)."""
-    return sum(x * y + y for x, y in zip(widths[:-1], widths[1:]))
-
-
-def fits_in_memory(widths, dtype):
-    """Raise ``ValueError`` naming ``sizes`` when the weights and biases of a network
-    of layer widths ``widths`` in ``dtype`` are more than this machine's memory."""
-    needed = parameters(widths) * np.dtype(dtype).itemsize
+def fits_in_memory(widths, count, dtype):
+    """Raise ``ValueError`` naming ``sizes`` when the ``count`` weights and biases of a
+    network of layer widths ``widths``, in ``dtype``, are more than this machine's
+    memory."""
+    needed = count * np.dtype(dtype).itemsize
     memory = _physical_memory()
     if memory is not None and needed > memory:
         raise ValueError("sizes {} describe {} weights and biases: {} in {}, more than this "
-                         "machine's {} of memory".format(widths, parameters(widths), _bytes(needed),
+                         "machine's {} of memory".format(widths, count, _bytes(needed),
                                                          np.dtype(dtype).name, _bytes(memory)))
 
 
@@ -160,7 +156,7 @@ def array(where, value, shape):
         except (ValueError, TypeError):
             raise ValueError("{} is ragged or not an array; expected an array of shape {}".format(
                 where, shape)) from None
-    if value.dtype.kind not in _NUMERIC_KINDS:
+    if value.dtype.kind not in _NUMERIC_DTYPES:
         raise TypeError("{} has dtype {}; expected a numeric array of shape {}".format(
             where, value.dtype, shape))
     if value.shape != shape:
@@ -228,18 +224,18 @@ def examples(name, data, n_in, n_out, labels):
     """
     xs, ys = [], []
     x_shape, y_shape = (n_in, 1), (n_out, 1)
-    ndarray, kinds, float32 = np.ndarray, _NUMERIC_KINDS, np.dtype(np.float32)
+    ndarray, numeric, float32 = np.ndarray, _NUMERIC_DTYPES, np.dtype(np.float32)
     all_float32 = True
     for k, item in enumerate(data):
         x, y = pair(name, k, item)
         # the common case, checked inline; anything else goes through input_x()
-        if not (type(x) is ndarray and x.shape == x_shape and x.dtype.kind in kinds):
+        if not (type(x) is ndarray and x.shape == x_shape and x.dtype.kind in numeric):
             x = input_x(name, k, x, n_in)
         all_float32 = all_float32 and x.dtype == float32
         xs.append(x)
         if labels:
             y = label(name, k, y, n_out)
-        elif not (type(y) is ndarray and y.shape == y_shape and y.dtype.kind in kinds):
+        elif not (type(y) is ndarray and y.shape == y_shape and y.dtype.kind in numeric):
             y = output_y(name, k, y, n_out)
         ys.append(y)
     X = InputRows(name, xs, n_in, np.float32 if xs and all_float32 else np.float64)

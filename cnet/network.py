@@ -3,9 +3,12 @@
 A drop-in for the book's module: ``from cnet import network`` and
 ``network.Network([784, 30, 10])`` behave as the original, with the same
 initial parameters and shuffles for the same seeds, and train much faster.
-It is the shared engine (``cnet._engine``) with the quadratic cost, no
-regularisation and the N(0, 1) initialisation.
+It is the shared engine (``cnet._engine``) with dense sigmoid layers
+(``cnet.layers``), the quadratic cost, no regularisation and the N(0, 1)
+initialisation.
 """
+import types
+
 import numpy as np
 
 from cnet import _checks
@@ -24,9 +27,8 @@ HOOKS = {
                          "update_mini_batch, if it calls that, stays compiled)",
     "backprop": "update_mini_batch calls it for every example from Python, at about the "
                 "book's speed",
-    "cost_derivative": "backprop runs in NumPy to call it for every example (each "
-                       "mini-batch as one matrix: a few times the book's speed, not the "
-                       "compiled epoch's)",
+    "cost_derivative": "backprop runs the book's code in NumPy to call it for every "
+                       "example, at about the book's speed",
     "feedforward": "evaluate calls it for every example from Python, at about the book's speed",
     "evaluate": None,
 }
@@ -51,8 +53,7 @@ class Network(Engine, hooks=HOOKS,
     def __init__(self, sizes, seed=None, backend=None, dtype=np.float64, num_threads=None):
         super().__init__(sizes, cost=QuadraticCost, seed=seed, backend=backend, dtype=dtype,
                          num_threads=num_threads)
-        self.biases = [self._randn(y, 1) for y in self.sizes[1:]]
-        self.weights = [self._randn(y, x) for x, y in zip(self.sizes[:-1], self.sizes[1:])]
+        self._initialize("large")
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None):
         """Train by mini-batch stochastic gradient descent.
@@ -70,12 +71,12 @@ class Network(Engine, hooks=HOOKS,
         if python_evaluate:
             self._announce(stacklevel=3)
 
-        def report(j, X, Y):
+        def report(epoch, X, Y):
             if test_data:
                 correct = self.evaluate(test_data) if python_evaluate else self._correct(X_test, labels)
-                print("Epoch {0}: {1} / {2}".format(j, correct, len(test_data)))
+                print("Epoch {0}: {1} / {2}".format(epoch, correct, len(test_data)))
             else:
-                print("Epoch {0} complete".format(j))
+                print("Epoch {0} complete".format(epoch))
 
         self._sgd(training_data, epochs, mini_batch_size, eta, 0.0, report,
                   step=lambda mini_batch: self.update_mini_batch(mini_batch, eta))
@@ -103,5 +104,5 @@ class Network(Engine, hooks=HOOKS,
         if "cost_derivative" in self._overrides:
             cost_derivative = self.cost_derivative
             # the book's backprop: δ_L = cost_derivative(a_L, y) ⊙ σ'(z_L)
-            return (lambda z, a, y: cost_derivative(a, y) * sigmoid_prime(z)), True
+            return types.SimpleNamespace(delta=lambda z, a, y: cost_derivative(a, y) * sigmoid_prime(z)), True
         return super()._output_error()

@@ -12,14 +12,11 @@ layers (``activation=``), momentum (``SGD(..., mu=)``), L1 regularisation
 (``SGD(..., regularization="L1")``) and the learning-rate schedule
 (``SGD(..., eta_schedule_n=)``).
 """
-import json
-import os
-
 import numpy as np
 
-from cnet import _checks
-from cnet._engine import REGULARIZATIONS, Engine, EtaSchedule
-from cnet.functions import (ACTIVATIONS, BUILTIN_COSTS, CrossEntropyCost, LogLikelihoodCost,
+from cnet import _checks, _persistence
+from cnet._engine import REGULARIZATIONS, EarlyStopping, Engine, EtaSchedule
+from cnet.functions import (BUILTIN_COSTS, CrossEntropyCost, LogLikelihoodCost,
                             QuadraticCost, relu, relu_prime, sigmoid, sigmoid_prime, softmax, tanh,
                             tanh_prime, vectorized_result)
 
@@ -27,6 +24,8 @@ __all__ = ["Network", "QuadraticCost", "CrossEntropyCost", "LogLikelihoodCost", 
            "vectorized_result", "sigmoid", "sigmoid_prime", "tanh", "tanh_prime", "relu",
            "relu_prime", "softmax"]
 
+# The built-in costs by class name, for the command line's sweep until it reads
+# cnet.functions.cost_by_name, the one table of cost names.
 COSTS = {cost.__name__: cost for cost in BUILTIN_COSTS}
 
 
@@ -51,7 +50,9 @@ class Network(Engine, hooks=HOOKS, training_hooks=("update_mini_batch", "backpro
 
     ``cost`` is a cost class or an instance of one (``CrossEntropyCost()``, as
     the book's figure scripts pass it); the built-in costs train compiled
-    either way.  The hidden layers' neurons are ``activation``: "sigmoid"
+    either way.  A built-in cost's name means its class: "cross-entropy" or
+    "CrossEntropyCost", "quadratic", "log-likelihood" (any other name is a
+    ValueError).  The hidden layers' neurons are ``activation``: "sigmoid"
     (the book's), "tanh" or "relu".  The output layer is what the cost needs:
     sigmoid for ``QuadraticCost`` and ``CrossEntropyCost``, softmax for
     ``LogLikelihoodCost`` (then ``feedforward`` returns probabilities, each
@@ -71,14 +72,11 @@ class Network(Engine, hooks=HOOKS, training_hooks=("update_mini_batch", "backpro
     def default_weight_initializer(self):
         """Biases ~ N(0, 1); weights ~ N(0, 1/n_in), n_in being the number of inputs
         to the neuron (the book's order: all biases, then all weights)."""
-        self.biases = [self._randn(y, 1) for y in self.sizes[1:]]
-        self.weights = [self._randn(y, x, divisor=np.sqrt(x))
-                        for x, y in zip(self.sizes[:-1], self.sizes[1:])]
+        self._initialize("default")
 
     def large_weight_initializer(self):
         """Biases and weights ~ N(0, 1), as in chapter 1."""
-        self.biases = [self._randn(y, 1) for y in self.sizes[1:]]
-        self.weights = [self._randn(y, x) for x, y in zip(self.sizes[:-1], self.sizes[1:])]
+        self._initialize("large")
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0,
             evaluation_data=None, monitor_evaluation_cost=False,
@@ -131,7 +129,7 @@ class Network(Engine, hooks=HOOKS, training_hooks=("update_mini_batch", "backpro
             raise ValueError("evaluation_data is empty; its mean cost cannot be monitored")
         evaluation_cost, evaluation_accuracy = [], []
         training_cost, training_accuracy = [], []
-        best = {"accuracy": 1, "epochs_without_change": 0}
+        early_stopping = EarlyStopping(early_stopping_n) if early_stopping_n else None
         schedule = EtaSchedule(eta, eta_schedule_n) if eta_schedule_n else None
         rate = {"eta": eta}     # the learning rate of the current epoch
         n = len(data)
@@ -161,8 +159,8 @@ class Network(Engine, hooks=HOOKS, training_hooks=("update_mini_batch", "backpro
                 accuracy = self.accuracy(data) if evaluation else self.accuracy(data, convert=True)
             return cost, accuracy
 
-        def monitor(j, X, Y):
-            print("Epoch %s training complete" % j)
+        def monitor(epoch, X, Y):
+            print("Epoch %s training complete" % epoch)
             if schedule is not None:
                 print("Learning rate: {}".format(schedule.eta))
             if monitor_training_cost or monitor_training_accuracy:
@@ -185,14 +183,8 @@ class Network(Engine, hooks=HOOKS, training_hooks=("update_mini_batch", "backpro
                 evaluation_accuracy.append(eval_accuracy)
                 print("Accuracy on evaluation data: {} / {}".format(eval_accuracy, len(evaluation_data)))
             print()
-            if early_stopping_n > 0:
-                if eval_accuracy > best["accuracy"]:
-                    best["accuracy"] = eval_accuracy
-                    best["epochs_without_change"] = 0
-                else:
-                    best["epochs_without_change"] += 1
-                if best["epochs_without_change"] == early_stopping_n:
-                    return False
+            if early_stopping is not None and early_stopping.stop_after(eval_accuracy):
+                return False
             if schedule is not None:
                 rate["eta"] = schedule.after_epoch(eval_accuracy)
                 return False if rate["eta"] is None else rate["eta"]
@@ -200,7 +192,7 @@ class Network(Engine, hooks=HOOKS, training_hooks=("update_mini_batch", "backpro
 
         self._sgd(data, epochs, mini_batch_size, eta, lmbda, monitor,
                   step=lambda mini_batch: self.update_mini_batch(mini_batch, rate["eta"], lmbda, n),
-                  mu=mu, regularization=regularization, sums_over_training=monitor_training_cost)
+                  mu=mu, regularization=regularization, keep_order=monitor_training_cost)
         return evaluation_cost, evaluation_accuracy, training_cost, training_accuracy
 
     def update_mini_batch(self, mini_batch, eta, lmbda, n):
@@ -253,91 +245,9 @@ def load(filename):
     arrays must have the shapes they describe; so no file makes ``load``
     allocate much more than a few times its own size.
     """
-    filename = _checks.path("filename", filename)
-    try:
-        with open(filename, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            data = json.load(f, parse_constant=_reject_constant)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise ValueError("{}: not a saved network (invalid JSON: {})".format(filename, exc)) from None
-    except _NonFinite as exc:
-        raise ValueError("{}: holds {}; weights and biases must be finite numbers".format(
-            filename, exc)) from None
-    try:
-        sizes, cost, weights, biases = _network_in(data, size)
-        activation = _activation_in(data)
-    except (TypeError, ValueError) as exc:
-        raise ValueError("{}: {}".format(filename, exc)) from None
+    sizes, cost, activation, weights, biases = _persistence.read(filename)
     # only now that the file's arrays are known to be the network's: build it (drawing
     # its random initial parameters, as the book's load does), then put them in place
     net = Network(sizes, cost=cost, activation=activation)
     net._publish(weights, biases)
     return net
-
-
-class _NonFinite(Exception):
-    pass
-
-
-def _reject_constant(name):
-    raise _NonFinite(name)
-
-
-def _network_in(data, size):
-    """``(sizes, cost, weights, biases)`` of the network that the parsed JSON ``data``
-    (from a file of ``size`` bytes) describes, each checked; or ``ValueError``
-    saying what is wrong, without the file's name."""
-    if not isinstance(data, dict):
-        raise ValueError("not a saved network (expected a JSON object)")
-    for key in ("sizes", "weights", "biases", "cost"):
-        if key not in data:
-            raise ValueError("not a saved network (no {!r} key)".format(key))
-    if not isinstance(data["cost"], str) or data["cost"] not in COSTS:
-        raise ValueError("unknown cost {!r}; expected one of {}".format(data["cost"], sorted(COSTS)))
-    sizes = _checks.sizes(data["sizes"])
-    # each number takes at least two bytes of JSON ("0,")
-    count = _checks.parameters(sizes)
-    if 2 * count > size:
-        raise ValueError("sizes {} describe {} weights and biases, more than a file of {} bytes "
-                         "can hold".format(sizes, count, size))
-    weights = [_numbers("weights[{}]".format(l), w, (y, x))
-               for l, (w, x, y) in enumerate(zip(_layers("weights", data["weights"], sizes),
-                                                sizes[:-1], sizes[1:]))]
-    biases = [_numbers("biases[{}]".format(l), b, (y, 1))
-              for l, (b, y) in enumerate(zip(_layers("biases", data["biases"], sizes), sizes[1:]))]
-    return sizes, COSTS[data["cost"]], weights, biases
-
-
-def _activation_in(data):
-    """The hidden layers' activation the parsed JSON ``data`` names: its "activation"
-    key, or "sigmoid" without one (the book's files)."""
-    activation = data.get("activation", "sigmoid")
-    if not isinstance(activation, str) or activation not in ACTIVATIONS:
-        raise ValueError("unknown activation {!r}; expected one of {}".format(
-            activation, sorted(ACTIVATIONS)))
-    return activation
-
-
-def _layers(key, value, sizes):
-    if not isinstance(value, list) or len(value) != len(sizes) - 1:
-        raise ValueError("{} must be a list of {} layers for sizes {}".format(
-            key, len(sizes) - 1, sizes))
-    return value
-
-
-def _numbers(where, value, shape):
-    """``value``, a JSON list of rows of numbers, as a float64 array of ``shape``."""
-    if not isinstance(value, list) or not all(isinstance(row, list) for row in value):
-        raise ValueError("{} is not a list of rows".format(where))
-    if not all(type(v) in (int, float) for row in value for v in row):
-        raise ValueError("{} holds values that are not numbers".format(where))
-    if len({len(row) for row in value}) > 1:
-        raise ValueError("{} is not a rectangular array of numbers".format(where))
-    found = (len(value), len(value[0]) if value else 0)
-    if found != shape:
-        raise ValueError("{} has shape {}; expected {}".format(where, found, shape))
-    try:
-        array = np.array(value, dtype=np.float64)
-    except OverflowError:
-        raise ValueError("{} holds a number too large for a float".format(where)) from None
-    return _checks.finite(where, array)  # 1e999 parses as infinity

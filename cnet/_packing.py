@@ -1,0 +1,104 @@
+"""Checking and packing the caller's examples for the kernels, and the packed memory kept between calls."""
+import numpy as np
+
+from cnet import _checks, _kernels
+
+
+class Packing:
+    """The engine's inputs: every list of examples is checked once and packed into
+    the form its kernels take; the training inputs' memory and their order are
+    kept from one call to the next, for the next call to pack into."""
+
+    def _compiled_pack(self):
+        """The compiled kernels' one-pass check-and-pack of a list, or None where they
+        are not this network's kernels (a cost they do not compile, the NumPy backend)."""
+        pack = getattr(self._kernels, "pack", None)
+        return pack if pack is not None and self._kernels.supports(self._kernel_cost()) else None
+
+    def _examples(self, name, data, labels, once=False, refill=None):
+        """``(inputs, T)`` for ``data``: the checked inputs prepared for the kernels,
+        and the desired outputs (labels=False) or integer labels (labels=True).
+        ``once``: the inputs are for one scan of labels, right away -- the compiled
+        kernels then leave them in the caller's arrays (see their ``pack``).
+        ``refill``: inputs an earlier pack made, for the compiled kernels to pack into."""
+        n_in, n_out = self.sizes[0], self.sizes[-1]
+        pack = self._compiled_pack()
+        if pack is not None:
+            return pack(name, data, n_in, n_out, labels, columns=once, refill=refill)
+        X, T = _checks.examples(name, data, n_in, n_out, labels)
+        return self._kernels_for_cost().prepare(X), T
+
+    def _training_examples(self, data, by_address):
+        """``(inputs, Y, order)`` for the training list ``data``: as ``_examples``,
+        and the row of the inputs and of Y that holds each example of ``data``
+        (``order[k]``: ``data[k]``'s).  With ``by_address``, the compiled kernels
+        may pack the examples in the order of their inputs' memory (see their
+        ``pack``), the fastest for a list that an earlier epoch shuffled.  They pack
+        into the memory of the inputs the last call packed (``_keep_inputs``), if
+        this network's kernels made them."""
+        pack = self._compiled_pack()
+        kept = self.__dict__.pop("_packed_inputs", None)
+        refill = kept[1] if kept is not None and kept[0] is self._kernels else None
+        if by_address and pack is not None:
+            n_in, n_out = self.sizes[0], self.sizes[-1]
+            X, Y, rows = pack("training_data", data, n_in, n_out, False, True,
+                              self._visit_hint(data), refill=refill)
+        else:
+            (X, Y), rows = self._examples("training_data", data, labels=False, refill=refill), None
+        return X, Y, np.arange(len(data), dtype=np.intp) if rows is None else rows
+
+    def _visit_hint(self, data):
+        """The order in which to pack the list ``data`` if it holds the very objects
+        that the last SGD call left in it: that call's rows of X, inverted -- its
+        examples in the order of their memory, found without a pass over the list
+        (see ``pack``).  None otherwise."""
+        kept = self.__dict__.get("_packed_rows")
+        if kept is None or _kernels.common is None or type(data) is not list or len(data) != len(kept[1]):
+            return None
+        items, rows = kept
+        if not np.array_equal(_kernels.common.list_items(data), items):
+            return None
+        visit = np.empty(len(rows), dtype=np.intp)
+        visit[rows] = np.arange(len(rows), dtype=np.intp)
+        return visit
+
+    def _keep_inputs(self, X):
+        """Keep the training inputs that the compiled kernels packed, ``X``, for the
+        next call to pack into (see their ``pack``'s ``refill``): fresh memory costs
+        the system a page at a time, and on a VM's first calls more than packing.
+        The network holds them (about 90 MB for MNIST's 50,000 images in float64)
+        until the next call, or until it is gone; not pickled."""
+        inputs = getattr(self._kernels, "Inputs", None)
+        if inputs is not None and isinstance(X, inputs):
+            self._packed_inputs = (self._kernels, X)
+
+    def _keep_packed_rows(self, data, rows):
+        """Remember that ``data``, as it is now, had its example k packed in row
+        ``rows[k]``: the next call's ``_visit_hint``.  (Addresses only: the list's
+        objects are not kept alive by it.)"""
+        if _kernels.common is not None and type(data) is list:
+            self._packed_rows = (_kernels.common.list_items(data), rows)
+
+    def _prediction_rows(self, name, X):
+        """``(rows, layout)``: the examples of ``X``, checked, one per row, float32 or
+        float64; and how ``X`` held them: "one" (1-D), "columns" or "rows"."""
+        n_in = self.sizes[0]
+        expected = "({0},) for one input, ({0}, m) with one example per column, or (m, {0}) " \
+                   "with one per row".format(n_in)
+        try:
+            X = np.asarray(X)
+        except (ValueError, TypeError):
+            raise ValueError("{}: X is ragged or not an array; expected {}".format(name, expected)) from None
+        if X.ndim == 1 and X.shape[0] == n_in:
+            layout = "one"
+        elif X.ndim == 2 and X.shape == (n_in, n_in):
+            raise ValueError("{}: X has shape {}; with both dimensions equal to the input width {} it "
+                             "is ambiguous whether its examples are rows or columns: pass them in "
+                             "batches of another size".format(name, X.shape, n_in))
+        elif X.ndim == 2 and n_in in X.shape:
+            layout = "columns" if X.shape[0] == n_in else "rows"
+        else:
+            raise ValueError("{}: X has shape {}; expected {}".format(name, X.shape, expected))
+        X = _checks.finite("{}: X".format(name), _checks.array("{}: X".format(name), X, X.shape))
+        rows = X.reshape(1, n_in) if layout == "one" else X.T if layout == "columns" else X
+        return np.ascontiguousarray(rows, dtype=np.float32 if X.dtype == np.float32 else np.float64), layout
