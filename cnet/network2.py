@@ -181,7 +181,9 @@ class Network(Engine, hooks=HOOKS, training_hooks=("update_mini_batch", "backpro
                 print("Cost on evaluation data: {}".format(eval_cost))
             if monitor_evaluation_accuracy:
                 evaluation_accuracy.append(eval_accuracy)
-                print("Accuracy on evaluation data: {} / {}".format(eval_accuracy, len(evaluation_data)))
+                # the book's print line calls accuracy(evaluation_data) a second time
+                printed = self.accuracy(evaluation_data) if python_accuracy else eval_accuracy
+                print("Accuracy on evaluation data: {} / {}".format(printed, len(evaluation_data)))
             print()
             if early_stopping is not None and early_stopping.stop_after(eval_accuracy):
                 return False

@@ -162,7 +162,9 @@ class Network2:
             if monitor_evaluation_accuracy:
                 accuracy = self.accuracy(evaluation_data)
                 evaluation_accuracy.append(accuracy)
-                print("Accuracy on evaluation data: {} / {}".format(accuracy, n_data))
+                # the book's print line calls accuracy a second time
+                print("Accuracy on evaluation data: {} / {}".format(
+                    self.accuracy(evaluation_data), n_data))
             print()
             if early_stopping_n > 0:
                 if accuracy > best_accuracy:
