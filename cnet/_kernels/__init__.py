@@ -54,14 +54,12 @@ def _load_compiled(suffix=""):
 
 compiled, compiled_error = _load_compiled()
 compiled_f32, _ = _load_compiled("_f32")
-if compiled is None and os.environ.get("CNET_BACKEND", "").lower() != "numpy":
-    warnings.warn(
-        "cnet: the compiled kernels are not built ({}); using the pure-NumPy "
-        "fallback, which is much slower. Reinstall with `pip install .` and a C "
-        "compiler to build them.".format(compiled_error),
-        RuntimeWarning,
-        stacklevel=2,
-    )
+if compiled is None:
+    from cnet import _checkout
+    # why, in words: for a source checkout hiding a compiled cnet installed elsewhere, both paths
+    compiled_error, _warning = _checkout.explain(compiled_error)
+    if os.environ.get("CNET_BACKEND", "").lower() != "numpy":
+        warnings.warn(_warning, RuntimeWarning, stacklevel=2)
 
 
 def dtype_of(dtype):
