@@ -10,7 +10,8 @@ from cnet._draws import Draws
 from cnet._epochs import REGULARIZATIONS, EarlyStopping, EpochLoop, EtaSchedule
 from cnet._kernels import numpy_kernels
 from cnet._packing import Packing
-from cnet.functions import ACTIVATIONS, builtin_cost, output_of, overridden_cost_methods
+from cnet.functions import (ACTIVATIONS, builtin_cost, cost_by_name, output_of,
+                            overridden_cost_methods)
 
 # EarlyStopping, EtaSchedule, REGULARIZATIONS and _warned_classes are imported
 # from here by network2, the command line and the tests
@@ -72,7 +73,8 @@ class Engine(Draws, Packing, BookPath, EpochLoop):
         self.num_threads = _checks.num_threads(num_threads)
         self.activation = _checks.choice("activation", activation, tuple(ACTIVATIONS))
         self.num_layers = len(self.sizes)
-        self.cost = cost
+        # a cost's name ("cross-entropy", "CrossEntropyCost") means its class
+        self.cost = cost_by_name(cost) if isinstance(cost, str) else cost
         self.seed = seed
         self.dtype = _kernels.dtype_of(dtype)
         _checks.fits_in_memory(self.sizes, layers.parameter_count(self._layer_list()), self.dtype)

@@ -4,6 +4,46 @@ import numpy as np
 from cnet import _checks, _kernels
 
 
+def _rows_of(value):
+    """The number of rows of ``value`` when it is a column array (r, 1), else None."""
+    shape = getattr(value, "shape", None)
+    if type(shape) is tuple and len(shape) == 2 and shape[1] == 1:
+        return shape[0]
+    return None
+
+
+def _pair_part(data, k, part):
+    """``data[k][part]`` when ``data[k]`` is a pair, else None."""
+    item = data[k]
+    if isinstance(item, (tuple, list)) and len(item) == 2:
+        return item[part]
+    return None
+
+
+def check_widths(name, data, sizes, labels):
+    """Raise ValueError naming the network's ``sizes`` when the examples of ``data``
+    are of another width than the network's input (or output) layer: the first
+    and the last example's x (or desired output y) are columns of the same
+    height, not the layer's.  A single example out of line is left to the
+    per-example checks, which name it."""
+    if not data:
+        return
+    ends = ((0, 0), (1, len(sizes) - 1)) if not labels else ((0, 0),)
+    for part, layer in ends:
+        first, last = _pair_part(data, 0, part), _pair_part(data, len(data) - 1, part)
+        rows = _rows_of(first)
+        if rows is not None and rows != sizes[layer] and _rows_of(last) == rows:
+            fitting = list(sizes)
+            fitting[layer] = rows
+            raise ValueError(
+                "the network's sizes[{index}] is {width}, but {name}'s {what} have {rows} rows "
+                "({name}[0][{part}] has shape {shape}): for these examples build the network "
+                "with sizes {fitting}".format(
+                    index=layer if layer == 0 else -1, width=sizes[layer], name=name,
+                    what="inputs" if part == 0 else "desired outputs", rows=rows, part=part,
+                    shape=first.shape, fitting=fitting))
+
+
 class Packing:
     """The engine's inputs: every list of examples is checked once and packed into
     the form its kernels take; the training inputs' memory and their order are
@@ -22,6 +62,7 @@ class Packing:
         kernels then leave them in the caller's arrays (see their ``pack``).
         ``refill``: inputs an earlier pack made, for the compiled kernels to pack into."""
         n_in, n_out = self.sizes[0], self.sizes[-1]
+        check_widths(name, data, self.sizes, labels)
         pack = self._compiled_pack()
         if pack is not None:
             return pack(name, data, n_in, n_out, labels, columns=once, refill=refill)
@@ -41,6 +82,7 @@ class Packing:
         refill = kept[1] if kept is not None and kept[0] is self._kernels else None
         if by_address and pack is not None:
             n_in, n_out = self.sizes[0], self.sizes[-1]
+            check_widths("training_data", data, self.sizes, False)
             X, Y, rows = pack("training_data", data, n_in, n_out, False, True,
                               self._visit_hint(data), refill=refill)
         else:
