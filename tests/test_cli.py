@@ -191,3 +191,19 @@ def test_one_cost_table_and_one_size_check():
         options.check_mnist_sizes([784, 30, 5], "--sizes")
     with pytest.raises(ValueError, match=r"^configuration key 'sizes': \[100, 10\] must start with 784"):
         sweep.normalize({"sizes": [100, 10]})
+
+
+def test_early_stopping_stops_where_network2s_does(data_dir):
+    """--early-stopping N is network2.SGD's early_stopping_n (one rule, the engine's):
+    the same epochs, the same accuracies."""
+    from cnet import mnist_loader, network2
+    r = run("train", "--epochs", "12", "--limit", "100", "--sizes", "784,10,10", "--seed", "1",
+            "--cost", "cross-entropy", "--eta", "0.5", "--early-stopping", "1", "--data-dir", data_dir)
+    assert r.returncode == 0, r.stderr
+    printed = [int(line.split(": ")[1].split(" /")[0]) for line in r.stdout.splitlines()
+               if line.startswith("Epoch ")]
+    training, _, test = mnist_loader.load_data_wrapper(data_dir)
+    net = network2.Network([784, 10, 10], seed=1)
+    _, accuracy, _, _ = net.SGD(training[:100], 12, 10, 0.5, evaluation_data=test[:100], early_stopping_n=1,
+                                monitor_evaluation_accuracy=True)
+    assert printed == accuracy and len(accuracy) < 12

@@ -5,7 +5,7 @@ import time
 import numpy as np
 
 from cnet import _kernels, mnist_loader, network, network2
-from cnet._engine import EtaSchedule
+from cnet._engine import EarlyStopping, EtaSchedule
 from cnet._progress import progress_bar
 from cnet.cli import options
 from cnet.functions import COST_NAMES, QuadraticCost
@@ -73,7 +73,7 @@ def run(args):
     count_correct = net.correct_counter(evaluation_data, args.evaluate_on + "_data")
     monitors = _monitors(net, args, training_data, evaluation_data)
     schedule = EtaSchedule(args.eta, args.eta_schedule) if args.eta_schedule else None
-    best = {"accuracy": 1, "epochs_without_change": 0}
+    early_stopping = EarlyStopping(args.early_stopping) if args.early_stopping else None
     bar = {}
     started = [0.0]
 
@@ -96,14 +96,8 @@ def run(args):
             "  eta {}".format(schedule.eta) if schedule else ""), flush=True)
         for line in monitors():
             print(line, flush=True)
-        if args.early_stopping:
-            # network2.SGD's early_stopping_n: stop once the accuracy has not improved for N epochs
-            if correct > best["accuracy"]:
-                best["accuracy"], best["epochs_without_change"] = correct, 0
-            else:
-                best["epochs_without_change"] += 1
-            if best["epochs_without_change"] == args.early_stopping:
-                return False
+        if early_stopping is not None and early_stopping.stop_after(correct):
+            return False
         if schedule:
             eta = schedule.after_epoch(correct)
             return False if eta is None else eta
