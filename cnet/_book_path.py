@@ -84,12 +84,21 @@ class BookPath:
         return numpy_kernels._output(self.weights, self.biases, a, **self._kernel_layers())
 
     def _book_update(self, mini_batch, eta, lmbda, n):
-        """The book's update_mini_batch: ∇ = Σ self.backprop(x, y) over the mini-batch,
-        then ``book_step``."""
+        """The book's update_mini_batch: ∇ = Σ self.backprop(x, y) over the mini-batch
+        (the NumPy reference's backprop when ``backprop`` is not overridden), then
+        ``book_step``."""
+        if "backprop" in self._overrides:
+            backprop = self.backprop
+        else:
+            output_error, kernel_layers = self._output_error()[0], self._kernel_layers()
+
+            def backprop(x, y):
+                return numpy_kernels.backprop(self.weights, self.biases, x, y, output_error,
+                                              **kernel_layers)
         nabla_b = [np.zeros(b.shape) for b in self.biases]
         nabla_w = [np.zeros(w.shape) for w in self.weights]
         for x, y in mini_batch:
-            delta_nabla_b, delta_nabla_w = self.backprop(x, y)
+            delta_nabla_b, delta_nabla_w = backprop(x, y)
             nabla_b = [nb + dnb for nb, dnb in zip(nabla_b, delta_nabla_b)]
             nabla_w = [nw + dnw for nw, dnw in zip(nabla_w, delta_nabla_w)]
         self.weights, self.biases = book_step(self.weights, self.biases, nabla_w, nabla_b, eta,

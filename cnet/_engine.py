@@ -93,7 +93,7 @@ class Engine(Draws, Packing, BookPath, EpochLoop):
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        self.__dict__.setdefault("num_threads", 1)       # pickled before there was a choice
+        self.__dict__.setdefault("num_threads", 1)       # a pickle without the key: one thread
         self.__dict__.setdefault("activation", "sigmoid")
         self._kernels = _kernels.get(self.backend, self.dtype)
 
