@@ -14,9 +14,12 @@ Agg canvas: no window, no global state, nothing drawn at import), and
 - ``plot_weights``: a network's first-layer weights, one 28×28 image per
   hidden neuron; ``plot_confusion``: its confusion matrix.
 """
+import inspect
 import json
 
 import numpy as np
+
+from cnet import _sweep_config
 
 try:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -42,14 +45,35 @@ def _identity(config):
 def _value(key, value):
     if isinstance(value, list):
         return ",".join(map(str, value))
-    if value is None:
-        return "all"
+    if value is None and key == "n_train":
+        return "all"                    # every training image
     return "{:g}".format(value) if isinstance(value, float) else str(value)
 
 
+def _default(key):
+    """The value a run has for ``key`` when its configuration leaves it out: the
+    sweep's own default, or network2's (the sweep drops a value equal to it)."""
+    if key in _sweep_config.DEFAULTS:
+        return _sweep_config.DEFAULTS[key]
+    init, sgd = _sweep_config.parameters()
+    default = dict(init, **sgd).get(key, inspect.Parameter.empty)
+    if default is inspect.Parameter.empty:
+        return "?"
+    try:
+        return _sweep_config._plain(key, default)
+    except ValueError:
+        return getattr(default, "__name__", default)
+
+
 def describe(config, keys):
-    """``config``'s values of ``keys`` as a label: "η = 3, sizes = 784,30,10"."""
-    return ", ".join("{} = {}".format(SYMBOLS.get(k, k), _value(k, config.get(k))) for k in keys)
+    """``config``'s values of ``keys`` as a label: "η = 3, sizes = 784,30,10"; a key
+    ``config`` leaves out shows its default ("λ = 0")."""
+    return ", ".join(_item(config, k) for k in keys)
+
+
+def _item(config, key):
+    value = config[key] if key in config else _default(key)
+    return "{} = {}".format(SYMBOLS.get(key, key), _value(key, value))
 
 
 def varying(records, exclude=("seed",)):

@@ -174,3 +174,19 @@ def test_importing_draws_nothing():
                        env=env(), timeout=120)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == []
+
+
+def test_a_key_left_at_its_default_shows_the_default(data_dir):
+    # the sweep drops lmbda=0.0 (network2's default) from the configuration; its
+    # label is that value, not "all" (which is only n_train=None: every image)
+    records = sweep.run(dict(sizes=[784, 5, 10], lmbda=[0.0, 5.0], epochs=1, n_train=200),
+                        n_jobs=1, data_dir=data_dir)
+    assert "lmbda" not in records[0]["config"] and records[1]["config"]["lmbda"] == 5.0
+    fig = plot.sweep_figure(records, by="lmbda")
+    assert sorted(lines_of(fig.axes[0])) == ["λ = 0", "λ = 5"]
+    by_eta = plot.sweep_figure(records, by="eta")      # λ names the panels instead
+    assert [ax.get_title() for ax in by_eta.axes if ax.get_visible()] == ["λ = 0", "λ = 5"]
+    assert plot.describe({}, ["lmbda", "mu", "early_stopping_n", "dtype", "activation"]) == \
+        "λ = 0, mu = 0, early_stopping_n = 0, dtype = float64, activation = sigmoid"
+    assert plot.describe({"n_train": None}, ["n_train"]) == "training images = all"
+
