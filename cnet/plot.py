@@ -207,10 +207,31 @@ def sweep_figure(records, metric="evaluation_accuracy", by="eta", columns=3):
             ax.set_ylabel("")
     shared = [k for k in records[0]["config"] if k not in keys and k != "seed"]
     seeds = sorted({r["config"]["seed"] for r in records})
-    fig.suptitle("{}; median over seed{} {}".format(
-        describe(records[0]["config"], shared), "s" if len(seeds) > 1 else "",
-        ", ".join(map(str, seeds))), fontsize="small")
+    parts = [_item(records[0]["config"], k) + ", " for k in shared]
+    if parts:
+        parts[-1] = parts[-1][:-2] + "; "
+    parts.append("median over seed{} {}".format("s" if len(seeds) > 1 else "", ", ".join(map(str, seeds))))
+    _fitted_suptitle(fig, parts, fontsize="small")
     return fig
+
+
+def _fitted_suptitle(fig, parts, **options):
+    """Give ``fig`` the title ``"".join(parts)``, broken between parts onto as many
+    lines as it takes to fit the figure's width."""
+    title = fig.suptitle("", **options)
+    renderer = fig.canvas.get_renderer()
+    width = 0.95 * fig.bbox.width
+    lines, line = [], ""
+    for part in parts:
+        title.set_text((line + part).rstrip())
+        if line and title.get_window_extent(renderer).width > width:
+            lines.append(line.rstrip())
+            line = part
+        else:
+            line += part
+    lines.append(line.rstrip())
+    title.set_text("\n".join(lines))
+    return title
 
 
 # ------------------------------------------------------------ plots of a network
