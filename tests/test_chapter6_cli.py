@@ -213,3 +213,28 @@ def test_predict_takes_a_network3_file(tmp_path, monkeypatch):
         assert r.stdout.startswith("{}: {}   probabilities {} ".format(picture, expected, expected))
         scores = [float(s) for s in re.findall(r"\d (\d\.\d{3})", r.stdout)]
         assert len(scores) == 3 and scores == sorted(scores, reverse=True)
+
+
+def test_the_progress_bar_counts_each_epochs_images_and_steps_aside_for_the_lines(monkeypatch):
+    from cnet.cli import chapter6 as cli
+    events = []
+
+    def fake_bar(total, desc, unit="it"):
+        events.append(("open", total))
+        return (lambda n: events.append(("update", n))), (lambda: events.append(("close",)))
+
+    monkeypatch.setattr(cli, "progress_bar", fake_bar)
+    x = np.zeros((10010, 784), np.float32)
+    data = [(network3.Shared(x), network3.Shared(np.zeros(10010, np.int32)))] + \
+        [(network3.Shared(x[:20]), network3.Shared(np.zeros(20, np.int32)))] * 2
+    with redirect_stdout(io.StringIO()) as out:
+        chapter6.run("shallow", data, runs=1, epochs=2, watch=cli._watch)
+    # one bar an epoch, taken down before "Training mini-batch number 1000" and 2000,
+    # then put back where it was
+    opens = [j for j, e in enumerate(events) if e[0] == "open"]
+    assert [events[j] for j in opens] == [("open", 10010)] * 4
+    assert [events[j + 1] for j in opens] == [("update", 0), ("update", 10000), ("update", 0), ("update", 9990)]
+    assert events.count(("close",)) == 4 and events[-1] == ("close",)
+    steps = [e for j, e in enumerate(events) if e[0] == "update" and j - 1 not in opens]
+    assert steps == [("update", 10)] * 2002
+    assert "Training mini-batch number 2000" in out.getvalue()

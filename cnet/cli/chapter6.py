@@ -120,25 +120,35 @@ def _percent(value):
 
 
 def _watch(net, batches):
-    """Show a progress bar over each epoch's mini-batches while ``net`` trains (on a
-    terminal or notebook; nothing elsewhere), closed before the epoch's lines are
-    printed: it wraps the network's step and its validation."""
-    bar = {}
+    """Show a progress bar over each epoch's images while ``net`` trains (on a terminal
+    or in a notebook; nothing elsewhere), wrapping the network's step and validation:
+    the bar is taken down before network3 prints a line (each 1000th mini-batch, each
+    epoch's end) and put back after it."""
+    bar = {"steps": 0, "done": 0}
     step, measure = net._step, net._batch_accuracy
+    total = batches * chapter6.MINI_BATCH_SIZE
+
+    def take_down():
+        if "close" in bar:
+            bar.pop("close")()
+            del bar["update"]
 
     def counted_step(*a, **k):
         if "update" not in bar:
-            bar["update"], bar["close"] = progress_bar(batches * chapter6.MINI_BATCH_SIZE, "epoch", unit="img")
+            bar["update"], bar["close"] = progress_bar(total, "epoch", unit="img")
+            bar["update"](bar["done"])
         out = step(*a, **k)
         bar["update"](chapter6.MINI_BATCH_SIZE)
+        bar["steps"] += 1
+        bar["done"] += chapter6.MINI_BATCH_SIZE
+        if bar["steps"] % 1000 == 0:      # "Training mini-batch number ..." comes next
+            take_down()
         return out
 
     def closing_measure(*a, **k):
-        if "close" in bar:
-            bar.pop("close")()
-            bar.clear()
+        take_down()
+        bar["done"] = 0
         sys.stdout.flush()
         return measure(*a, **k)
 
     net._step, net._batch_accuracy = counted_step, closing_measure
-
