@@ -362,6 +362,28 @@ def test_float32_step_stays_float32_and_near_the_books():
     assert_params(net, hand_step(TINY, start, x, y, 0.5, 0.5, 1), rtol=2e-4, atol=2e-5)
 
 
+def test_pool_ties_pass_the_gradient_to_every_maximum():
+    """Theano's max-pool gradient goes to every input equal to the window's maximum:
+    images constant over their top rows and dyadic weights make exact ties."""
+    desc = [("conv", (2, 1, 2, 2), (2, 1, 6, 5), (2, 2), "sigmoid"), ("softmax", 8, 3, 0.0)]
+    network3.floatX = "float64"
+    net = build(desc)
+    rng = np.random.default_rng(12)
+    net.layers[0].w.set_value(rng.integers(-8, 9, (2, 1, 2, 2)) / 8.0)
+    net.layers[1].w.set_value(rng.normal(0, 1, (8, 3)))
+    x = rng.random((2, 6, 5))
+    x[0, :4], x[1, :3] = 0.5, 0.25
+    x, y = x.reshape(2, 30), np.array([1, 2])
+    params = params_of(net)
+    conv = book_conv(x.reshape(2, 1, 6, 5), params[0][0])
+    pooled = book_pool(conv, (2, 2))
+    ties = [(conv[n, f, 2 * i:2 * i + 2, 2 * j:2 * j + 2] == pooled[n, f, i, j]).sum()
+            for n in range(2) for f in range(2) for i in range(2) for j in range(2)]
+    assert max(ties) == 4 and min(ties) == 1          # some windows tie, some do not
+    net.SGD((x, y), 1, 2, 0.5, (x, y), None)
+    assert_params(net, hand_step(desc, params, x, y, 0.5, 0.0, 1))
+
+
 def test_gradients_match_finite_differences_of_the_whole_cost():
     desc = [("conv", (2, 1, 2, 3), (MBS, 1, 7, 8), (1, 1), "tanh")] + TINY[1:]
     network3.floatX = "float64"
@@ -730,3 +752,31 @@ def test_ensemble_is_the_plurality_vote(capsys):
     errors, predictions = network3.ensemble(nets[2:], (X, Y))
     assert list(errors) == [1, 4, 5, 6] and list(predictions) == [2, 1, 2, 3]
     assert capsys.readouterr().out == "Accuracy is 50.00%\n"
+
+
+def test_a_dropout_step_is_the_books_given_its_masks(capsys):
+    """With one example a step, the masks show in which rows of each dense layer's w
+    move (lmbda = 0, no input zero); given them, the step is the book's: the masked
+    input in the forward pass and in the gradient passed down."""
+    desc = [("conv", (2, 1, 2, 3), (1, 1, 7, 8), (1, 1), "sigmoid"),
+            ("conv", (3, 2, 3, 2), (1, 2, 6, 6), (2, 2), "tanh"),
+            ("full", 12, 30, "sigmoid", 0.3),
+            ("full", 30, 20, "sigmoid", 0.2),
+            ("softmax", 20, 3, 0.5)]
+    network3.floatX = "float64"
+    net = build(desc, seed=8)
+    randomize(net, np.random.default_rng(6))
+    rng = np.random.default_rng(7)
+    x, y = 0.1 + rng.random((1, N_IN)), np.array([2])
+    tx, ty = x[[0, 0, 0, 0]], y[[0, 0, 0, 0]]
+    params = seen = params_of(net)
+    for _ in range(2):
+        net.SGD((x, y), 1, 1, 0.8, (tx, ty), None)
+        after = params_of(net)
+        masks = {l: np.any(after[l][0] != seen[l][0], axis=1)[None, :] for l in (2, 3, 4)}
+        seen = after
+        for l in (2, 3, 4):
+            assert 0 < masks[l].sum() < masks[l].size, "layers[{}] drops some inputs, not all".format(l)
+        grads = hand_gradients(desc, params, x, y, masks=masks)
+        params = [(w - 0.8 * gw, b - 0.8 * gb) for (w, b), (gw, gb) in zip(params, grads)]
+        assert_params(net, params)
