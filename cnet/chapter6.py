@@ -150,14 +150,18 @@ def expanded_path(data_dir=None):
 def load_data(expanded=False, data_dir=None, limit=None, dtype=None):
     """``[training, validation, test]`` as network3's (x, y) pairs of ``Shared``
     arrays in ``dtype`` (default ``network3.floatX``): MNIST's 50,000 / 10,000 /
-    10,000 from ``data_dir`` (as ``mnist_loader.load_data`` finds it), the training
-    part the expanded 250,000 when ``expanded``; each cut to its first ``limit``."""
+    10,000 from ``data_dir`` (as ``mnist_loader.load_data`` finds it), or with
+    ``expanded`` those of ``mnist_expanded.pkl.gz`` (``expanded_path``), whose
+    training part is the expanded 250,000; each cut to its first ``limit``."""
     from cnet import datasets, mnist_loader, network3
     dtype = np.dtype(dtype or network3.floatX)
-    path = expanded_path(data_dir) if expanded else None   # missing: say so before reading MNIST
-    parts = list(mnist_loader.load_data(data_dir))
-    if path is not None:
-        parts[0] = datasets.read_pickle(path)[0]
+    if expanded:    # the file holds MNIST's validation and test images too, as the book's does
+        parts = datasets.read_pickle(expanded_path(data_dir))
+        if len(parts) != 3 or any(len(part) != 2 for part in parts):
+            raise ValueError("{}: expected (training, validation, test) pairs (x, y), as "
+                             "`cnet expand-mnist` writes".format(expanded_path(data_dir)))
+    else:
+        parts = mnist_loader.load_data(data_dir)
     out = []
     for x, y in parts:
         if limit is not None:

@@ -149,6 +149,18 @@ def test_expanded_data_trains_on_the_expanded_file(fake_dir):
     assert len(table_rows(r.stdout)) == 1
 
 
+def test_the_expanded_file_alone_is_enough(fake_dir, tmp_path, monkeypatch):
+    import shutil
+    monkeypatch.delenv("CNET_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    shutil.copy(str(fake_dir / datasets.EXPANDED), str(tmp_path))
+    training, validation, test = chapter6.load_data(True, str(tmp_path), limit=25, dtype="float64")
+    assert [len(part[0]) for part in (training, validation, test)] == [25, 25, 20]
+    assert training[0].dtype == np.float64 and training[1].dtype == np.int32
+    expected = datasets.read_pickle(str(fake_dir / datasets.EXPANDED))
+    np.testing.assert_array_equal(test[0].get_value(), expected[2][0])
+
+
 def test_double_fc_dropout_votes(fake_dir):
     r = run("chapter6", "double_fc_dropout", "--runs", "2", "--epochs", "1", "--limit", "50",
             "--data-dir", str(fake_dir), "--threads", "2")
