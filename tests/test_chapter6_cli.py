@@ -13,6 +13,7 @@ import pytest
 from cnet import chapter6, datasets, network3
 from test_datasets import fake_mnist, write_fake_pickle
 
+_CACHE = tempfile.TemporaryDirectory(prefix="cnet-cache-")    # empty: removed when the tests end
 ROW = re.compile(r"\s*(\d+)\s+(\d+)\s+(\d+\.\d\d)%\s+(\d+\.\d\d)%\s+(\d+\.\d)$")
 
 
@@ -21,7 +22,7 @@ def run(*args, env=None):
     and with a cache of its own (unless ``env`` says otherwise)."""
     full_env = dict(os.environ)
     full_env.pop("CNET_DATA_DIR", None)
-    full_env["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="cnet-cache-")
+    full_env["XDG_CACHE_HOME"] = _CACHE.name
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "cnet"] + list(args), capture_output=True, text=True,
                           env=full_env, timeout=600, cwd=tempfile.gettempdir())
