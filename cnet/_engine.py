@@ -33,6 +33,7 @@ import numpy as np
 
 from cnet import _checks, _kernels
 from cnet._kernels import numpy_kernels
+from cnet._kernels.spec import dense_chain
 from cnet.functions import (ACTIVATIONS, OUTPUTS, builtin_cost, output_of,
                             overridden_cost_methods, vectorized_result)
 
@@ -183,11 +184,11 @@ class Engine:
         self.biases = [b.copy() for b in biases]
 
     def _layers(self):
-        """The kernels' keyword arguments naming the activations: ``activation`` of the
-        hidden layers (``self.activation``, checked: the user may have assigned it) and
-        ``output``, the output layer's, which the cost decides."""
-        return {"activation": _checks.choice("net.activation", self.activation, tuple(ACTIVATIONS)),
-                "output": output_of(self.cost)}
+        """The kernels' keyword argument describing the layers: ``spec``, the dense chain of
+        ``self.sizes`` with ``self.activation`` (checked: the user may have assigned it)
+        in the hidden layers and the output layer's activation, which the cost decides."""
+        activation = _checks.choice("net.activation", self.activation, tuple(ACTIVATIONS))
+        return {"spec": dense_chain(self.sizes, activation, output_of(self.cost))}
 
     @property
     def velocities(self):
@@ -293,9 +294,8 @@ class Engine:
         examples as the columns of one matrix (chapter 2's problem): for one
         example it is exactly the book's; for a mini-batch it agrees to rounding."""
         delta_fn, users = self._output_error()
-        layers = self._layers()
-        f, f_prime = ACTIVATIONS[layers["activation"]]
-        g = OUTPUTS[layers["output"]]
+        f, f_prime = ACTIVATIONS[_checks.choice("net.activation", self.activation, tuple(ACTIVATIONS))]
+        g = OUTPUTS[output_of(self.cost)]
         one = len(xs) == 1
         x = xs[0] if one else np.hstack(xs)
         # feedforward, keeping every z and a:  z_l = w_l a_{l−1} + b_l,  a_l = f(z_l)

@@ -55,13 +55,6 @@ cdef int cost_id(cost, int output) except -1:
     raise TypeError(f"the compiled kernels have no cost {cost!r}")
 
 
-cdef int activation_id(name, dict names, str argument) except -1:
-    try:
-        return names[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"{argument} must be one of {sorted(names)}, got {name!r}") from None
-
-
 cdef inline real_t sigmoid_of(real_t e) noexcept nogil:
     # σ(z) = 1 / (1 + e) given e = e^{−z}, the denominator rounded to real_t first (float32's bits)
     cdef real_t denominator = 1 + e

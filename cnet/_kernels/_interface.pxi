@@ -17,13 +17,12 @@
 # with the C they call in real headers (real.h, vec.h, group.h, team.h, alloc.h; declared in
 # the .pxd of the same name).  The shuffle and the CPU check are in _common.pyx.
 #
-# The def functions below are the kernel interface (the same as
-# cnet._kernels.numpy_kernels).  They receive arrays the engine has already
-# validated; they re-check only the cheap structural facts (shapes, index range)
-# so that no call, however wrong, can read or write out of bounds.  Chapter 3's
-# options are keyword arguments with the book's network as their defaults
-# (activation, output, regularization, mu, velocities: see numpy_kernels).  The cdef
-# loops then run without bounds checks and without the GIL.
+# The def functions below are the kernel interface (interface.Kernels, the same as
+# cnet._kernels.numpy_kernels').  They receive arrays the engine has already
+# validated; they check the spec against the weights (Params: spec.check) and
+# re-check the cheap structural facts (shapes, index range) so that no call,
+# however wrong, can read or write out of bounds.  The cdef loops then run without
+# bounds checks and without the GIL.
 include "_functions.pxi"
 include "_inputs.pxi"
 include "_lists.pxi"
@@ -81,21 +80,21 @@ cdef object forward_all(Params p, Inputs X):
     return out
 
 
-def feedforward(list weights, list biases, Inputs X, activation="sigmoid", output="sigmoid"):
+def feedforward(list weights, list biases, Inputs X, *, spec):
     """The output activations a_L for each row of X: an (m, n_L) array of DTYPE."""
-    p = Params(weights, biases, 1, activation, output)
+    p = Params(weights, biases, spec)
     cdef Py_ssize_t out = p.net.off[p.net.L - 1]
     return forward_all(p, X)[:, out:out + p.net.n[p.net.L]]
 
 
-def predict(list weights, list biases, Inputs X, activation="sigmoid", output="sigmoid"):
+def predict(list weights, list biases, Inputs X, *, spec):
     """argmax of the output activations for each row of X (first maximum on ties)."""
-    return cost_and_predict(weights, biases, X, None, None, 1, activation, output)[1]
+    return cost_and_predict(weights, biases, X, None, None, 1, spec=spec)[1]
 
 
-def backprop(list weights, list biases, x, y, cost, activation="sigmoid", output="sigmoid"):
+def backprop(list weights, list biases, x, y, cost, *, spec):
     """(nabla_b, nabla_w) of the cost of one example, shaped like biases and weights."""
-    p = Params(weights, biases, 1, activation, output)
+    p = Params(weights, biases, spec)
     check_targets(p, y.reshape(1, -1), 1)
     cdef int c = cost_id(cost, p.net.kind[p.net.L - 1])
     cdef Py_ssize_t W = p.net.width, L = p.net.L, l
@@ -114,8 +113,8 @@ def backprop(list weights, list biases, x, y, cost, activation="sigmoid", output
 
 def train(list weights, list biases, Inputs X, const double[:, ::1] Y,
           const Py_ssize_t[::1] order, Py_ssize_t mini_batch_size, double eta,
-          double lmbda, double n, cost, Py_ssize_t num_threads=1, activation="sigmoid",
-          output="sigmoid", regularization="L2", double mu=0.0, velocities=None):
+          double lmbda, double n, cost, Py_ssize_t num_threads=1, *, spec,
+          regularization="L2", double mu=0.0, velocities=None):
     """Run SGD over the mini-batches order[0:s], order[s:2s], … (s = mini_batch_size).
 
     Each step is w ← (1 − ηλ/n) w − (η/m) ∇w, b ← b − (η/m) ∇b over the m
@@ -130,7 +129,7 @@ def train(list weights, list biases, Inputs X, const double[:, ::1] Y,
         raise ValueError(f"regularization must be 'L2' or 'L1', got {regularization!r}")
     if not 0 <= mu < 1:
         raise ValueError(f"mu must be in [0, 1), got {mu!r}")
-    p = Params(weights, biases, num_threads, activation, output)
+    p = Params(weights, biases, spec, num_threads)
     if mu > 0:
         if velocities is None:
             raise ValueError("momentum (mu > 0) needs velocities shaped like the weights and biases")
@@ -234,8 +233,7 @@ def momentum_powers(double mu):
     return np.concatenate([powers, sums]).astype(DTYPE)
 
 
-def cost_and_predict(list weights, list biases, X, Y, cost, Py_ssize_t num_threads=1,
-                     activation="sigmoid", output="sigmoid"):
+def cost_and_predict(list weights, list biases, X, Y, cost, Py_ssize_t num_threads=1, *, spec):
     """``(Σ over the rows of X of cost.fn(a_L, y), the argmax of each row's a_L)`` from
     one forward pass; with ``Y`` None, the sum is 0.0.  ``num_threads`` threads
     share the rows; the costs are summed in blocks of rows, in order, so the
@@ -245,7 +243,7 @@ def cost_and_predict(list weights, list biases, X, Y, cost, Py_ssize_t num_threa
     that is not finite is raised after it."""
     if num_threads < 1:
         raise ValueError("num_threads must be at least 1")
-    p = Params(weights, biases, 1, activation, output)
+    p = Params(weights, biases, spec)
     cdef Inputs inputs
     if isinstance(X, Columns):
         return 0.0, scan_columns(p, X, Y, num_threads)
@@ -316,7 +314,6 @@ cdef object scan_columns(Params p, Columns X, Y, Py_ssize_t num_threads):
     return labels
 
 
-def cost_sum(list weights, list biases, Inputs X, const double[:, ::1] Y, cost,
-             activation="sigmoid", output="sigmoid"):
+def cost_sum(list weights, list biases, Inputs X, const double[:, ::1] Y, cost, *, spec):
     """Σ over the rows of X of cost.fn(a_L, y): the unregularised total cost."""
-    return cost_and_predict(weights, biases, X, Y, cost, 1, activation, output)[0]
+    return cost_and_predict(weights, biases, X, Y, cost, 1, spec=spec)[0]

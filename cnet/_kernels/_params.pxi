@@ -15,6 +15,8 @@ from cnet._kernels.real cimport real_t, BLOCK
 
 import numpy as np
 
+from cnet._kernels.spec import check as check_spec
+
 
 cdef struct Net:
     Py_ssize_t L          # number of weight layers
@@ -106,14 +108,12 @@ cdef class Params:
     cdef list layers   # ([(j0, panel of w_l transposed), …], b_l): views of theta
     cdef list velocity_layers        # the same views of velocity
 
-    def __cinit__(self, list weights, list biases, Py_ssize_t panels=1, hidden="sigmoid",
-                  output="sigmoid"):
-        # panels: how many panels to cut wt_0 into (at most one per BLOCK of layer 1);
-        # hidden, output: the activations of the hidden layers and of the output layer
-        cdef Py_ssize_t L = len(weights), l, pos = 0, q
-        if L < 1 or len(biases) != L:
-            raise ValueError("expected at least one layer of weights, and one bias vector per layer")
-        n = [weights[0].shape[1]] + [w.shape[0] for w in weights]
+    def __cinit__(self, list weights, list biases, spec, Py_ssize_t panels=1):
+        # spec: the layers (LayerSpec), which the weights and biases are checked to fit;
+        # panels: how many panels to cut wt_0 into (at most one per BLOCK of layer 1)
+        check_spec(spec, weights, biases)
+        cdef Py_ssize_t L = len(spec), l, pos = 0, q
+        n = [spec[0].n_in] + [layer.n_out for layer in spec]
         s = [n[0]] + [-(-w // BLOCK) * BLOCK for w in n[1:]]
         self.sizes = np.asarray(n, dtype=np.intp)
         self.stored = np.asarray(s, dtype=np.intp)
@@ -139,8 +139,8 @@ cdef class Params:
         self.net.s = &self.stored[0]
         self.net.off = &self.offsets[0]
         self.net.width = self.offsets[L]
-        self.kinds = np.asarray([activation_id(hidden, ACTIVATION_IDS, "activation")] * (L - 1)
-                                + [activation_id(output, OUTPUT_IDS, "output")], dtype=np.intc)
+        self.kinds = np.asarray([ACTIVATION_IDS[layer.activation] for layer in spec[:L - 1]]
+                                + [OUTPUT_IDS[spec[L - 1].activation]], dtype=np.intc)
         self.net.kind = &self.kinds[0]
         blocks = s[1] // BLOCK
         panels = max(1, min(panels, blocks))
@@ -148,9 +148,6 @@ cdef class Params:
                                dtype=np.intp)
         self.net.panels = panels
         self.net.col = &self.cols[0]
-        for l in range(L):
-            if weights[l].shape != (n[l + 1], n[l]) or biases[l].shape != (n[l + 1], 1):
-                raise ValueError("weights and biases do not chain")
         self.layers = self.lay_out(theta, weights, biases, self.net.wt, self.net.b)
 
     cdef list lay_out(self, theta, list weights, list biases, real_t **wt_of, real_t **b_of):
