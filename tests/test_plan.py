@@ -191,3 +191,24 @@ def test_each_layer_has_its_own_activation(layout, mu):
     uniform = dense_chain(sizes, activations[0], activations[-1])     # one activation in every hidden layer
     assert np.max(np.abs(N.feedforward(weights, biases, X, spec=uniform) - want)) > 1e-3
 
+
+@pytest.mark.parametrize("K", COMPILED, ids=[m.__name__.rsplit(".", 1)[1] for m in COMPILED])
+def test_the_compiled_plan_is_the_spec(K):
+    # one descriptor per layer of the spec: its kind, activation and sizes; its outputs
+    # stored in whole 64-byte blocks, one after another in an example's block; its
+    # inputs the previous layer's outputs, but the first layer's, the packed examples
+    layers = (LayerSpec("dense", 30, 20, "relu"), LayerSpec("dense", 20, 9, "tanh"),
+              LayerSpec("dense", 9, 4, "softmax"))
+    weights, biases = net_of(K, [30, 20, 9, 4])
+    plan = K.Params(weights, biases, layers).plan()
+    assert [(p["kind"], p["activation"], p["n_in"], p["n_out"]) for p in plan] == \
+        [(layer.kind, layer.activation, layer.n_in, layer.n_out) for layer in layers]
+    assert [p["packed_input"] for p in plan] == [True, False, False]
+    size = np.dtype(K.DTYPE).itemsize
+    out = 0
+    for l, p in enumerate(plan):
+        assert p["stored"] * size % 64 == 0 and 0 <= p["stored"] - p["n_out"] < 64 // size
+        assert p["out"] == out and p["inp"] == (plan[l - 1]["out"] if l else 0)
+        out += p["stored"]
+    with pytest.raises(ValueError, match=r"spec\[1\]"):
+        K.Params(weights, biases, dense_chain([30, 20, 8, 4]))

@@ -8,9 +8,10 @@
 #   _functions.pxi   the costs and the activation
 #   _inputs.pxi      the packed inputs (Inputs, prepare), the caller's columns (Columns)
 #   _lists.pxi       a list of (x, y) pairs checked and packed in one pass (pack)
-#   _params.pxi      the parameters in the kernels' layout, and the lazy L2 scale
-#   _loops.pxi       forward, backward, the SGD step
-#   _momentum.pxi    momentum's lazy catch-up of the input layer's rows
+#   _params.pxi      the plan (a Layer per layer of the spec), the parameters in the
+#                    kernels' layout, and the lazy L2 scale
+#   _loops.pxi       forward, backward, the SGD step: the layer kinds and the update rule
+#   _momentum.pxi    momentum's lazy catch-up of the packed input layer's rows
 #   _team.pxi        sharing a call among threads
 #   this file        the interface: the def functions
 #
@@ -49,13 +50,14 @@ def supports(cost):
 
 
 cdef void check_inputs(Params p, Py_ssize_t n_cols) except *:
-    if n_cols != p.net.n[0]:
-        raise ValueError(f"inputs have {n_cols} columns; the network takes {p.net.n[0]}")
+    if n_cols != p.net.packed.n_in:
+        raise ValueError(f"inputs have {n_cols} columns; the network takes {p.net.packed.n_in}")
 
 
 cdef void check_targets(Params p, Y, Py_ssize_t n_rows) except *:
-    if Y.ndim != 2 or Y.shape[1] != p.net.n[p.net.L] or Y.shape[0] != n_rows:
-        raise ValueError(f"Y has shape {Y.shape}; expected ({n_rows}, {p.net.n[p.net.L]})")
+    cdef Py_ssize_t n_out = p.net.layer[p.net.L - 1].n_out
+    if Y.ndim != 2 or Y.shape[1] != n_out or Y.shape[0] != n_rows:
+        raise ValueError(f"Y has shape {Y.shape}; expected ({n_rows}, {n_out})")
 
 
 cdef real_t *zeroed(Py_ssize_t count) except NULL:
@@ -83,8 +85,8 @@ cdef object forward_all(Params p, Inputs X):
 def feedforward(list weights, list biases, Inputs X, *, spec):
     """The output activations a_L for each row of X: an (m, n_L) array of DTYPE."""
     p = Params(weights, biases, spec)
-    cdef Py_ssize_t out = p.net.off[p.net.L - 1]
-    return forward_all(p, X)[:, out:out + p.net.n[p.net.L]]
+    cdef const Layer *output = &p.net.layer[p.net.L - 1]
+    return forward_all(p, X)[:, output.out:output.out + output.n_out]
 
 
 def predict(list weights, list biases, Inputs X, *, spec):
@@ -96,17 +98,17 @@ def backprop(list weights, list biases, x, y, cost, *, spec):
     """(nabla_b, nabla_w) of the cost of one example, shaped like biases and weights."""
     p = Params(weights, biases, spec)
     check_targets(p, y.reshape(1, -1), 1)
-    cdef int c = cost_id(cost, p.net.kind[p.net.L - 1])
+    cdef int c = cost_id(cost, p.net.layer[p.net.L - 1].activation)
     cdef Py_ssize_t W = p.net.width, L = p.net.L, l
     act = forward_all(p, prepare(np.ascontiguousarray(x.reshape(1, -1))))[0]
     delta = np.zeros(W, dtype=DTYPE)
     cdef real_t[::1] act_mv = act, delta_mv = delta
     cdef const double[::1] y_mv = np.ascontiguousarray(y, dtype=np.float64).ravel()
     backward(&p.net, &act_mv[0], &y_mv[0], c, &delta_mv[0])
-    # ∂C/∂b_l = δ_{l+1},  ∂C/∂w_l = δ_{l+1} a_lᵀ
-    layer = [(p.offsets[l], p.offsets[l] + p.sizes[l + 1]) for l in range(L)]
-    inputs = [np.asarray(x, dtype=DTYPE).ravel()] + [act[i:j] for i, j in layer[:L - 1]]
-    deltas = [delta[i:j] for i, j in layer]
+    # a dense layer's gradient (Params takes no other kind): ∂C/∂b = δ_out,  ∂C/∂w = δ_out a_inᵀ
+    outputs = [(p.net.layer[l].out, p.net.layer[l].out + p.net.layer[l].n_out) for l in range(L)]
+    inputs = [np.asarray(x, dtype=DTYPE).ravel()] + [act[i:j] for i, j in outputs[:L - 1]]
+    deltas = [delta[i:j] for i, j in outputs]
     return ([d.reshape(-1, 1).copy() for d in deltas],
             [np.outer(d, a) for d, a in zip(deltas, inputs)])
 
@@ -140,7 +142,7 @@ def train(list weights, list biases, Inputs X, const double[:, ::1] Y,
         p.with_velocities(list(vw), list(vb))
     check_inputs(p, X.n_cols)
     check_targets(p, np.asarray(Y), X.n_rows)
-    cdef int c = cost_id(cost, p.net.kind[p.net.L - 1])
+    cdef int c = cost_id(cost, p.net.layer[p.net.L - 1].activation)
     cdef Py_ssize_t count = order.shape[0]
     if mini_batch_size < 1:
         raise ValueError("mini_batch_size must be at least 1")
@@ -171,7 +173,7 @@ def train(list weights, list biases, Inputs X, const double[:, ::1] Y,
         w.job.penalty = <real_t> (eta * (lmbda / n))
         w.job.l1 = regularization == "L1"
         if mu > 0 and regularization == "L2":
-            stamp_mv = np.zeros(p.net.panels * 3 * p.net.n[0], dtype=np.intc)
+            stamp_mv = np.zeros(p.net.panels * 3 * p.net.packed.n_in, dtype=np.intc)
             tables = momentum_powers(mu) if w.job.penalty == 0 else None
             if tables is not None and len(tables) >= 2 * (MIN_PERIOD + 1):
                 # without a penalty: catch_up_scaled, its stamps starting at 1
@@ -257,7 +259,7 @@ def cost_and_predict(list weights, list biases, X, Y, cost, Py_ssize_t num_threa
     cdef double total = 0.0
     if Y is not None:
         check_targets(p, np.asarray(Y), inputs.n_rows)
-        w.job.cost = cost_id(cost, p.net.kind[p.net.L - 1])
+        w.job.cost = cost_id(cost, p.net.layer[p.net.L - 1].activation)
         Y_mv = Y
     if inputs.n_rows == 0:
         return 0.0, labels

@@ -167,6 +167,7 @@ cdef void train_part(Job *job, int t) noexcept nogil:
     cdef Py_ssize_t T = job.team.n, W = net.width, start = 0, m, k, e, l, q, batch = 0, ahead, next_m, parts
     cdef bint summed = False     # whether this mini-batch's z_1 is computed already
     cdef real_t *act
+    cdef Layer *layer
     cdef Step step
     step.mu = job.mu
     step.penalty = job.penalty
@@ -193,10 +194,10 @@ cdef void train_part(Job *job, int t) noexcept nogil:
             q = t
             while q < net.panels:
                 if job.powers != NULL:
-                    catch_up_scaled(net, job.X, job.order + start, m, q, job.stamp + q * 3 * net.n[0],
+                    catch_up_scaled(net, job.X, job.order + start, m, q, job.stamp + q * 3 * net.packed.n_in,
                                     batch + 1, job.powers, job.period)
                 else:
-                    catch_up(net, job.X, job.order + start, m, q, job.stamp + q * 3 * net.n[0],
+                    catch_up(net, job.X, job.order + start, m, q, job.stamp + q * 3 * net.packed.n_in,
                              batch + 1, job.maps, job.steps)
                 q += T
             if job.powers != NULL:
@@ -234,34 +235,38 @@ cdef void train_part(Job *job, int t) noexcept nogil:
             next_m = 0
         q = t
         while q < net.panels:
-            step_layer(net, job.X, job.order + start, m, act, job.delta, &step,
-                       0, q, T, job.nabla_b, job.order + start + m, next_m,
+            step_layer(net, net.packed, job.X, job.order + start, m, act, job.delta, &step,
+                       q, T, job.nabla_b + net.packed.out, job.order + start + m, next_m,
                        job.act + ((batch + 1) % 2) * job.mbs * W)
             q += T
-        for l in range(1, net.L):
-            # part t of the rows of a layer ≥ 1 that is worth sharing, the last thread a small one
-            parts = T if net.n[l] * net.s[l + 1] >= SHARED_STEP_MIN else 1
+        for l in range(net.L):
+            # part t of the rows of another layer that is worth sharing, the last thread a small one
+            layer = &net.layer[l]
+            if layer.packed_input:
+                continue
+            parts = T if layer.n_in * layer.stored >= SHARED_STEP_MIN else 1
             if parts == T or t == T - 1:
-                step_layer(net, job.X, job.order + start, m, act, job.delta, &step,
-                           l, t + parts - T, parts, job.nabla_b + net.off[l], NULL, 0, NULL)
+                step_layer(net, layer, job.X, job.order + start, m, act, job.delta, &step,
+                           t + parts - T, parts, job.nabla_b + layer.out, NULL, 0, NULL)
         start += m
         batch += 1
     if job.interrupted and step.mu != 0 and batch > 0:
         # the last step's pass over every weight prepared a step that was not taken
         q = t
         while q < net.panels and not step.lazy:
-            undo_prepare(net, 0, q, &step)
+            undo_prepare(net, net.packed, q, &step)
             q += T
         if t == T - 1:
-            for l in range(1, net.L):
-                undo_prepare(net, l, 0, &step)
+            for l in range(net.L):
+                if not net.layer[l].packed_input:
+                    undo_prepare(net, &net.layer[l], 0, &step)
     q = t
     while q < net.panels and step.lazy:
         if job.powers != NULL:
-            catch_up_all_scaled(net, q, job.stamp + q * 3 * net.n[0], <int> batch,
+            catch_up_all_scaled(net, q, job.stamp + q * 3 * net.packed.n_in, <int> batch,
                                 <int> batch + job.interrupted, job.powers, job.period)
         else:
-            catch_up_all(net, q, job.stamp + q * 3 * net.n[0], <int> batch, job.maps, job.steps,
+            catch_up_all(net, q, job.stamp + q * 3 * net.packed.n_in, <int> batch, job.maps, job.steps,
                          &step)
         q += T
     cnet_barrier(&job.team)     # none returns while another may still write a parameter
@@ -283,11 +288,12 @@ cdef double scan_rows(const Job *job, const Rows *X, Py_ssize_t first, Py_ssize_
     # act + k · width.  Labels alone with a sigmoid output: z_L and sigmoid_argmax, which
     # computes only the σ(z_L[j]) that can be the maximum -- the same labels.
     cdef const Net *net = job.net
-    cdef Py_ssize_t e, q, j, k, g, l, best, n_out = net.n[net.L], last = first + e1 - e0
+    cdef const Layer *output = &net.layer[net.L - 1]
+    cdef Py_ssize_t e, q, j, k, g, l, best, n_out = output.n_out, last = first + e1 - e0
     cdef Py_ssize_t W = net.width
     cdef real_t *a
     cdef double total = 0.0
-    cdef bint labels_only = job.Y == NULL and job.labels != NULL and net.kind[net.L - 1] == SIGMOID
+    cdef bint labels_only = job.Y == NULL and job.labels != NULL and output.activation == SIGMOID
     cdef Py_ssize_t rows[SCAN_GROUP]
     e = e0
     while e < e1:
@@ -299,11 +305,10 @@ cdef double scan_rows(const Job *job, const Rows *X, Py_ssize_t first, Py_ssize_
         for q in range(net.panels):
             input_sums(net, X, rows, g, q, act, W)
         for k in range(g):
-            a = act + k * W + net.off[net.L - 1]
+            a = act + k * W + output.out
             if labels_only:
-                for l in range(net.L - 1):
-                    dense_forward(net, l, act + k * W)
-                dense_sums(net, net.L - 1, act + k * W)
+                for l in range(net.L):
+                    forward_layer(net, &net.layer[l], act + k * W, l < net.L - 1)
                 job.labels[e + k] = sigmoid_argmax(a, n_out)
                 continue
             finish_forward(net, act + k * W)
@@ -353,7 +358,7 @@ cdef void columns_part(Job *job, int t) noexcept nogil:
     # rows' room first -- with no packed copy of all the inputs to write to memory and
     # read back; first_bad[t] ← the first of its examples whose input is not finite
     # (left alone if none)
-    cdef Py_ssize_t n_in = job.net.n[0], b, e, e0, e1, s
+    cdef Py_ssize_t n_in = job.net.packed.n_in, b, e, e0, e1, s
     cdef Py_ssize_t blocks = (job.count + COLUMNS_BLOCK - 1) // COLUMNS_BLOCK
     cdef Py_ssize_t room = block_room(n_in)
     cdef Py_ssize_t *start = job.buffer + t * block_buffer_size(n_in)
