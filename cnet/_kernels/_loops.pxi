@@ -17,7 +17,7 @@ from cnet._kernels.group cimport (CNET_GROUP_MAX, cnet_rows_forward_group, cnet_
 
 
 cdef enum:
-    ROWS_AHEAD = 8      # input_sum: entries between asking for a row of wt_0 and reading it
+    ROWS_AHEAD = 8      # input_sum: entries between asking for a row of wt and reading it
 
 
 cdef inline void prefetch_example(const Rows *X, Py_ssize_t e) noexcept nogil:
@@ -271,7 +271,7 @@ cdef void finish_forward(const Net *net, real_t *act) noexcept nogil:
     # Given the packed input layer's z from input_sum(s) in act: every layer's
     # outputs, input layer first, into act[out …]
     cdef Py_ssize_t l
-    for l in range(net.L):
+    for l in range(net.n_layers):
         forward_layer(net, &net.layer[l], act, 1)
 
 
@@ -287,8 +287,8 @@ cdef void backward(const Net *net, const real_t *act, const double *y, int cost,
                    real_t *delta) noexcept nogil:
     # δ_L from the cost (output_error), then each layer's inputs' δ from its outputs',
     # last layer first (the first layer's inputs, the examples, get none)
-    cdef Py_ssize_t L = net.L, l
-    cdef const Layer *last = &net.layer[L - 1]
+    cdef Py_ssize_t l
+    cdef const Layer *last = net.output
     output_error(act + last.out, y, last.n_out, cost, delta + last.out)
-    for l in range(L - 1, 0, -1):
+    for l in range(net.n_layers - 1, 0, -1):
         backward_layer(&net.layer[l], net.layer[l - 1].activation, act, delta)

@@ -47,8 +47,9 @@ cdef struct Layer:
 
 cdef struct Net:
     # The plan: the layers, input layer first, built from the spec (Params)
-    Py_ssize_t L          # number of layers
-    Layer *layer          # layer[0 … L)
+    Py_ssize_t n_layers   # number of layers
+    Layer *layer          # layer[0 … n_layers)
+    Layer *output         # the last: the network's outputs
     Layer *packed         # the layer whose inputs are the packed examples (packed_input)
     Py_ssize_t panels     # its weights are cut by columns into panels, panel q holding
     Py_ssize_t *col       # columns col[q] ≤ j < col[q+1] (one panel: the layout above)
@@ -75,7 +76,7 @@ cdef void scale_decay(Net *net, real_t decay) noexcept nogil:
     # exactly 0 -- ηλ/n = 1 -- makes the scale 0, a fold by 0: the weights become 0.)
     cdef Py_ssize_t l
     cdef Layer *layer
-    for l in range(net.L):
+    for l in range(net.n_layers):
         layer = &net.layer[l]
         layer.fold = 1
         if decay != 1:
@@ -145,7 +146,7 @@ cdef class Params:
         self.net.zeros = <real_t *> cnet_alloc(max(self.stored) * sizeof(real_t))
         if self.theta == NULL or self.net.layer == NULL or self.net.zeros == NULL:
             raise MemoryError()
-        self.net.L = L
+        self.net.n_layers = L
         for l in range(L):
             layer = &self.net.layer[l]
             layer.kind = KIND_IDS[spec[l].kind]
@@ -161,6 +162,7 @@ cdef class Params:
             layer.fold = 1
         self.net.width = out
         self.net.packed = &self.net.layer[0]
+        self.net.output = &self.net.layer[L - 1]
         blocks = self.stored[0] // BLOCK
         panels = max(1, min(panels, blocks))
         self.cols = np.asarray([q * blocks // panels * BLOCK for q in range(panels + 1)], dtype=np.intp)
@@ -208,9 +210,9 @@ cdef class Params:
         cdef Layer layer
         kinds = {number: name for name, number in KIND_IDS.items()}
         layers = []
-        for l in range(self.net.L):
+        for l in range(self.net.n_layers):
             layer = self.net.layer[l]
-            names = OUTPUT_IDS if l == self.net.L - 1 else ACTIVATION_IDS
+            names = OUTPUT_IDS if l == self.net.n_layers - 1 else ACTIVATION_IDS
             activation = [name for name, number in names.items() if number == layer.activation][0]
             layers.append(dict(kind=kinds[layer.kind], activation=activation, n_in=layer.n_in,
                                n_out=layer.n_out, stored=layer.stored, out=layer.out, inp=layer.inp,
