@@ -13,11 +13,13 @@ _warned_classes = weakref.WeakSet()    # network classes already reported as lea
 
 def book_step(weights, biases, nabla_w, nabla_b, eta, lmbda, n, m, dtype):
     """The book's update_mini_batch step from the gradients summed over a mini-batch
-    of ``m`` examples: w ← (1 − ηλ/n) w − (η/m) ∇w, b ← b − (η/m) ∇b, as new arrays
-    in ``dtype``; returns ``(weights, biases)``."""
-    new_weights = [((1 - eta * (lmbda / n)) * w - (eta / m) * nw).astype(dtype, copy=False)
+    of ``m`` examples: w ← (1 − ηλ/n) w − (η/m) ∇w, b ← b − (η/m) ∇b (the kernels'
+    one update rule, ``numpy_kernels.update``), as new arrays in ``dtype``; returns
+    ``(weights, biases)``."""
+    new_weights = [numpy_kernels.update(w, nw, m, eta, lmbda, n)[0].astype(dtype, copy=False)
                    for w, nw in zip(weights, nabla_w)]
-    new_biases = [(b - (eta / m) * nb).astype(dtype, copy=False) for b, nb in zip(biases, nabla_b)]
+    new_biases = [numpy_kernels.update(b, nb, m, eta, lmbda, n, penalized=False)[0].astype(dtype, copy=False)
+                  for b, nb in zip(biases, nabla_b)]
     return new_weights, new_biases
 
 

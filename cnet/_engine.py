@@ -109,7 +109,7 @@ class Engine(Draws, Packing, BookPath, EpochLoop):
         plan = self.__dict__.get("_layer_cache")
         if plan is None or plan[0] != key:
             network_layers = layers.dense_chain(*key)
-            plan = (key, network_layers, {"activation": activation, "output": key[2]})
+            plan = (key, network_layers, {"spec": layers.spec(network_layers)})
             self._layer_cache = plan
         return plan[1], plan[2]
 
@@ -118,8 +118,8 @@ class Engine(Draws, Packing, BookPath, EpochLoop):
         return self._layer_plan()[0]
 
     def _kernel_layers(self):
-        """The layers as every kernel call takes them, keyword arguments: the hidden
-        layers' ``activation`` and the output layer's, ``output``."""
+        """The layers as every kernel call takes them: the keyword argument ``spec``,
+        each layer's ``LayerSpec``."""
         return self._layer_plan()[1]
 
     # ------------------------------------------------------ the boundary

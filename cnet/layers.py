@@ -10,6 +10,7 @@ with the same methods.
 """
 import numpy as np
 
+from cnet._kernels import spec as kernel_spec
 from cnet._kernels.spec import LayerSpec
 
 # The weight initialisations the book names: "default" draws N(0, 1/n_in)
@@ -71,10 +72,9 @@ class Dense:
 
 def dense_chain(sizes, activation="sigmoid", output="sigmoid"):
     """The book's network of layer widths ``sizes``: a dense layer between each two
-    widths, ``activation`` in the hidden layers and ``output`` in the last."""
-    last = len(sizes) - 2
-    return tuple(Dense(n_in, n_out, output if position == last else activation)
-                 for position, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])))
+    widths, ``activation`` in the hidden layers and ``output`` in the last (the
+    layers of ``cnet._kernels.spec.dense_chain``)."""
+    return tuple(Dense(s.n_in, s.n_out, s.activation) for s in kernel_spec.dense_chain(sizes, activation, output))
 
 
 def initial_parameters(layers, randn, initializer="default"):

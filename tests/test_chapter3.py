@@ -4,6 +4,7 @@ and the compiled kernels against the reference."""
 import numpy as np
 import pytest
 
+from cnet._kernels.spec import dense_chain
 from cnet import _kernels
 from cnet._kernels import numpy_kernels
 from cnet.functions import (ACTIVATIONS, CrossEntropyCost, LogLikelihoodCost, QuadraticCost,
@@ -93,11 +94,11 @@ def test_backprop_against_finite_differences(backend, cost, activation, sizes):
     x = rng.random(sizes[0])
     y = np.zeros(sizes[-1])
     y[-1] = 1.0
-    nabla_b, nabla_w = K.backprop(weights, biases, x, y, cost, activation=activation, output=output)
+    nabla_b, nabla_w = K.backprop(weights, biases, x, y, cost, spec=dense_chain(sizes, activation, output))
 
     def C_x():
         return N.cost_sum(weights, biases, x.reshape(1, -1), y.reshape(1, -1), cost,
-                          activation=activation, output=output)
+                          spec=dense_chain(sizes, activation, output))
 
     assert_matches_finite_differences(weights, biases, nabla_w, nabla_b, C_x, abs=1e-8)
 
@@ -109,12 +110,11 @@ def test_softmax_output_columns_sum_to_one_and_cost_stays_finite(backend):
     rng = np.random.default_rng(0)
     weights, biases = params(sizes, rng, scale=400.0)   # |z| in the thousands
     X, Y = stacked(make_data(sizes, 20, rng))
-    out = K.feedforward(weights, biases, K.prepare(X), activation="relu", output="softmax")
+    out = K.feedforward(weights, biases, K.prepare(X), spec=dense_chain(sizes, "relu", "softmax"))
     assert np.all(np.isfinite(out))
     np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=0, atol=1e-14)
     assert np.any(out == 0.0)     # some a_j underflowed
-    total = K.cost_sum(weights, biases, K.prepare(X), Y, LogLikelihoodCost, activation="relu",
-                       output="softmax")
+    total = K.cost_sum(weights, biases, K.prepare(X), Y, LogLikelihoodCost, spec=dense_chain(sizes, "relu", "softmax"))
     assert np.isfinite(total) and total > 100
 
 
@@ -129,8 +129,8 @@ def hand_written_momentum(weights, biases, X, Y, order, m, eta, lmbda, n, mu, re
     vb = [np.zeros_like(b) for b in biases]
     for start in range(0, len(order), m):
         batch = order[start:start + m]
-        grads = [N.backprop(weights, biases, X[e], Y[e], cost, activation=activation,
-                            output=output_of(cost)) for e in batch]
+        spec = dense_chain([weights[0].shape[1]] + [w.shape[0] for w in weights], activation, output_of(cost))
+        grads = [N.backprop(weights, biases, X[e], Y[e], cost, spec=spec) for e in batch]
         for l in range(len(weights)):
             gw = sum(g[1][l] for g in grads) / len(batch)
             gb = sum(g[0][l] for g in grads) / len(batch)
@@ -156,8 +156,8 @@ def test_momentum_is_the_hand_written_loop(backend, regularization, mu):
         weights, biases, X, Y, order, 4, 0.3, 2.0, 30, mu, regularization, CrossEntropyCost, "tanh")
     w, b = [a.copy() for a in weights], [a.copy() for a in biases]
     vw, vb = [np.zeros_like(a) for a in w], [np.zeros_like(a) for a in b]
-    K.train(w, b, K.prepare(X), Y, order, 4, 0.3, 2.0, 30, CrossEntropyCost, activation="tanh",
-            regularization=regularization, mu=mu, velocities=(vw, vb))
+    K.train(w, b, K.prepare(X), Y, order, 4, 0.3, 2.0, 30, CrossEntropyCost,
+            regularization=regularization, mu=mu, velocities=(vw, vb), spec=dense_chain(sizes, "tanh"))
     assert max_rel_diff(w + b, want_w + want_b) < 1e-12
     assert max_rel_diff(vw + vb, want_vw + want_vb) < 1e-11
     assert max_rel_diff(w + b, weights + biases) > 1e-2
@@ -180,8 +180,8 @@ def test_momentum_without_a_penalty_is_the_hand_written_loop(backend, mu):
     w, b = [a.copy() for a in weights], [a.copy() for a in biases]
     vw, vb = [np.zeros_like(a) for a in w], [np.zeros_like(a) for a in b]
     for part in (order[:40], order[40:]):
-        K.train(w, b, K.prepare(X), Y, part, 4, 0.3, 0.0, 30, CrossEntropyCost, activation="tanh",
-                mu=mu, velocities=(vw, vb))
+        K.train(w, b, K.prepare(X), Y, part, 4, 0.3, 0.0, 30, CrossEntropyCost,
+                mu=mu, velocities=(vw, vb), spec=dense_chain(sizes, "tanh"))
     assert max_rel_diff(w + b, want_w + want_b) < 1e-12
     assert max_rel_diff(vw + vb, want_vw + want_vb) < 1e-11
 
@@ -195,17 +195,18 @@ def test_l1_step_is_its_formula(backend):
     weights[0][0, 0] = 0.0                  # sgn(0) = 0: a zero weight is not pushed
     X, Y = stacked(make_data(sizes, 5, rng))
     eta, lmbda, n = 0.5, 3.0, 20
-    grads = [N.backprop(weights, biases, X[e], Y[e], QuadraticCost) for e in range(5)]
+    grads = [N.backprop(weights, biases, X[e], Y[e], QuadraticCost, spec=dense_chain(sizes)) for e in range(5)]
     want_w = [w - (eta * lmbda / n) * np.sign(w) - (eta / 5) * sum(g[1][l] for g in grads)
               for l, w in enumerate(weights)]
     want_b = [b - (eta / 5) * sum(g[0][l] for g in grads) for l, b in enumerate(biases)]
     w, b = [a.copy() for a in weights], [a.copy() for a in biases]
     K.train(w, b, K.prepare(X), Y, np.arange(5, dtype=np.intp), 5, eta, lmbda, n, QuadraticCost,
-            regularization="L1")
+            regularization="L1", spec=dense_chain(sizes))
     assert max_rel_diff(w + b, want_w + want_b) < 1e-14
     # and it is not the L2 step
     w2, b2 = [a.copy() for a in weights], [a.copy() for a in biases]
-    K.train(w2, b2, K.prepare(X), Y, np.arange(5, dtype=np.intp), 5, eta, lmbda, n, QuadraticCost)
+    K.train(w2, b2, K.prepare(X), Y, np.arange(5, dtype=np.intp), 5, eta, lmbda, n, QuadraticCost,
+            spec=dense_chain(sizes))
     assert max_rel_diff(w2, w) > 1e-3
 
 
@@ -221,7 +222,7 @@ def test_mu_zero_is_the_plain_step_to_the_bit_and_leaves_velocities_alone(backen
     for kwargs in ({}, {"mu": 0.0, "velocities": ([np.ones_like(a) for a in weights],
                                                    [np.ones_like(a) for a in biases])}):
         w, b = [a.copy() for a in weights], [a.copy() for a in biases]
-        K.train(w, b, K.prepare(X), Y, order, 5, 0.5, 1.0, 12, CrossEntropyCost, **kwargs)
+        K.train(w, b, K.prepare(X), Y, order, 5, 0.5, 1.0, 12, CrossEntropyCost, spec=dense_chain(sizes), **kwargs)
         results.append(w + b)
         if kwargs:
             assert all(np.all(v == 1) for v in kwargs["velocities"][0] + kwargs["velocities"][1])
@@ -251,7 +252,7 @@ def test_compiled_matches_reference_for_every_option(cost, activation, regulariz
     weights, biases = [a.astype(dtype) for a in weights], [a.astype(dtype) for a in biases]
     X, Y = stacked(make_data(sizes, 23, rng, dtype=dtype))
     order = np.concatenate([rng.permutation(23), rng.permutation(23)]).astype(np.intp)
-    options = dict(activation=activation, output=output, regularization=regularization, mu=mu)
+    options = dict(spec=dense_chain(sizes, activation, output), regularization=regularization, mu=mu)
     results = []
     for K_, threads in ((N, 1), (K, 1), (K, 2), (K, 3)):
         w, b = [a.copy() for a in weights], [a.copy() for a in biases]
@@ -268,7 +269,7 @@ def test_compiled_matches_reference_for_every_option(cost, activation, regulariz
     assert max_rel_diff(results[1][0], weights + biases) > 1e-3
     w = results[0][0][:len(weights)]
     b = results[0][0][len(weights):]
-    layers = dict(activation=activation, output=output)
+    layers = dict(spec=dense_chain(sizes, activation, output))
     got = K.feedforward(w, b, K.prepare(X), **layers)
     want = N.feedforward(w, b, N.prepare(X), **layers)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 if dtype is np.float64 else 2e-6)
@@ -296,14 +297,14 @@ def test_the_vector_builds_give_the_baselines_bits(suffix, options):
     order = rng.permutation(50).astype(np.intp)
     options = dict(options)
     cost = options.pop("cost")
+    spec = dense_chain(sizes, options.pop("activation"), options.pop("output", "sigmoid"))
     results = []
     for K in builds:
         w = [a.astype(K.DTYPE) for a in weights]
         b = [a.astype(K.DTYPE) for a in biases]
         v = ([np.zeros_like(a) for a in w], [np.zeros_like(a) for a in b])
-        K.train(w, b, K.prepare(X), Y, order, 10, 0.5, 0.1, 50, cost, velocities=v, **options)
-        out = K.feedforward(w, b, K.prepare(X), activation=options["activation"],
-                            output=options.get("output", "sigmoid"))
+        K.train(w, b, K.prepare(X), Y, order, 10, 0.5, 0.1, 50, cost, velocities=v, spec=spec, **options)
+        out = K.feedforward(w, b, K.prepare(X), spec=spec)
         results.append(w + b + v[0] + v[1] + [out])
     for other in results[1:]:
         for a, b in zip(results[0], other):
@@ -317,20 +318,23 @@ def test_kernels_reject_what_they_cannot_compute():
     P = C.prepare(X)
     order = np.arange(4, dtype=np.intp)
     with pytest.raises(ValueError, match="activation"):
-        C.feedforward(weights, biases, P, activation="softplus")
+        C.feedforward(weights, biases, P, spec=dense_chain([3, 4, 2], "softplus"))
     with pytest.raises(ValueError, match="output"):
-        C.feedforward(weights, biases, P, output="tanh")
+        C.feedforward(weights, biases, P, spec=dense_chain([3, 4, 2], "sigmoid", "tanh"))
     with pytest.raises(ValueError, match="softmax"):
-        C.train(weights, biases, P, Y, order, 2, 0.1, 0.0, 4, LogLikelihoodCost)   # sigmoid output
+        C.train(weights, biases, P, Y, order, 2, 0.1, 0.0, 4, LogLikelihoodCost,
+                spec=dense_chain([3, 4, 2]))   # sigmoid output
     with pytest.raises(ValueError, match="sigmoid"):
-        C.train(weights, biases, P, Y, order, 2, 0.1, 0.0, 4, CrossEntropyCost, output="softmax")
+        C.train(weights, biases, P, Y, order, 2, 0.1, 0.0, 4, CrossEntropyCost,
+                spec=dense_chain([3, 4, 2], "sigmoid", "softmax"))
     with pytest.raises(ValueError, match="regularization"):
-        C.train(weights, biases, P, Y, order, 2, 0.1, 0.0, 4, CrossEntropyCost, regularization="L3")
+        C.train(weights, biases, P, Y, order, 2, 0.1, 0.0, 4, CrossEntropyCost, regularization="L3",
+                spec=dense_chain([3, 4, 2]))
     with pytest.raises(ValueError, match="velocities"):
-        C.train(weights, biases, P, Y, order, 2, 0.1, 0.0, 4, CrossEntropyCost, mu=0.5)
+        C.train(weights, biases, P, Y, order, 2, 0.1, 0.0, 4, CrossEntropyCost, mu=0.5, spec=dense_chain([3, 4, 2]))
     with pytest.raises(ValueError, match="velocities"):
         C.train(weights, biases, P, Y, order, 2, 0.1, 0.0, 4, CrossEntropyCost, mu=0.5,
-                velocities=([np.zeros((2, 2))] * 2, [np.zeros((4, 1)), np.zeros((2, 1))]))
+                velocities=([np.zeros((2, 2))] * 2, [np.zeros((4, 1)), np.zeros((2, 1))]), spec=dense_chain([3, 4, 2]))
 
 
 @pytest.mark.parametrize("options", [dict(), dict(lmbda=0.0), dict(regularization="L1", activation="tanh")],
@@ -344,8 +348,9 @@ def test_momentum_interrupted_by_a_real_sigint_leaves_whole_steps(options):
     import threading
     options = dict(options)
     lmbda = options.pop("lmbda", 5.0)
-    rng = np.random.default_rng(0)
     sizes = [784, 300, 10]
+    options["spec"] = dense_chain(sizes, options.pop("activation", "sigmoid"))
+    rng = np.random.default_rng(0)
     X = rng.random((400, 784)) * (rng.random((400, 784)) < 0.2)
     Y = np.eye(10)[rng.integers(0, 10, 400)]
     weights, biases = params(sizes, rng)

@@ -9,6 +9,7 @@ import weakref
 import numpy as np
 import pytest
 
+from cnet._kernels.spec import dense_chain
 from cnet import network, network2
 
 from test_pack import BAD, MODULES, error_of, sparse_data
@@ -26,13 +27,15 @@ def random_net(K, sizes, rng):
 
 def packed_labels(K, weights, biases, data, n_out, **layers):
     X, T = K.pack("data", data, weights[0].shape[1], n_out, True)
-    return K.cost_and_predict(weights, biases, X, None, None, 1, **layers)[1], T
+    spec = dense_chain([weights[0].shape[1]] + [w.shape[0] for w in weights], **layers)
+    return K.cost_and_predict(weights, biases, X, None, None, 1, spec=spec)[1], T
 
 
 def column_labels(K, weights, biases, data, n_out, threads, **layers):
     C, T = K.pack("data", data, weights[0].shape[1], n_out, True, columns=True)
     assert (C.n_rows, C.n_cols) == (len(data), weights[0].shape[1])
-    return K.cost_and_predict(weights, biases, C, None, None, threads, **layers)[1], T
+    spec = dense_chain([weights[0].shape[1]] + [w.shape[0] for w in weights], **layers)
+    return K.cost_and_predict(weights, biases, C, None, None, threads, spec=spec)[1], T
 
 
 @pytest.mark.parametrize("K", MODULES, ids=IDS)
@@ -117,7 +120,8 @@ def test_the_columns_hold_the_callers_arrays(K):
     del data
     gc.collect()
     assert all(r() is not None for r in refs)
-    np.testing.assert_array_equal(K.cost_and_predict(weights, biases, C, None, None, 2)[1], want)
+    np.testing.assert_array_equal(K.cost_and_predict(weights, biases, C, None, None, 2,
+                                                     spec=dense_chain([9, 4, 3]))[1], want)
     del C
     gc.collect()
     assert all(r() is None for r in refs)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import cnet
+from cnet._kernels.spec import dense_chain
 from cnet._kernels import numpy_kernels
 from cnet.functions import CrossEntropyCost
 from conftest import make_data
@@ -102,12 +103,12 @@ def test_numpy_kernels_step_is_whole_when_interrupted():
     order = np.arange(8, dtype=np.intp)
     args = (X, Y, order, 8, 0.5, 2.0, 8, CrossEntropyCost)
     expected_w, expected_b = [w.copy() for w in weights], [b.copy() for b in biases]
-    numpy_kernels.train(expected_w, expected_b, *args)
+    numpy_kernels.train(expected_w, expected_b, *args, spec=dense_chain(sizes))
     # the interrupt lands after layer 0's weights are written, before layer 1's
     weights[1] = weights[1].view(CutShort)
     CutShort.armed = True
     with pytest.raises(KeyboardInterrupt):
-        numpy_kernels.train(weights, biases, *args)
+        numpy_kernels.train(weights, biases, *args, spec=dense_chain(sizes))
     assert not CutShort.armed
     for got, want in zip(weights + biases, expected_w + expected_b):
         np.testing.assert_array_equal(np.asarray(got), want)

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from cnet._kernels.spec import dense_chain
 from cnet import _kernels
 from cnet._kernels import numpy_kernels
 from cnet.functions import CrossEntropyCost, QuadraticCost
@@ -46,12 +47,12 @@ def test_feedforward_and_predict_match(sizes, dtype):
     rng = np.random.default_rng(sum(sizes))
     weights, biases = params(sizes, rng)
     X, _ = stacked(make_data(sizes, 25, rng, dtype=dtype))
-    got = C.feedforward(weights, biases, C.prepare(X))
-    want = N.feedforward(weights, biases, N.prepare(X))
+    got = C.feedforward(weights, biases, C.prepare(X), spec=dense_chain(sizes))
+    want = N.feedforward(weights, biases, N.prepare(X), spec=dense_chain(sizes))
     assert got.shape == (25, sizes[-1])
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-13)
-    np.testing.assert_array_equal(C.predict(weights, biases, C.prepare(X)),
-                                  N.predict(weights, biases, N.prepare(X)))
+    np.testing.assert_array_equal(C.predict(weights, biases, C.prepare(X), spec=dense_chain(sizes)),
+                                  N.predict(weights, biases, N.prepare(X), spec=dense_chain(sizes)))
 
 
 @pytest.mark.parametrize("sizes", SIZES, ids=str)
@@ -61,8 +62,8 @@ def test_backprop_matches(sizes, cost, dtype):
     rng = np.random.default_rng(len(sizes) + sizes[0])
     weights, biases = params(sizes, rng)
     for x, y in make_data(sizes, 5, rng, dtype=dtype):
-        got_b, got_w = C.backprop(weights, biases, x.ravel(), y.ravel(), cost)
-        want_b, want_w = N.backprop(weights, biases, x.ravel(), y.ravel(), cost)
+        got_b, got_w = C.backprop(weights, biases, x.ravel(), y.ravel(), cost, spec=dense_chain(sizes))
+        want_b, want_w = N.backprop(weights, biases, x.ravel(), y.ravel(), cost, spec=dense_chain(sizes))
         assert [g.shape for g in got_b] == [b.shape for b in biases]
         assert [g.shape for g in got_w] == [w.shape for w in weights]
         assert max_rel_diff(got_b + got_w, want_b + want_w) < 1e-12
@@ -81,7 +82,7 @@ def test_100_steps_match(sizes, cost, dtype, lmbda):
     for K in (C, N):
         w = [a.copy() for a in weights]
         b = [a.copy() for a in biases]
-        K.train(w, b, K.prepare(X), Y, order, 3, 0.5, lmbda, 40, cost)  # 100 steps of 3
+        K.train(w, b, K.prepare(X), Y, order, 3, 0.5, lmbda, 40, cost, spec=dense_chain(sizes))  # 100 steps of 3
         results.append(w + b)
     assert max_rel_diff(results[0], results[1]) < 1e-11
     assert max_rel_diff(results[1], weights + biases) > 1e-3  # training moved them
@@ -93,8 +94,8 @@ def test_cost_sum_matches(sizes, cost):
     rng = np.random.default_rng(3)
     weights, biases = params(sizes, rng)
     X, Y = stacked(make_data(sizes, 30, rng))
-    got = C.cost_sum(weights, biases, C.prepare(X), Y, cost)
-    want = N.cost_sum(weights, biases, N.prepare(X), Y, cost)
+    got = C.cost_sum(weights, biases, C.prepare(X), Y, cost, spec=dense_chain(sizes))
+    want = N.cost_sum(weights, biases, N.prepare(X), Y, cost, spec=dense_chain(sizes))
     assert got == pytest.approx(want, rel=1e-12)
 
 
@@ -105,10 +106,11 @@ def test_cross_entropy_saturated_output_is_finite():
     X = np.array([[1.0]])
     Y = np.array([[1.0]])
     for K in (C, N):
-        assert K.cost_sum(weights, biases, K.prepare(X), Y, CrossEntropyCost) == 0.0
+        assert K.cost_sum(weights, biases, K.prepare(X), Y, CrossEntropyCost, spec=dense_chain([1, 1])) == 0.0
     Y0 = np.array([[0.0]])  # −ln(1 − 1) = inf → the largest float
     for K in (C, N):
-        assert K.cost_sum(weights, biases, K.prepare(X), Y0, CrossEntropyCost) == np.finfo(float).max
+        assert K.cost_sum(weights, biases, K.prepare(X), Y0, CrossEntropyCost,
+                          spec=dense_chain([1, 1])) == np.finfo(float).max
 
 
 @pytest.mark.skipif(not wider_isas(), reason="this CPU has no AVX2")
@@ -129,7 +131,7 @@ def test_the_vector_builds_give_the_baselines_bits(suffix, sizes):
         for threads in (1, 2):
             w = [a.astype(K.DTYPE) for a in weights]
             b = [a.astype(K.DTYPE) for a in biases]
-            K.train(w, b, K.prepare(X), Y, order, 10, 3.0, 0.1, 50, CrossEntropyCost, threads)
+            K.train(w, b, K.prepare(X), Y, order, 10, 3.0, 0.1, 50, CrossEntropyCost, threads, spec=dense_chain(sizes))
             results.append(w + b)
     for other in results[1:]:
         for a, b in zip(results[0], other):
@@ -146,10 +148,10 @@ def test_backprop_against_finite_differences(backend, cost, sizes):
     x = rng.random(sizes[0])
     y = np.zeros(sizes[-1])
     y[0] = 1.0
-    nabla_b, nabla_w = K.backprop(weights, biases, x, y, cost)
+    nabla_b, nabla_w = K.backprop(weights, biases, x, y, cost, spec=dense_chain(sizes))
 
     def C_x():
-        return N.cost_sum(weights, biases, x.reshape(1, -1), y.reshape(1, -1), cost)
+        return N.cost_sum(weights, biases, x.reshape(1, -1), y.reshape(1, -1), cost, spec=dense_chain(sizes))
 
     assert_matches_finite_differences(weights, biases, nabla_w, nabla_b, C_x, abs=1e-9)
 
@@ -161,7 +163,7 @@ def test_train_rejects_out_of_range_order():
     X, Y = stacked(make_data([3, 2], 4, rng))
     with pytest.raises(ValueError):
         C.train(weights, biases, C.prepare(X), Y, np.array([0, 4], dtype=np.intp), 1, 1.0, 0.0, 4,
-                QuadraticCost)
+                QuadraticCost, spec=dense_chain([3, 2]))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8], ids=["f32", "f64", "u8"])
@@ -177,8 +179,8 @@ def test_prepared_by_blocks_equals_prepared_whole(dtype, monkeypatch):
     dense = X.dense()
     np.testing.assert_array_equal(dense, np.stack([x for x, _ in data]).reshape(23, 30))
     for K in (C, N):
-        np.testing.assert_array_equal(K.feedforward(weights, biases, K.prepare(X)),
-                                      K.feedforward(weights, biases, K.prepare(dense)))
+        np.testing.assert_array_equal(K.feedforward(weights, biases, K.prepare(X), spec=dense_chain(sizes)),
+                                      K.feedforward(weights, biases, K.prepare(dense), spec=dense_chain(sizes)))
 
 
 # ---------------------------------------------------------------- float32 kernels
@@ -195,21 +197,21 @@ def test_float32_matches_numpy_in_float32(sizes, cost):
     weights, biases = params(sizes, rng)
     weights, biases = as32(weights), as32(biases)
     X, Y = stacked(make_data(sizes, 30, rng, dtype=np.float32))
-    got = C32.feedforward(weights, biases, C32.prepare(X))
-    want = N.feedforward(weights, biases, N.prepare(X))
+    got = C32.feedforward(weights, biases, C32.prepare(X), spec=dense_chain(sizes))
+    want = N.feedforward(weights, biases, N.prepare(X), spec=dense_chain(sizes))
     assert got.dtype == want.dtype == np.float32
     np.testing.assert_allclose(got, want, rtol=0, atol=2e-6)
-    got_b, got_w = C32.backprop(weights, biases, X[0], Y[0], cost)
-    want_b, want_w = N.backprop(weights, biases, X[0], Y[0], cost)
+    got_b, got_w = C32.backprop(weights, biases, X[0], Y[0], cost, spec=dense_chain(sizes))
+    want_b, want_w = N.backprop(weights, biases, X[0], Y[0], cost, spec=dense_chain(sizes))
     assert all(g.dtype == np.float32 for g in got_b + got_w)
     assert max_rel_diff(got_b + got_w, want_b + want_w) < 1e-5
-    assert C32.cost_sum(weights, biases, C32.prepare(X), Y, cost) == pytest.approx(
-        N.cost_sum(weights, biases, N.prepare(X), Y, cost), rel=1e-5)
+    assert C32.cost_sum(weights, biases, C32.prepare(X), Y, cost, spec=dense_chain(sizes)) == pytest.approx(
+        N.cost_sum(weights, biases, N.prepare(X), Y, cost, spec=dense_chain(sizes)), rel=1e-5)
     order = np.concatenate([rng.permutation(30) for _ in range(2)]).astype(np.intp)
     results = []
     for K in (C32, N):
         w, b = [a.copy() for a in weights], [a.copy() for a in biases]
-        K.train(w, b, K.prepare(X), Y, order, 3, 0.5, 1.0, 30, cost)  # 20 steps
+        K.train(w, b, K.prepare(X), Y, order, 3, 0.5, 1.0, 30, cost, spec=dense_chain(sizes))  # 20 steps
         assert all(a.dtype == np.float32 for a in w + b)
         results.append(w + b)
     assert max_rel_diff(results[0], results[1]) < 1e-4
@@ -224,10 +226,11 @@ def test_cost_and_predict_is_cost_sum_and_predict(K):
         weights, biases = as32(weights), as32(biases)
     X, Y = stacked(make_data(sizes, 33, rng))
     P = K.prepare(X)
-    total, labels = K.cost_and_predict(weights, biases, P, Y, CrossEntropyCost)
-    assert total == pytest.approx(N.cost_sum(weights, biases, X, Y, CrossEntropyCost), rel=1e-5)
-    np.testing.assert_array_equal(labels, np.argmax(N.feedforward(weights, biases, X), axis=1))
-    none_total, none_labels = K.cost_and_predict(weights, biases, P, None, None)
+    total, labels = K.cost_and_predict(weights, biases, P, Y, CrossEntropyCost, spec=dense_chain(sizes))
+    assert total == pytest.approx(N.cost_sum(weights, biases, X, Y, CrossEntropyCost, spec=dense_chain(sizes)),
+                                  rel=1e-5)
+    np.testing.assert_array_equal(labels, np.argmax(N.feedforward(weights, biases, X, spec=dense_chain(sizes)), axis=1))
+    none_total, none_labels = K.cost_and_predict(weights, biases, P, None, None, spec=dense_chain(sizes))
     assert none_total == 0.0
     np.testing.assert_array_equal(none_labels, labels)
 
@@ -252,7 +255,7 @@ def test_threads_give_the_same_bits(sizes, dtype, lmbda):
     for threads in (1, 2, 3, 8):
         w = [a.copy() for a in weights]
         b = [a.copy() for a in biases]
-        K.train(w, b, K.prepare(X), Y, order, 3, 0.5, lmbda, 40, QuadraticCost, threads)
+        K.train(w, b, K.prepare(X), Y, order, 3, 0.5, lmbda, 40, QuadraticCost, threads, spec=dense_chain(sizes))
         results.append(w + b)
     for other in results[1:]:
         for got, want in zip(other, results[0]):
@@ -271,7 +274,7 @@ def test_threads_that_cannot_start_leave_the_work_to_fewer(monkeypatch):
     for threads in (1, 2):
         w = [a.copy() for a in weights]
         b = [a.copy() for a in biases]
-        C.train(w, b, C.prepare(X), Y, order, 4, 3.0, 0.0, 20, QuadraticCost, threads)
+        C.train(w, b, C.prepare(X), Y, order, 4, 3.0, 0.0, 20, QuadraticCost, threads, spec=dense_chain([784, 30, 10]))
         results.append(w + b)
 
         def refuse(self):
@@ -288,7 +291,7 @@ def test_train_rejects_no_threads():
     for K in (C, C32):
         with pytest.raises(ValueError, match="num_threads"):
             K.train(weights, biases, K.prepare(X), Y, np.arange(4, dtype=np.intp), 1, 1.0,
-                    0.0, 4, QuadraticCost, 0)
+                    0.0, 4, QuadraticCost, 0, spec=dense_chain([3, 2]))
 
 
 @pytest.mark.parametrize("rows", [1, 255, 256, 257, 1000])
@@ -301,15 +304,16 @@ def test_scan_threads_give_the_same_costs_and_labels(rows, cost):
     weights, biases = params(sizes, rng)
     X, Y = stacked(make_data(sizes, rows, rng))
     P = C.prepare(X)
-    results = [C.cost_and_predict(weights, biases, P, Y, cost, threads) for threads in (1, 2, 3)]
+    results = [C.cost_and_predict(weights, biases, P, Y, cost, threads, spec=dense_chain(sizes))
+               for threads in (1, 2, 3)]
     for total, labels in results[1:]:
         assert total == results[0][0]
         np.testing.assert_array_equal(labels, results[0][1])
-    want_total, want_labels = N.cost_and_predict(weights, biases, N.prepare(X), Y, cost)
+    want_total, want_labels = N.cost_and_predict(weights, biases, N.prepare(X), Y, cost, spec=dense_chain(sizes))
     assert results[0][0] == pytest.approx(want_total, rel=1e-12)
     np.testing.assert_array_equal(results[0][1], want_labels)
     with pytest.raises(ValueError, match="num_threads"):
-        C.cost_and_predict(weights, biases, P, Y, cost, 0)
+        C.cost_and_predict(weights, biases, P, Y, cost, 0, spec=dense_chain(sizes))
 
 
 @pytest.mark.parametrize("sizes", [[784, 30, 10], [784, 100, 10], [20, 7, 3], [1000, 50, 4]], ids=str)
@@ -333,7 +337,7 @@ def test_a_step_adds_each_examples_terms_in_order(sizes, m, dtype, threads):
     order = rng.permutation(m).astype(np.intp)
     eta = dtype(0.75)
     c = eta / dtype(m)
-    deltas = [K.backprop(weights, biases, X[e], Y[e], QuadraticCost)[0] for e in order]
+    deltas = [K.backprop(weights, biases, X[e], Y[e], QuadraticCost, spec=dense_chain(sizes))[0] for e in order]
     want = [weights[0].copy()]
     for e, d in zip(order, deltas):
         want[0] = want[0] + d[0] * (-(c * X[e]))[None, :]
@@ -343,6 +347,6 @@ def test_a_step_adds_each_examples_terms_in_order(sizes, m, dtype, threads):
             total = total + d[l]
         want.append(biases[l] - c * total)
     w, b = [a.copy() for a in weights], [a.copy() for a in biases]
-    K.train(w, b, K.prepare(X), Y, order, m, float(eta), 0.0, m, QuadraticCost, threads)
+    K.train(w, b, K.prepare(X), Y, order, m, float(eta), 0.0, m, QuadraticCost, threads, spec=dense_chain(sizes))
     for got, expected in zip(w[:1] + b, want):
         np.testing.assert_array_equal(got, expected)

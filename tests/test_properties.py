@@ -32,6 +32,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from cnet import _kernels, datasets, mnist_loader, network, network2  # noqa: E402
+from cnet._kernels.spec import dense_chain  # noqa: E402
 from cnet.functions import CrossEntropyCost, QuadraticCost  # noqa: E402
 
 from conftest import max_rel_diff  # noqa: E402
@@ -173,7 +174,7 @@ def test_a_step_whose_decay_factor_is_exactly_zero(dtype):
     for K in (_kernels.get("cython", dtype), _kernels.get("numpy")):
         w, b = [a.copy() for a in weights], [a.copy() for a in biases]
         K.train(w, b, K.prepare(X.astype(dtype)), Y, np.arange(5, dtype=np.intp), 1, 1.0, 5.0, 5,
-                QuadraticCost)  # 1 − 1.0·5.0/5 = 0
+                QuadraticCost, spec=dense_chain([4, 3]))  # 1 − 1.0·5.0/5 = 0
         results.append(w + b)
     assert max_rel_diff(results[0], results[1]) < TOLERANCE[dtype]["train"]
 

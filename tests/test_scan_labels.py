@@ -7,6 +7,7 @@ module."""
 import numpy as np
 import pytest
 
+from cnet._kernels.spec import dense_chain
 from cnet.functions import QuadraticCost
 
 from test_pack import MODULES
@@ -22,8 +23,9 @@ def both_labels(K, weights, biases, X, threads=1):
     # (labels without targets, labels of the full scan with targets)
     P = K.prepare(X)
     Y = np.zeros((len(X), weights[-1].shape[0]))
-    return (K.cost_and_predict(weights, biases, P, None, None, threads)[1],
-            K.cost_and_predict(weights, biases, P, Y, QuadraticCost, threads)[1])
+    spec = dense_chain([weights[0].shape[1]] + [w.shape[0] for w in weights])
+    return (K.cost_and_predict(weights, biases, P, None, None, threads, spec=spec)[1],
+            K.cost_and_predict(weights, biases, P, Y, QuadraticCost, threads, spec=spec)[1])
 
 
 def output_sums(K, Z):

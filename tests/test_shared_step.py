@@ -6,6 +6,7 @@ shared (the last thread steps it whole)."""
 import numpy as np
 import pytest
 
+from cnet._kernels.spec import dense_chain
 from cnet import _kernels
 from cnet.functions import CrossEntropyCost, LogLikelihoodCost, QuadraticCost
 
@@ -30,7 +31,7 @@ def test_threads_sharing_a_wide_layers_step_give_one_threads_bits(K, cost, activ
     X, Y = stacked(make_data(SIZES, 23, rng, dtype=dtype))
     # 40 epochs of 23 in mini-batches of 4: 240 steps, λ = 5 makes the L2 scale fold
     order = np.concatenate([rng.permutation(23) for _ in range(40)]).astype(np.intp)
-    options = dict(activation=activation, output=output_of(cost), regularization=regularization, mu=mu)
+    options = dict(spec=dense_chain(SIZES, activation, output_of(cost)), regularization=regularization, mu=mu)
     results = []
     for threads in (1, 2, 3):
         w, b = [a.copy() for a in weights], [a.copy() for a in biases]

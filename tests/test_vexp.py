@@ -15,6 +15,7 @@ import sys
 import numpy as np
 import pytest
 
+from cnet._kernels.spec import dense_chain
 from test_pack import MODULES
 from test_scan_labels import output_sums
 
@@ -72,7 +73,7 @@ def test_a_sigmoid_layer_has_the_bits_of_one_over_one_plus_exp(K):
     Z[-1, :6] = [0.0, -0.0, 745.2, -745.2, 1e30, -1e30]
     weights, biases, X = output_sums(K, Z)
     dtype, exp = X.dtype.type, libm_exp(X.dtype)
-    got = K.feedforward(weights, biases, K.prepare(X))
+    got = K.feedforward(weights, biases, K.prepare(X), spec=dense_chain([n, n]))
     want = np.array([[dtype(1) / (dtype(1) + dtype(exp(-z))) for z in row] for row in X], dtype=dtype)
     assert got.dtype == dtype
     mismatch = np.argwhere(got != want)
@@ -87,7 +88,7 @@ def test_a_softmax_layer_has_the_bits_of_exp_over_the_sum(K):
     Z = np.concatenate([rng.uniform(-40, 40, (3000, n)), rng.uniform(-900, 900, (300, n))])
     weights, biases, X = output_sums(K, Z)
     dtype, exp = X.dtype.type, libm_exp(X.dtype)
-    got = K.feedforward(weights, biases, K.prepare(X), output="softmax")
+    got = K.feedforward(weights, biases, K.prepare(X), spec=dense_chain([n, n], "sigmoid", "softmax"))
     want = np.empty_like(X)
     for e, row in enumerate(X):
         m = max(row)

@@ -2,9 +2,11 @@
 
 ``numpy_kernels`` (pure NumPy, the reference) and the compiled Cython kernels
 (``_interface.pxi`` and the files it includes, built for float64 and float32,
-each for any CPU, with AVX2 and with AVX-512) all provide ``supports``, ``prepare``,
-``feedforward``, ``predict``, ``backprop``, ``train``, ``cost_and_predict`` and
-``cost_sum`` with the same arguments and results.  ``get(name, dtype)`` picks
+each for any CPU, with AVX2 and with AVX-512) all provide the interface written
+down in ``interface.Kernels`` (``supports``, ``prepare``, ``feedforward``,
+``predict``, ``backprop``, ``train``, ``cost_and_predict`` and ``cost_sum``) with
+the same arguments and results; each takes ``spec``, the layers as a tuple of
+``spec.LayerSpec``.  ``get(name, dtype)`` picks
 one: ``"cython"``, ``"numpy"``, or ``None`` for the ``CNET_BACKEND`` environment
 variable, else the compiled kernels when they are built.  The NumPy kernels
 compute in the dtype of the weights they are given; each compiled module in its

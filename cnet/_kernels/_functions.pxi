@@ -15,7 +15,7 @@ cdef enum:
     LOG_LIKELIHOOD = 2
 
 
-# The activations (of a layer's neurons; kind[l] is layer l+1's, see _params.pxi)
+# The activations (of a layer's outputs: Layer.activation, _params.pxi)
 cdef enum:
     SIGMOID = 0
     TANH = 1
@@ -53,13 +53,6 @@ cdef int cost_id(cost, int output) except -1:
                                  f"{'softmax' if needs == SOFTMAX else 'sigmoid'} output layer only")
             return number
     raise TypeError(f"the compiled kernels have no cost {cost!r}")
-
-
-cdef int activation_id(name, dict names, str argument) except -1:
-    try:
-        return names[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"{argument} must be one of {sorted(names)}, got {name!r}") from None
 
 
 cdef inline real_t sigmoid_of(real_t e) noexcept nogil:
@@ -119,19 +112,19 @@ cdef inline double sigmoid_prime(real_t a) noexcept nogil:
     return a * (1 - a)
 
 
-cdef inline void activate(real_t *a, Py_ssize_t n, int kind) noexcept nogil:
+cdef inline void activate(real_t *a, Py_ssize_t n, int activation) noexcept nogil:
     # a_j ← f(z_j) for the n weighted inputs z in a: σ(z), tanh(z), max(0, z), or the
     # softmax e^{z_j − m} / Σ_k e^{z_k − m} (m = max_k z_k: no exponential overflows,
     # the sum is at least 1; summed in double)
     cdef Py_ssize_t j
     cdef real_t m
     cdef double total = 0.0
-    if kind == SIGMOID:
+    if activation == SIGMOID:
         cnet_sigmoids(a, n)                 # a[j] = sigmoid(a[j]), four at a time
-    elif kind == TANH:
+    elif activation == TANH:
         for j in range(n):
             a[j] = real_tanh(a[j])
-    elif kind == RELU:
+    elif activation == RELU:
         for j in range(n):
             a[j] = a[j] if a[j] > 0 else 0
     else:
@@ -146,11 +139,11 @@ cdef inline void activate(real_t *a, Py_ssize_t n, int kind) noexcept nogil:
             a[j] = <real_t> (a[j] / total)
 
 
-cdef inline double derivative(real_t a, int kind) noexcept nogil:
+cdef inline double derivative(real_t a, int activation) noexcept nogil:
     # f'(z) from a = f(z), in double: σ' = a(1 − a), tanh' = 1 − a², max(0, ·)' = [a > 0]
-    if kind == SIGMOID:
+    if activation == SIGMOID:
         return sigmoid_prime(a)
-    if kind == TANH:
+    if activation == TANH:
         return 1 - a * a
     return 1.0 if a > 0 else 0.0
 

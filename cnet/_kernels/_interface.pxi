@@ -8,22 +8,23 @@
 #   _functions.pxi   the costs and the activation
 #   _inputs.pxi      the packed inputs (Inputs, prepare), the caller's columns (Columns)
 #   _lists.pxi       a list of (x, y) pairs checked and packed in one pass (pack)
-#   _params.pxi      the parameters in the kernels' layout, and the lazy L2 scale
-#   _loops.pxi       forward, backward, the SGD step
-#   _momentum.pxi    momentum's lazy catch-up of the input layer's rows
-#   _team.pxi        sharing a call among threads
+#   _params.pxi      the plan (a Layer per layer of the spec), the parameters in the
+#                    kernels' layout, and the lazy L2 scale
+#   _loops.pxi       forward, backward, the SGD step: the layer kinds and the update rule
+#   _momentum.pxi    momentum's lazy catch-up of the packed input layer's rows
+#   _team.pxi        sharing a call among threads; the training job
+#   _scan.pxi        the scanning jobs (labels and costs)
 #   this file        the interface: the def functions
 #
 # with the C they call in real headers (real.h, vec.h, group.h, team.h, alloc.h; declared in
 # the .pxd of the same name).  The shuffle and the CPU check are in _common.pyx.
 #
-# The def functions below are the kernel interface (the same as
-# cnet._kernels.numpy_kernels).  They receive arrays the engine has already
-# validated; they re-check only the cheap structural facts (shapes, index range)
-# so that no call, however wrong, can read or write out of bounds.  Chapter 3's
-# options are keyword arguments with the book's network as their defaults
-# (activation, output, regularization, mu, velocities: see numpy_kernels).  The cdef
-# loops then run without bounds checks and without the GIL.
+# The def functions below are the kernel interface (interface.Kernels, the same as
+# cnet._kernels.numpy_kernels').  They receive arrays the engine has already
+# validated; they check the spec against the weights (Params: spec.check) and
+# re-check the cheap structural facts (shapes, index range) so that no call,
+# however wrong, can read or write out of bounds.  The cdef loops then run without
+# bounds checks and without the GIL.
 include "_functions.pxi"
 include "_inputs.pxi"
 include "_lists.pxi"
@@ -31,6 +32,7 @@ include "_params.pxi"
 include "_loops.pxi"
 include "_momentum.pxi"
 include "_team.pxi"
+include "_scan.pxi"
 
 from cnet._kernels.alloc cimport cnet_alloc
 from cnet._kernels.real cimport real_t
@@ -50,13 +52,14 @@ def supports(cost):
 
 
 cdef void check_inputs(Params p, Py_ssize_t n_cols) except *:
-    if n_cols != p.net.n[0]:
-        raise ValueError(f"inputs have {n_cols} columns; the network takes {p.net.n[0]}")
+    if n_cols != p.net.packed.n_in:
+        raise ValueError(f"inputs have {n_cols} columns; the network takes {p.net.packed.n_in}")
 
 
 cdef void check_targets(Params p, Y, Py_ssize_t n_rows) except *:
-    if Y.ndim != 2 or Y.shape[1] != p.net.n[p.net.L] or Y.shape[0] != n_rows:
-        raise ValueError(f"Y has shape {Y.shape}; expected ({n_rows}, {p.net.n[p.net.L]})")
+    cdef Py_ssize_t n_out = p.net.output.n_out
+    if Y.ndim != 2 or Y.shape[1] != n_out or Y.shape[0] != n_rows:
+        raise ValueError(f"Y has shape {Y.shape}; expected ({n_rows}, {n_out})")
 
 
 cdef real_t *zeroed(Py_ssize_t count) except NULL:
@@ -81,41 +84,41 @@ cdef object forward_all(Params p, Inputs X):
     return out
 
 
-def feedforward(list weights, list biases, Inputs X, activation="sigmoid", output="sigmoid"):
+def feedforward(list weights, list biases, Inputs X, *, spec):
     """The output activations a_L for each row of X: an (m, n_L) array of DTYPE."""
-    p = Params(weights, biases, 1, activation, output)
-    cdef Py_ssize_t out = p.net.off[p.net.L - 1]
-    return forward_all(p, X)[:, out:out + p.net.n[p.net.L]]
+    p = Params(weights, biases, spec)
+    cdef const Layer *output = p.net.output
+    return forward_all(p, X)[:, output.out:output.out + output.n_out]
 
 
-def predict(list weights, list biases, Inputs X, activation="sigmoid", output="sigmoid"):
+def predict(list weights, list biases, Inputs X, *, spec):
     """argmax of the output activations for each row of X (first maximum on ties)."""
-    return cost_and_predict(weights, biases, X, None, None, 1, activation, output)[1]
+    return cost_and_predict(weights, biases, X, None, None, 1, spec=spec)[1]
 
 
-def backprop(list weights, list biases, x, y, cost, activation="sigmoid", output="sigmoid"):
+def backprop(list weights, list biases, x, y, cost, *, spec):
     """(nabla_b, nabla_w) of the cost of one example, shaped like biases and weights."""
-    p = Params(weights, biases, 1, activation, output)
+    p = Params(weights, biases, spec)
     check_targets(p, y.reshape(1, -1), 1)
-    cdef int c = cost_id(cost, p.net.kind[p.net.L - 1])
-    cdef Py_ssize_t W = p.net.width, L = p.net.L, l
+    cdef int c = cost_id(cost, p.net.output.activation)
+    cdef Py_ssize_t W = p.net.width, L = p.net.n_layers, l
     act = forward_all(p, prepare(np.ascontiguousarray(x.reshape(1, -1))))[0]
     delta = np.zeros(W, dtype=DTYPE)
     cdef real_t[::1] act_mv = act, delta_mv = delta
     cdef const double[::1] y_mv = np.ascontiguousarray(y, dtype=np.float64).ravel()
     backward(&p.net, &act_mv[0], &y_mv[0], c, &delta_mv[0])
-    # ∂C/∂b_l = δ_{l+1},  ∂C/∂w_l = δ_{l+1} a_lᵀ
-    layer = [(p.offsets[l], p.offsets[l] + p.sizes[l + 1]) for l in range(L)]
-    inputs = [np.asarray(x, dtype=DTYPE).ravel()] + [act[i:j] for i, j in layer[:L - 1]]
-    deltas = [delta[i:j] for i, j in layer]
+    # a dense layer's gradient (Params takes no other kind): ∂C/∂b = δ_out,  ∂C/∂w = δ_out a_inᵀ
+    outputs = [(p.net.layer[l].out, p.net.layer[l].out + p.net.layer[l].n_out) for l in range(L)]
+    inputs = [np.asarray(x, dtype=DTYPE).ravel()] + [act[i:j] for i, j in outputs[:L - 1]]
+    deltas = [delta[i:j] for i, j in outputs]
     return ([d.reshape(-1, 1).copy() for d in deltas],
             [np.outer(d, a) for d, a in zip(deltas, inputs)])
 
 
 def train(list weights, list biases, Inputs X, const double[:, ::1] Y,
           const Py_ssize_t[::1] order, Py_ssize_t mini_batch_size, double eta,
-          double lmbda, double n, cost, Py_ssize_t num_threads=1, activation="sigmoid",
-          output="sigmoid", regularization="L2", double mu=0.0, velocities=None):
+          double lmbda, double n, cost, Py_ssize_t num_threads=1, *, spec,
+          regularization="L2", double mu=0.0, velocities=None):
     """Run SGD over the mini-batches order[0:s], order[s:2s], … (s = mini_batch_size).
 
     Each step is w ← (1 − ηλ/n) w − (η/m) ∇w, b ← b − (η/m) ∇b over the m
@@ -130,7 +133,7 @@ def train(list weights, list biases, Inputs X, const double[:, ::1] Y,
         raise ValueError(f"regularization must be 'L2' or 'L1', got {regularization!r}")
     if not 0 <= mu < 1:
         raise ValueError(f"mu must be in [0, 1), got {mu!r}")
-    p = Params(weights, biases, num_threads, activation, output)
+    p = Params(weights, biases, spec, num_threads)
     if mu > 0:
         if velocities is None:
             raise ValueError("momentum (mu > 0) needs velocities shaped like the weights and biases")
@@ -141,7 +144,7 @@ def train(list weights, list biases, Inputs X, const double[:, ::1] Y,
         p.with_velocities(list(vw), list(vb))
     check_inputs(p, X.n_cols)
     check_targets(p, np.asarray(Y), X.n_rows)
-    cdef int c = cost_id(cost, p.net.kind[p.net.L - 1])
+    cdef int c = cost_id(cost, p.net.output.activation)
     cdef Py_ssize_t count = order.shape[0]
     if mini_batch_size < 1:
         raise ValueError("mini_batch_size must be at least 1")
@@ -150,7 +153,7 @@ def train(list weights, list biases, Inputs X, const double[:, ::1] Y,
     if count == 0:
         return
     cdef Py_ssize_t m = min(mini_batch_size, count), W = p.net.width, steps
-    cdef Work w = Work()
+    cdef TrainWork w = TrainWork()
     cdef real_t[::1] maps_mv
     cdef int[::1] stamp_mv
     w.keep = (p, X, Y, order)
@@ -161,37 +164,37 @@ def train(list weights, list biases, Inputs X, const double[:, ::1] Y,
     w.job.Y = &Y[0, 0]
     w.job.n_out = Y.shape[1]
     w.job.cost = c
-    w.job.order = &order[0]
+    w.train.order = &order[0]
     w.job.count = count
-    w.job.mbs = m
-    w.job.eta = <real_t> eta
+    w.train.mbs = m
+    w.train.eta = <real_t> eta
     if mu > 0 or regularization == "L1":
         # the step applies the penalty itself (the lazy scale cannot: see _params.pxi)
-        w.job.decay = 1
-        w.job.mu = <real_t> mu
-        w.job.penalty = <real_t> (eta * (lmbda / n))
-        w.job.l1 = regularization == "L1"
+        w.train.decay = 1
+        w.train.mu = <real_t> mu
+        w.train.penalty = <real_t> (eta * (lmbda / n))
+        w.train.l1 = regularization == "L1"
         if mu > 0 and regularization == "L2":
-            stamp_mv = np.zeros(p.net.panels * 3 * p.net.n[0], dtype=np.intc)
-            tables = momentum_powers(mu) if w.job.penalty == 0 else None
+            stamp_mv = np.zeros(p.net.panels * 3 * p.net.packed.n_in, dtype=np.intc)
+            tables = momentum_powers(mu) if w.train.penalty == 0 else None
             if tables is not None and len(tables) >= 2 * (MIN_PERIOD + 1):
                 # without a penalty: catch_up_scaled, its stamps starting at 1
                 maps_mv = tables
-                w.job.powers = &maps_mv[0]
-                w.job.period = len(maps_mv) // 2 - 1
+                w.train.powers = &maps_mv[0]
+                w.train.period = len(maps_mv) // 2 - 1
                 np.asarray(stamp_mv).reshape(p.net.panels, 3, -1)[:, 0] = 1
             else:
                 steps = -(-count // m)
-                maps_mv = momentum_maps(mu, float(w.job.penalty), steps)
-                w.job.maps = &maps_mv[0]
-                w.job.steps = steps
+                maps_mv = momentum_maps(mu, float(w.train.penalty), steps)
+                w.train.maps = &maps_mv[0]
+                w.train.steps = steps
             w.keep = w.keep + (maps_mv, stamp_mv)
-            w.job.stamp = &stamp_mv[0]
+            w.train.stamp = &stamp_mv[0]
     else:
-        w.job.decay = 1.0 - eta * (lmbda / n)
+        w.train.decay = 1.0 - eta * (lmbda / n)
     w.job.act = zeroed(2 * m * W)
-    w.job.delta = zeroed(m * W)      # zeroed: the padding of every layer's errors stays zero
-    w.job.nabla_b = zeroed(W)
+    w.train.delta = zeroed(m * W)      # zeroed: the padding of every layer's errors stays zero
+    w.train.nabla_b = zeroed(W)
     try:
         run_on_threads(w, p.net.panels)  # one thread per panel: more would have nothing to do
     finally:    # also when a signal's exception stopped it between mini-batches
@@ -234,8 +237,7 @@ def momentum_powers(double mu):
     return np.concatenate([powers, sums]).astype(DTYPE)
 
 
-def cost_and_predict(list weights, list biases, X, Y, cost, Py_ssize_t num_threads=1,
-                     activation="sigmoid", output="sigmoid"):
+def cost_and_predict(list weights, list biases, X, Y, cost, Py_ssize_t num_threads=1, *, spec):
     """``(Σ over the rows of X of cost.fn(a_L, y), the argmax of each row's a_L)`` from
     one forward pass; with ``Y`` None, the sum is 0.0.  ``num_threads`` threads
     share the rows; the costs are summed in blocks of rows, in order, so the
@@ -245,7 +247,7 @@ def cost_and_predict(list weights, list biases, X, Y, cost, Py_ssize_t num_threa
     that is not finite is raised after it."""
     if num_threads < 1:
         raise ValueError("num_threads must be at least 1")
-    p = Params(weights, biases, 1, activation, output)
+    p = Params(weights, biases, spec)
     cdef Inputs inputs
     if isinstance(X, Columns):
         return 0.0, scan_columns(p, X, Y, num_threads)
@@ -254,12 +256,12 @@ def cost_and_predict(list weights, list biases, X, Y, cost, Py_ssize_t num_threa
     labels = np.zeros(inputs.n_rows, dtype=np.intp)
     cdef Py_ssize_t[::1] labels_mv = labels
     cdef const double[:, ::1] Y_mv
-    cdef Work w = Work()
+    cdef ScanWork w = ScanWork()
     cdef Py_ssize_t b, blocks = (inputs.n_rows + SCAN_BLOCK - 1) // SCAN_BLOCK
     cdef double total = 0.0
     if Y is not None:
         check_targets(p, np.asarray(Y), inputs.n_rows)
-        w.job.cost = cost_id(cost, p.net.kind[p.net.L - 1])
+        w.job.cost = cost_id(cost, p.net.output.activation)
         Y_mv = Y
     if inputs.n_rows == 0:
         return 0.0, labels
@@ -270,15 +272,15 @@ def cost_and_predict(list weights, list biases, X, Y, cost, Py_ssize_t num_threa
     w.job.X = &w.rows
     w.job.count = inputs.n_rows
     w.job.Y = &Y_mv[0, 0] if Y is not None else NULL
-    w.job.labels = &labels_mv[0]
-    w.job.partial = <double *> cnet_alloc(blocks * sizeof(double))
-    if w.job.partial == NULL:
+    w.scan.labels = &labels_mv[0]
+    w.scan.partial = <double *> cnet_alloc(blocks * sizeof(double))
+    if w.scan.partial == NULL:
         raise MemoryError()
     num_threads = min(num_threads, blocks)
     w.job.act = zeroed(num_threads * SCAN_GROUP * p.net.width)
     run_on_threads(w, num_threads)
     for b in range(blocks):
-        total += w.job.partial[b]
+        total += w.scan.partial[b]
     return total, labels
 
 
@@ -291,32 +293,31 @@ cdef object scan_columns(Params p, Columns X, Y, Py_ssize_t num_threads):
     if X.n_rows == 0:
         return labels
     cdef Py_ssize_t[::1] labels_mv = labels
-    cdef Work w = Work()
+    cdef ScanWork w = ScanWork()
     cdef Py_ssize_t t, bad = X.n_rows
     num_threads = min(num_threads, (X.n_rows + COLUMNS_BLOCK - 1) // COLUMNS_BLOCK)
     w.keep = (p, X, labels)
     w.job.part = columns_part
     w.job.net = &p.net
     w.job.count = X.n_rows
-    w.job.labels = &labels_mv[0]
-    w.job.columns = X.col
-    w.job.first_bad = <Py_ssize_t *> cnet_alloc(num_threads * sizeof(Py_ssize_t))
-    w.job.buffer = <Py_ssize_t *> cnet_alloc(num_threads * block_buffer_size(X.n_cols) * sizeof(Py_ssize_t))
-    if w.job.first_bad == NULL or w.job.buffer == NULL:
+    w.scan.labels = &labels_mv[0]
+    w.scan.columns = X.col
+    w.scan.first_bad = <Py_ssize_t *> cnet_alloc(num_threads * sizeof(Py_ssize_t))
+    w.scan.buffer = <Py_ssize_t *> cnet_alloc(num_threads * block_buffer_size(X.n_cols) * sizeof(Py_ssize_t))
+    if w.scan.first_bad == NULL or w.scan.buffer == NULL:
         raise MemoryError()
     for t in range(num_threads):
-        w.job.first_bad[t] = bad
+        w.scan.first_bad[t] = bad
     w.job.act = zeroed(num_threads * SCAN_GROUP * p.net.width)
     run_on_threads(w, num_threads)
     for t in range(num_threads):
-        bad = min(bad, w.job.first_bad[t])
+        bad = min(bad, w.scan.first_bad[t])
     if bad < X.n_rows:
         from cnet import _checks
         raise _checks.not_finite(X.name, bad, 0)
     return labels
 
 
-def cost_sum(list weights, list biases, Inputs X, const double[:, ::1] Y, cost,
-             activation="sigmoid", output="sigmoid"):
+def cost_sum(list weights, list biases, Inputs X, const double[:, ::1] Y, cost, *, spec):
     """Σ over the rows of X of cost.fn(a_L, y): the unregularised total cost."""
-    return cost_and_predict(weights, biases, X, Y, cost, 1, activation, output)[0]
+    return cost_and_predict(weights, biases, X, Y, cost, 1, spec=spec)[0]

@@ -20,9 +20,9 @@ import numpy as np
 cdef inline bint holds_column(object a, Py_ssize_t rows) noexcept:
     # a is an ndarray (or a subclass) whose memory is (rows, 1) native float32 or float64
     cdef cnp.ndarray arr = <cnp.ndarray> a
-    cdef int kind = cnp.PyArray_TYPE(arr)
+    cdef int type_num = cnp.PyArray_TYPE(arr)
     return (cnp.PyArray_NDIM(arr) == 2 and cnp.PyArray_DIMS(arr)[0] == rows
-            and cnp.PyArray_DIMS(arr)[1] == 1 and (kind == cnp.NPY_FLOAT or kind == cnp.NPY_DOUBLE)
+            and cnp.PyArray_DIMS(arr)[1] == 1 and (type_num == cnp.NPY_FLOAT or type_num == cnp.NPY_DOUBLE)
             and cnp.PyArray_ISNOTSWAPPED(arr))
 
 

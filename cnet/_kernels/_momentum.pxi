@@ -1,11 +1,11 @@
-# Momentum: layer 0's rows brought forward lazily, only when a step reads them
-# (catch_up, catch_up_scaled), and the velocities of an interrupted call set back
-# (undo_prepare).  See step_layer (_loops.pxi) for the step itself.
+# Momentum: the packed input layer's rows brought forward lazily, only when a step
+# reads them (catch_up, catch_up_scaled), and the velocities of an interrupted call
+# set back (undo_prepare).  See update_block (_loops.pxi) for the step itself.
 from cnet._kernels.vec cimport cnet_momentum_map, cnet_add_scaled
 
 
 # ------------------------------------------------------- momentum, lazily
-# With momentum, every weight moves at every step, but the first layer's row i
+# With momentum, every weight moves at every step, but the packed input layer's row i
 # (the weights leaving pixel i) gets a gradient only at the steps whose
 # examples have x_i ≠ 0 -- about half the rows of an MNIST mini-batch of 10.
 # Between two such steps the row follows a linear map: a step without
@@ -28,12 +28,12 @@ from cnet._kernels.vec cimport cnet_momentum_map, cnet_add_scaled
 
 cdef Py_ssize_t list_rows(const Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t m,
                           int *stamp, int *rows) noexcept nogil:
-    # rows[0 … count) ← the rows of wt_0 that the examples batch[0 … m) read, in increasing
-    # order; returns count.  stamp[n[0] … 2 n[0]) holds a mark per row (all 0 between
+    # rows[0 … count) ← the rows of the packed input layer's wt that the examples batch[0 … m)
+    # read, in increasing order; returns count.  stamp[n_in … 2 n_in) holds a mark per row (all 0 between
     # calls).  The rows read are marked (stores only: no load waits on an earlier store),
     # then listed without a branch (whether a pixel is read is a coin toss no branch
     # predictor learns).
-    cdef Py_ssize_t k, p, i, e, count = 0, n0 = net.n[0]
+    cdef Py_ssize_t k, p, i, e, count = 0, n0 = net.packed.n_in
     cdef int *mark = stamp + n0
     for k in range(m):
         e = batch[k]
@@ -48,12 +48,12 @@ cdef Py_ssize_t list_rows(const Net *net, const Rows *X, const Py_ssize_t *batch
 
 cdef void catch_up(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t m,
                    Py_ssize_t q, int *stamp, int t, const real_t *maps, Py_ssize_t K) noexcept nogil:
-    # the rows of panel q of wt_0 (and of its velocity) that the examples batch[0 … m)
-    # read, brought to step t (maps: E, Q, F, G, each K + 1 matrices of 4 reals).
-    # stamp holds 3 · n[0] ints: the stamps, the marks and the list of list_rows.
-    cdef Py_ssize_t k, i, j0 = net.col[q], no = net.col[q + 1] - net.col[q], n0 = net.n[0]
-    cdef real_t *wt = net.wt[0] + n0 * j0
-    cdef real_t *vt = net.vt[0] + n0 * j0
+    # the rows of panel q of the packed input layer's wt (and of its velocity) that the
+    # examples batch[0 … m) read, brought to step t (maps: E, Q, F, G, each K + 1 matrices
+    # of 4 reals).  stamp holds 3 · n_in ints: the stamps, the marks and the list of list_rows.
+    cdef Py_ssize_t k, i, j0 = net.col[q], no = net.col[q + 1] - net.col[q], n0 = net.packed.n_in
+    cdef real_t *wt = net.packed.wt + n0 * j0
+    cdef real_t *vt = net.packed.vt + n0 * j0
     cdef int *rows = stamp + 2 * n0
     cdef int s
     for k in range(list_rows(net, X, batch, m, stamp, rows)):
@@ -70,9 +70,9 @@ cdef void catch_up_all(Net *net, Py_ssize_t q, const int *stamp, int T, const re
     # prepared for a step that an interruption stopped before it was taken: its
     # v ← μv − r w is undone, v ← (v + r w) / μ
     cdef Py_ssize_t i, j, j0 = net.col[q], no = net.col[q + 1] - net.col[q]
-    cdef real_t *wt = net.wt[0] + net.n[0] * j0
-    cdef real_t *vt = net.vt[0] + net.n[0] * j0
-    for i in range(net.n[0]):
+    cdef real_t *wt = net.packed.wt + net.packed.n_in * j0
+    cdef real_t *vt = net.packed.vt + net.packed.n_in * j0
+    for i in range(net.packed.n_in):
         if stamp[i] == T + 1:
             for j in range(i * no, (i + 1) * no):
                 vt[j] = (vt[j] + step.penalty * wt[j]) / step.mu
@@ -84,9 +84,9 @@ cdef void catch_up_all(Net *net, Py_ssize_t q, const int *stamp, int T, const re
 
 # ------------------------------------------- momentum without a penalty, lazily
 # With r = 0 a step without gradient is v ← μv, w ← w + v: the velocity only
-# shrinks.  So, as with the lazy L2 scale, layer 0's velocity is kept as
+# shrinks.  So, as with the lazy L2 scale, the packed input layer's velocity is kept as
 # v = σ_u ṽ at step u, σ_u = μ^(u − base), and such a step changes no ṽ; the
-# gradient's terms go into ṽ divided by σ_t (step_layer).  Row i's stamp s then
+# gradient's terms go into ṽ divided by σ_t (update_block).  Row i's stamp s then
 # says: w is w_{s−1}, and ṽ has not changed since step s (stamps start at 1:
 # w_0, and v_0 = σ_0 ṽ = ṽ).  A row read by step t is taken to w_{t−1} =
 # w_{s−1} + Σ_{u=s…t−1} σ_u ṽ = w_{s−1} + σ_s g_{t−s} ṽ, g_k = 1 + μ + … + μ^{k−1}
@@ -104,11 +104,12 @@ cdef inline int fold_base(int t, Py_ssize_t period) noexcept nogil:
 cdef void catch_up_scaled(Net *net, const Rows *X, const Py_ssize_t *batch, Py_ssize_t m,
                           Py_ssize_t q, int *stamp, int t, const real_t *powers,
                           Py_ssize_t period) noexcept nogil:
-    # the rows of panel q of wt_0 that the examples batch[0 … m) read, brought to step t
+    # the rows of panel q of the packed input layer's wt that the examples batch[0 … m) read,
+    # brought to step t
     # (all of them, and ṽ folded, when step t starts a fold): w ← w + σ_s g_{t−s} ṽ
-    cdef Py_ssize_t k, i, j0 = net.col[q], no = net.col[q + 1] - net.col[q], n0 = net.n[0]
-    cdef real_t *wt = net.wt[0] + n0 * j0
-    cdef real_t *vt = net.vt[0] + n0 * j0
+    cdef Py_ssize_t k, i, j0 = net.col[q], no = net.col[q + 1] - net.col[q], n0 = net.packed.n_in
+    cdef real_t *wt = net.packed.wt + n0 * j0
+    cdef real_t *vt = net.packed.vt + n0 * j0
     cdef int *rows = stamp + 2 * n0
     cdef int s, base = fold_base(t, period)
     cdef const real_t *sums = powers + period + 1
@@ -137,9 +138,9 @@ cdef void catch_up_all_scaled(Net *net, Py_ssize_t q, int *stamp, int T, int las
     # step last's: T, or T + 1 when an interruption stopped the call before that step),
     # and its velocity to v_T = σ_T ṽ: w ← w + σ_s g_{T+1−s} ṽ, ṽ ← σ_T ṽ.  A row at
     # T + 1 already has w_T (g_0 = 0).
-    cdef Py_ssize_t i, j0 = net.col[q], no = net.col[q + 1] - net.col[q], n0 = net.n[0]
-    cdef real_t *wt = net.wt[0] + n0 * j0
-    cdef real_t *vt = net.vt[0] + n0 * j0
+    cdef Py_ssize_t i, j0 = net.col[q], no = net.col[q + 1] - net.col[q], n0 = net.packed.n_in
+    cdef real_t *wt = net.packed.wt + n0 * j0
+    cdef real_t *vt = net.packed.vt + n0 * j0
     cdef int s, base = fold_base(last, period)
     cdef const real_t *sums = powers + period + 1
     cdef real_t end[4]
@@ -152,20 +153,21 @@ cdef void catch_up_all_scaled(Net *net, Py_ssize_t q, int *stamp, int T, int las
         cnet_momentum_map(wt + i * no, vt + i * no, no, end)
 
 
-cdef void undo_prepare(Net *net, Py_ssize_t l, Py_ssize_t q, const Step *step) noexcept nogil:
+cdef void undo_prepare(const Net *net, const Layer *layer, Py_ssize_t q, const Step *step) noexcept nogil:
     # Momentum, when an interruption stops a call before the step that the last pass
-    # prepared (v ← μv − r w, or r sgn(w)): undo it on layer l's panel q (all of layer
-    # l+1 when l ≥ 1), v ← (v + r w) / μ, so that v is the last step's velocity again
-    cdef Py_ssize_t i, j0 = 0, j1 = net.s[l + 1]
+    # prepared (v ← μv − r w, or r sgn(w)): undo it on the layer's panel q (all of its
+    # weights unless it is the packed input layer), v ← (v + r w) / μ, so that v is the
+    # last step's velocity again
+    cdef Py_ssize_t i, j0 = 0, j1 = layer.stored
     cdef real_t *wt
     cdef real_t *vt
     cdef real_t g
-    if l == 0:
+    if layer.packed_input:
         j0 = net.col[q]
         j1 = net.col[q + 1]
-    wt = net.wt[l] + net.n[l] * j0
-    vt = net.vt[l] + net.n[l] * j0
-    for i in range(net.n[l] * (j1 - j0)):
+    wt = layer.wt + layer.n_in * j0
+    vt = layer.vt + layer.n_in * j0
+    for i in range(layer.n_in * (j1 - j0)):
         g = wt[i]
         if step.l1:
             g = (g > 0) - (g < 0)

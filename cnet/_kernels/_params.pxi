@@ -1,4 +1,5 @@
-# The parameters in the kernels' layout.
+# The plan (Net: one Layer descriptor per layer of the spec) and the parameters in
+# the kernels' layout (Params, which builds the plan).
 #
 # Each w_l is stored *transposed*: row i of ``wt[l]`` holds the weights leaving
 # neuron i of layer l.  Then both the forward pass (z += a_i · wt[l][i, :]) and the
@@ -15,200 +16,237 @@ from cnet._kernels.real cimport real_t, BLOCK
 
 import numpy as np
 
+from cnet._kernels.spec import check as check_spec
+
+
+cdef enum:
+    DENSE = 0           # the layer kinds (LayerSpec.kind); one switch on them: _loops.pxi
+
+KIND_IDS = {"dense": DENSE}
+
+
+cdef struct Layer:
+    # One layer of the plan: what it computes and where its numbers are.
+    int kind              # DENSE
+    int activation        # f of its outputs a = f(z): SIGMOID, TANH, RELU, SOFTMAX (_functions.pxi)
+    bint packed_input     # its inputs are the packed examples (Rows), read by panels, not a layer's outputs
+    Py_ssize_t n_in       # its inputs
+    Py_ssize_t n_out      # its outputs
+    Py_ssize_t stored     # n_out rounded up to BLOCK: its outputs' slots
+    Py_ssize_t out        # its outputs a and errors δ start at `out` in an example's block
+    Py_ssize_t inp        # its inputs start at `inp` there (the previous layer's out; 0 if packed_input)
+    real_t *wt            # wt[i * stored + j] = w[j, i] / scale  (n_in rows); packed_input:
+    #                       the panels of Net.col, panel q an n_in × (col[q+1] − col[q]) matrix at
+    #                       wt + n_in · col[q]
+    real_t *b             # b[j]: the bias of output j (stored entries)
+    real_t *vt            # momentum: the velocities of wt and b, in the same layout
+    real_t *vb            # (NULL without momentum)
+    real_t scale          # w = scale · wtᵀ (see "the lazy L2 scale")
+    real_t fold           # ≠ 1: wt is yet to be multiplied by it (ditto)
+
 
 cdef struct Net:
-    Py_ssize_t L          # number of weight layers
-    Py_ssize_t *n         # n[0 … L]: the layer widths
-    Py_ssize_t *s         # s[l]: the stored width of layer l ≥ 1 (n[l] rounded up to BLOCK)
-    real_t **wt           # wt[l][i * s[l+1] + j] = w_l[j, i] / scale[l]  (n[l] rows), l ≥ 1
-    Py_ssize_t panels     # wt[0] is cut by columns into panels: panel q holds columns
-    # panel q (col[q] ≤ j < col[q+1]) is an n[0] × (col[q+1] − col[q]) matrix at
-    # wt[0] + n[0] · col[q] (one panel: the layout above)
-    Py_ssize_t *col
-    real_t *scale         # scale[l]: w_l = scale[l] · wt[l]ᵀ (see "the lazy L2 scale")
-    real_t *fold          # fold[l] ≠ 1: wt[l] is yet to be multiplied by it (ditto)
-    real_t **b            # b[l][j]: bias of neuron j of layer l+1  (s[l+1] entries)
-    real_t *zeros         # s_max zeros: the bias of a scaled layer's unscaled sum
-    Py_ssize_t *off       # a_{l+1} and δ_{l+1} start at off[l] in an example's block
-    Py_ssize_t width      # s[1] + … + s[L]: the length of one example's block
-    int *kind             # kind[l]: the activation of layer l+1 (SIGMOID, … _functions.pxi)
-    real_t **vt           # momentum: the velocities of wt and b, in the same layout
-    real_t **vb           # (NULL without momentum)
+    # The plan: the layers, input layer first, built from the spec (Params)
+    Py_ssize_t n_layers   # number of layers
+    Layer *layer          # layer[0 … n_layers)
+    Layer *output         # the last: the network's outputs
+    Layer *packed         # the layer whose inputs are the packed examples (packed_input)
+    Py_ssize_t panels     # its weights are cut by columns into panels, panel q holding
+    Py_ssize_t *col       # columns col[q] ≤ j < col[q+1] (one panel: the layout above)
+    Py_ssize_t width      # the stored widths' sum: the length of one example's block
+    real_t *zeros         # max stored zeros: the bias of a scaled layer's unscaled sum
 
 
 # ------------------------------------------------------- the lazy L2 scale
 # L2 decay multiplies every weight by d = 1 − ηλ/n at every step.  As in
 # scikit-learn's WeightVector (wscale, scale(), reset_wscale()), each layer keeps
-# w_l = scale_l · wt_l, and a decay is scale_l ← d · scale_l: O(1) instead of a
-# pass over every weight.  The loops then read w_l through the scale
-# (scaled_bias, unscaled_step), and when scale_l falls below FOLD_BELOW it is
-# folded back into wt_l before wt_l's entries grow large.  λ = 0 keeps every
+# w = scale · wtᵀ, and a decay is scale ← d · scale: O(1) instead of a
+# pass over every weight.  The loops then read w through the scale
+# (scaled_bias, unscaled_step), and when a layer's scale falls below FOLD_BELOW it is
+# folded back into wt before wt's entries grow large.  λ = 0 keeps every
 # scale at 1 and every result bit for bit what it would be without them.
 
 cdef double FOLD_BELOW = 1e-3   # a scale below this is folded back into the weights
 
 
 cdef void scale_decay(Net *net, real_t decay) noexcept nogil:
-    # scale_l ← decay · scale_l for every layer; a scale that falls below FOLD_BELOW
-    # becomes 1, and fold_l the factor that wt_l is to be multiplied by (by
-    # scale_fold, before wt_l is next changed); fold_l = 1 otherwise.  (A decay of
+    # scale ← decay · scale for every layer; a scale that falls below FOLD_BELOW
+    # becomes 1, and the layer's fold the factor that its wt is to be multiplied by (by
+    # scale_fold, before wt is next changed); fold = 1 otherwise.  (A decay of
     # exactly 0 -- ηλ/n = 1 -- makes the scale 0, a fold by 0: the weights become 0.)
     cdef Py_ssize_t l
-    for l in range(net.L):
-        net.fold[l] = 1
+    cdef Layer *layer
+    for l in range(net.n_layers):
+        layer = &net.layer[l]
+        layer.fold = 1
         if decay != 1:
-            net.scale[l] = decay * net.scale[l]
-            if net.scale[l] < FOLD_BELOW:
-                net.fold[l] = net.scale[l]
-                net.scale[l] = 1
+            layer.scale = decay * layer.scale
+            if layer.scale < FOLD_BELOW:
+                layer.fold = layer.scale
+                layer.scale = 1
 
 
-cdef void scale_fold(Net *net, Py_ssize_t l, real_t *wt, Py_ssize_t rows,
-                     Py_ssize_t cols) noexcept nogil:
-    # wt ← fold_l · wt on the rows × cols block of layer l's weights at wt, if
-    # scale_decay left a fold for layer l
+cdef void scale_fold(const Layer *layer, real_t *wt, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil:
+    # wt ← fold · wt on the rows × cols block of the layer's weights at wt, if
+    # scale_decay left a fold for the layer
     cdef Py_ssize_t i
-    cdef real_t fold = net.fold[l]
+    cdef real_t fold = layer.fold
     if fold != 1:
         for i in range(rows * cols):
             wt[i] = fold * wt[i]
 
 
-cdef inline bint is_scaled(const Net *net, Py_ssize_t l) noexcept nogil:
-    # scale_l ≠ 1: wt_l is not w_l itself
-    return net.scale[l] != 1
+cdef inline bint is_scaled(const Layer *layer) noexcept nogil:
+    # scale ≠ 1: the layer's wt is not its w itself
+    return layer.scale != 1
 
 
-cdef inline const real_t *scaled_bias(const Net *net, Py_ssize_t l) noexcept nogil:
-    # the bias a sum over wt_l starts from: b_l itself, or zero for a scaled layer,
-    # whose sum is scaled first and gets b_l after (z = b + scale · Σ …)
-    return net.zeros if is_scaled(net, l) else net.b[l]
+cdef inline const real_t *scaled_bias(const Net *net, const Layer *layer) noexcept nogil:
+    # the bias a sum over the layer's wt starts from: b itself, or zero for a scaled
+    # layer, whose sum is scaled first and gets b after (z = b + scale · Σ …)
+    return net.zeros if is_scaled(layer) else layer.b
 
 
-cdef inline real_t unscaled_step(const Net *net, Py_ssize_t l, real_t c) noexcept nogil:
-    # the step size on wt_l that moves w_l by c: c / scale_l
-    return c / net.scale[l] if is_scaled(net, l) else c
+cdef inline real_t unscaled_step(const Layer *layer, real_t c) noexcept nogil:
+    # the step size on the layer's wt that moves its w by c: c / scale
+    return c / layer.scale if is_scaled(layer) else c
 
 
 cdef class Params:
-    """The parameters in the kernels' layout.
+    """The plan of a spec and the parameters in the kernels' layout.
 
-    ``Params(weights, biases)`` copies them in; ``write_back(weights, biases)``
-    copies them out, in place, into arrays of the user's shapes.
+    ``Params(weights, biases, spec)`` checks them against the spec and copies them in;
+    ``write_back(weights, biases)`` copies them out, in place, into arrays of the user's
+    shapes.
     """
     cdef Net net
     cdef real_t *theta               # all of wt and b, at a multiple of 64 bytes
-    cdef real_t *lazy                # scale, fold (L each) and zeros (s_max)
     cdef real_t *velocity            # momentum: the velocities, laid out as theta (or NULL)
     cdef Py_ssize_t size             # the reals in theta
-    cdef Py_ssize_t[::1] sizes, stored, offsets, cols
-    cdef int[::1] kinds
+    cdef Py_ssize_t[::1] cols
+    cdef list n_in, n_out, stored    # each layer's, as Python ints (for laying out)
     cdef list layers   # ([(j0, panel of w_l transposed), …], b_l): views of theta
     cdef list velocity_layers        # the same views of velocity
 
-    def __cinit__(self, list weights, list biases, Py_ssize_t panels=1, hidden="sigmoid",
-                  output="sigmoid"):
-        # panels: how many panels to cut wt_0 into (at most one per BLOCK of layer 1);
-        # hidden, output: the activations of the hidden layers and of the output layer
-        cdef Py_ssize_t L = len(weights), l, pos = 0, q
-        if L < 1 or len(biases) != L:
-            raise ValueError("expected at least one layer of weights, and one bias vector per layer")
-        n = [weights[0].shape[1]] + [w.shape[0] for w in weights]
-        s = [n[0]] + [-(-w // BLOCK) * BLOCK for w in n[1:]]
-        self.sizes = np.asarray(n, dtype=np.intp)
-        self.stored = np.asarray(s, dtype=np.intp)
-        self.offsets = np.cumsum([0] + s[1:], dtype=np.intp)
-        size = self.size = sum(n[l] * s[l + 1] + s[l + 1] for l in range(L))
+    def __cinit__(self, list weights, list biases, spec, Py_ssize_t panels=1):
+        # spec: the layers (LayerSpec), which the weights and biases are checked to fit;
+        # panels: how many panels to cut the packed input layer's weights into (at most
+        # one per BLOCK of its outputs)
+        check_spec(spec, weights, biases)
+        cdef Py_ssize_t L = len(spec), l, out = 0
+        cdef Layer *layer
+        self.n_in = [layer_spec.n_in for layer_spec in spec]
+        self.n_out = [layer_spec.n_out for layer_spec in spec]
+        self.stored = [-(-n // BLOCK) * BLOCK for n in self.n_out]
+        size = self.size = sum(self.n_in[l] * self.stored[l] + self.stored[l] for l in range(L))
         # theta at a multiple of 64 bytes, so that each BLOCK of a row of wt is whole
         # cache lines (threads update different blocks)
         self.theta = <real_t *> cnet_alloc(size * sizeof(real_t))
-        self.lazy = <real_t *> cnet_alloc((2 * L + max(s[1:])) * sizeof(real_t))
-        self.net.wt = <real_t **> cnet_alloc(L * sizeof(real_t *))
-        self.net.b = <real_t **> cnet_alloc(L * sizeof(real_t *))
-        if self.theta == NULL or self.lazy == NULL or self.net.wt == NULL or self.net.b == NULL:
+        self.net.layer = <Layer *> cnet_alloc(L * sizeof(Layer))
+        self.net.zeros = <real_t *> cnet_alloc(max(self.stored) * sizeof(real_t))
+        if self.theta == NULL or self.net.layer == NULL or self.net.zeros == NULL:
             raise MemoryError()
-        theta = np.asarray(<real_t[:size]> self.theta)
-        self.net.scale = self.lazy
-        self.net.fold = self.lazy + L
-        self.net.zeros = self.lazy + 2 * L
+        self.net.n_layers = L
         for l in range(L):
-            self.net.scale[l] = 1
-            self.net.fold[l] = 1
-        self.net.L = L
-        self.net.n = &self.sizes[0]
-        self.net.s = &self.stored[0]
-        self.net.off = &self.offsets[0]
-        self.net.width = self.offsets[L]
-        self.kinds = np.asarray([activation_id(hidden, ACTIVATION_IDS, "activation")] * (L - 1)
-                                + [activation_id(output, OUTPUT_IDS, "output")], dtype=np.intc)
-        self.net.kind = &self.kinds[0]
-        blocks = s[1] // BLOCK
+            layer = &self.net.layer[l]
+            layer.kind = KIND_IDS[spec[l].kind]
+            layer.activation = (OUTPUT_IDS if l == L - 1 else ACTIVATION_IDS)[spec[l].activation]
+            layer.packed_input = l == 0
+            layer.n_in = self.n_in[l]
+            layer.n_out = self.n_out[l]
+            layer.stored = self.stored[l]
+            layer.inp = self.net.layer[l - 1].out if l > 0 else 0
+            layer.out = out
+            out += layer.stored
+            layer.scale = 1
+            layer.fold = 1
+        self.net.width = out
+        self.net.packed = &self.net.layer[0]
+        self.net.output = &self.net.layer[L - 1]
+        blocks = self.stored[0] // BLOCK
         panels = max(1, min(panels, blocks))
-        self.cols = np.asarray([q * blocks // panels * BLOCK for q in range(panels + 1)],
-                               dtype=np.intp)
+        self.cols = np.asarray([q * blocks // panels * BLOCK for q in range(panels + 1)], dtype=np.intp)
         self.net.panels = panels
         self.net.col = &self.cols[0]
-        for l in range(L):
-            if weights[l].shape != (n[l + 1], n[l]) or biases[l].shape != (n[l + 1], 1):
-                raise ValueError("weights and biases do not chain")
-        self.layers = self.lay_out(theta, weights, biases, self.net.wt, self.net.b)
+        self.layers = self.lay_out(np.asarray(<real_t[:size]> self.theta), weights, biases, False)
 
-    cdef list lay_out(self, theta, list weights, list biases, real_t **wt_of, real_t **b_of):
+    cdef list lay_out(self, theta, list weights, list biases, bint velocities):
         # copy weights and biases into theta (a flat array), laid out as above; point
-        # wt_of[l] and b_of[l] at each layer's, and return the views the copies went to
+        # each layer's wt and b (vt and vb: velocities) at its own, and return the views
+        # the copies went to
         cdef Py_ssize_t l, q, pos = 0
         cdef real_t[::1] flat = theta
-        n, s = list(self.sizes), list(self.stored)
+        cdef Layer *layer
         layers = []
         for l in range(len(weights)):
-            cuts = list(self.cols) if l == 0 else [0, s[1 + l]]
+            layer = &self.net.layer[l]
+            n_in, n_out, stored = self.n_in[l], self.n_out[l], self.stored[l]
+            cuts = list(self.cols) if layer.packed_input else [0, stored]
             wts = []
             for q in range(len(cuts) - 1):
                 j0, j1 = cuts[q], cuts[q + 1]
-                wt = theta[pos + n[l] * j0:pos + n[l] * j1].reshape(n[l], j1 - j0)
-                wt[:, :max(0, min(j1, n[l + 1]) - j0)] = weights[l][j0:j1].T
+                wt = theta[pos + n_in * j0:pos + n_in * j1].reshape(n_in, j1 - j0)
+                wt[:, :max(0, min(j1, n_out) - j0)] = weights[l][j0:j1].T
                 wts.append((j0, wt))
-            wt_of[l] = &flat[pos]
-            pos += n[l] * s[l + 1]
-            b = theta[pos:pos + s[l + 1]]
-            b[:n[l + 1]] = biases[l][:, 0]
-            b_of[l] = &flat[pos]
-            pos += s[l + 1]
+            if velocities:
+                layer.vt = &flat[pos]
+            else:
+                layer.wt = &flat[pos]
+            pos += n_in * stored
+            b = theta[pos:pos + stored]
+            b[:n_out] = biases[l][:, 0]
+            if velocities:
+                layer.vb = &flat[pos]
+            else:
+                layer.b = &flat[pos]
+            pos += stored
             layers.append((wts, b))
+        return layers
+
+    def plan(self):
+        """The plan, one dict per layer: its kind and activation (names), n_in, n_out,
+        stored (its outputs' slots), out and inp (where its outputs and inputs start in
+        an example's block) and packed_input."""
+        cdef Layer layer
+        kinds = {number: name for name, number in KIND_IDS.items()}
+        layers = []
+        for l in range(self.net.n_layers):
+            layer = self.net.layer[l]
+            names = OUTPUT_IDS if l == self.net.n_layers - 1 else ACTIVATION_IDS
+            activation = [name for name, number in names.items() if number == layer.activation][0]
+            layers.append(dict(kind=kinds[layer.kind], activation=activation, n_in=layer.n_in,
+                               n_out=layer.n_out, stored=layer.stored, out=layer.out, inp=layer.inp,
+                               packed_input=bool(layer.packed_input)))
         return layers
 
     def with_velocities(self, list vw, list vb):
         """Hold the momentum velocities ``vw`` (shaped like the weights) and ``vb`` (like the
         biases) too, laid out as the parameters; ``write_back`` copies them out again."""
-        cdef Py_ssize_t L = self.net.L, size = self.size
+        cdef Py_ssize_t size = self.size
         self.velocity = <real_t *> cnet_alloc(size * sizeof(real_t))
-        self.net.vt = <real_t **> cnet_alloc(L * sizeof(real_t *))
-        self.net.vb = <real_t **> cnet_alloc(L * sizeof(real_t *))
-        if self.velocity == NULL or self.net.vt == NULL or self.net.vb == NULL:
+        if self.velocity == NULL:
             raise MemoryError()
-        self.velocity_layers = self.lay_out(np.asarray(<real_t[:size]> self.velocity), vw, vb,
-                                            self.net.vt, self.net.vb)
+        self.velocity_layers = self.lay_out(np.asarray(<real_t[:size]> self.velocity), vw, vb, True)
 
     def __dealloc__(self):
         cnet_free(self.theta)
-        cnet_free(self.lazy)
-        cnet_free(self.net.wt)
-        cnet_free(self.net.b)
+        cnet_free(self.net.layer)
+        cnet_free(self.net.zeros)
         cnet_free(self.velocity)
-        cnet_free(self.net.vt)
-        cnet_free(self.net.vb)
 
     def write_back(self, list weights, list biases):
-        """Copy the parameters into ``weights[l]`` (n[l+1], n[l]) and ``biases[l]`` (n[l+1], 1)."""
+        """Copy the parameters into ``weights[l]`` (n_out, n_in) and ``biases[l]`` (n_out, 1)."""
+        cdef Layer *layer
         for l, (wts, b) in enumerate(self.layers):
+            layer = &self.net.layer[l]
             out = weights[l].shape[0]
             for j0, wt in wts:
-                if is_scaled(&self.net, l):
-                    wt *= self.net.scale[l]     # w_l = scale · wt: the lazy decay, applied
+                if is_scaled(layer):
+                    wt *= layer.scale       # w = scale · wt: the lazy decay, applied
                 j1 = min(out, j0 + wt.shape[1])
                 if j1 > j0:
                     weights[l][j0:j1] = wt[:, :j1 - j0].T
-            self.net.scale[l] = 1
+            layer.scale = 1
             biases[l][:, 0] = b[:out]
 
     def write_back_velocities(self, list vw, list vb):

@@ -4,10 +4,12 @@
 # thread, in the same order as with one thread, so the results are the same
 # bits whatever T is.
 #
-# A Job is one call's work; its `part` says what thread t does of it: train_part
-# (SGD over mini-batches), scan_part (one forward pass over all the rows) or
-# columns_part (the same over the caller's columns, packing them as it goes).
-# run_on_threads runs a Job's part on up to T threads and waits for them.
+# A Job is what every call's work has (its part, the team, the plan, the inputs);
+# a TrainJob (below) or a ScanJob (_scan.pxi) begins with one, and its `part` says
+# what thread t does of it: train_part (SGD over mini-batches), scan_part (one
+# forward pass over all the rows) or columns_part (the same over the caller's
+# columns, packing them as it goes).  run_on_threads runs a Work's part on up to T
+# threads and waits for them.
 #
 # Signals: training runs Python's signal handlers between mini-batches, about
 # every CHECK_SECONDS (thread 0, on the main thread, takes the GIL to do so); if
@@ -29,6 +31,7 @@ ctypedef void (*Part)(Job *job, int t) noexcept nogil
 
 
 cdef struct Job:
+    # what every job has: the head of a TrainJob or a ScanJob, which part casts it back to
     Part part           # what thread t does: part(job, t)
     cnet_team team
     Net *net
@@ -37,9 +40,18 @@ cdef struct Job:
     Py_ssize_t n_out
     int cost
     Py_ssize_t count    # training: the length of order; scanning: the rows of X
-    real_t *act         # training: 2 · mbs rows of `width` (a mini-batch's activations,
-    #                     the next's); scanning: a row of `width` for each thread
-    # training
+    real_t *act         # training: 2 · mbs rows of `width` (a mini-batch's outputs, the
+    #                     next's); scanning: SCAN_GROUP rows of `width` for each thread
+    # signals (training looks for them)
+    int check_signals   # 1: thread 0 runs Python's signal handlers (it is the main thread)
+    double next_check   # when next, in cnet_seconds()
+    int interrupted     # set by thread 0 before a barrier: all stop after it
+    PyObject *error     # the exception a handler raised (a reference), or NULL
+
+
+cdef struct TrainJob:
+    # SGD over mini-batches (train_part)
+    Job job             # (first: a TrainJob's address is its Job's)
     const Py_ssize_t *order
     Py_ssize_t mbs
     real_t eta, decay   # decay: 1 − ηλ/n for the lazy scale (1: the step applies the penalty)
@@ -49,36 +61,34 @@ cdef struct Job:
     Py_ssize_t steps    # (else NULL), for up to `steps` steps;
     const real_t *powers    # or without a penalty: the μ^k and g_k of catch_up_scaled (else NULL),
     Py_ssize_t period       # k = 0 … period;
-    int *stamp          # and where each row of each panel of wt_0 is (panels × 3 n[0]: catch_up)
+    int *stamp          # and where each row of each panel of the packed input layer is
+    #                     (panels × 3 n_in: catch_up)
     real_t *delta       # mbs rows of `width`: the errors
-    real_t *nabla_b     # width: ∇b of every layer (at off[l])
-    # scanning
-    Py_ssize_t *labels  # NULL: no labels
-    double *partial     # ⌈count / SCAN_BLOCK⌉ sums of costs
-    const Column *columns   # columns_part: the inputs, where the caller's arrays hold them;
-    Py_ssize_t *first_bad   # for each thread, the first of its examples whose input is not finite;
-    Py_ssize_t *buffer      # and its compressed rows of up to COLUMNS_BLOCK examples (block_buffer_size)
-    # signals (training)
-    int check_signals   # 1: thread 0 runs Python's signal handlers (it is the main thread)
-    double next_check   # when next, in cnet_seconds()
-    int interrupted     # set by thread 0 before a barrier: all stop after it
-    PyObject *error     # the exception a handler raised (a reference), or NULL
+    real_t *nabla_b     # width: ∇b of every layer (at its out)
 
 
 cdef class Work:
-    # A Job and what it points into, alive as long as any of its threads
-    cdef Job job
+    # A job and what it points into, alive as long as any of its threads: a TrainWork
+    # or a ScanWork (_scan.pxi), whose job is `job`
+    cdef Job *job
     cdef Rows rows
     cdef object keep
 
     def __dealloc__(self):
-        cnet_free(self.job.act)
-        cnet_free(self.job.delta)
-        cnet_free(self.job.nabla_b)
-        cnet_free(self.job.partial)
-        cnet_free(self.job.first_bad)
-        cnet_free(self.job.buffer)
-        Py_XDECREF(self.job.error)
+        if self.job != NULL:
+            cnet_free(self.job.act)
+            Py_XDECREF(self.job.error)
+
+
+cdef class TrainWork(Work):
+    cdef TrainJob train
+
+    def __cinit__(self):
+        self.job = &self.train.job
+
+    def __dealloc__(self):
+        cnet_free(self.train.delta)
+        cnet_free(self.train.nabla_b)
 
 
 def threads_supported():
@@ -89,11 +99,11 @@ def threads_supported():
 def _thread(Work w, int t):
     with nogil:
         if cnet_join(&w.job.team, t):
-            w.job.part(&w.job, t)
+            w.job.part(w.job, t)
 
 
 cdef void run_on_threads(Work w, Py_ssize_t wanted) except *:
-    # w.job.part(&w.job, t) for t = 0 … T − 1, t = 0 on this thread and the others
+    # w.job.part(w.job, t) for t = 0 … T − 1, t = 0 on this thread and the others
     # on new ones: T = wanted, fewer if the system refuses a thread.  Returns when
     # all are done.  If this thread is interrupted while starting them, the team
     # is told to stop, and the started threads leave without working.
@@ -113,7 +123,7 @@ cdef void run_on_threads(Work w, Py_ssize_t wanted) except *:
     w.job.check_signals = threading.current_thread() is threading.main_thread()
     w.job.next_check = cnet_seconds() + CHECK_SECONDS
     with nogil:
-        w.job.part(&w.job, 0)
+        w.job.part(w.job, 0)
     for thread in threads:
         thread.join()
     if w.job.error != NULL:
@@ -146,236 +156,129 @@ cdef inline void prefetch_target(const Job *job, Py_ssize_t e) noexcept nogil:
 
 
 cdef enum:
-    SHARED_STEP_MIN = 2048      # weights of a layer ≥ 1 whose step the threads share
+    SHARED_STEP_MIN = 2048      # weights of another layer whose step the threads share
 
 
 cdef void train_part(Job *job, int t) noexcept nogil:
     # Thread t's part of SGD over the mini-batches order[0:mbs], order[mbs:2·mbs], …
-    # (the last may be shorter).  Layer 0 -- nearly all the work -- is split by the
-    # neurons of layer 1: thread t owns the panels q ≡ t mod T of wt_0 (each its own
-    # block of memory, so that threads never share a cache line) and those columns
-    # of b_0.  Per mini-batch:
-    #   1. z_1 on those columns, for the mini-batch's examples together (input_sums);
+    # (the last may be shorter).  The packed input layer -- nearly all the work -- is
+    # split by its outputs: thread t owns its panels q ≡ t mod T (each its own block of
+    # memory, so that threads never share a cache line) and those columns of its biases.
+    # Per mini-batch:
+    #   1. its z on those columns, for the mini-batch's examples together (input_sums);
     #   2. (after all threads) the rest of the forward pass and δ of examples k ≡ t mod T;
-    #   3. (after all) the step of layer 0 on those panels, and of part t of the rows of
-    #      each layer ≥ 1 of SHARED_STEP_MIN weights or more (its biases: the last thread's;
-    #      a smaller layer: all of it by the last thread, whose weights the others then need
+    #   3. (after all) its step on those panels, and of part t of the rows of each other
+    #      layer of SHARED_STEP_MIN weights or more (its biases: the last thread's; a
+    #      smaller layer: all of it by the last thread, whose weights the others then need
     #      not take over from their caches).
-    # Without momentum, 3 does 1 for the next mini-batch too, each block of wt_0's rows
-    # read for its sums right after its update (step_layer), while it is in L1.
+    # Without momentum, 3 does 1 for the next mini-batch too, each block of the packed
+    # input layer's rows read for its sums right after its update (dense_terms), while it
+    # is in L1.
+    cdef TrainJob *train = <TrainJob *> job
     cdef Net *net = job.net
     cdef Py_ssize_t T = job.team.n, W = net.width, start = 0, m, k, e, l, q, batch = 0, ahead, next_m, parts
-    cdef bint summed = False     # whether this mini-batch's z_1 is computed already
+    cdef bint summed = False     # whether this mini-batch's input sums are computed already
     cdef real_t *act
+    cdef Layer *layer
     cdef Step step
-    step.mu = job.mu
-    step.penalty = job.penalty
-    step.l1 = job.l1
-    step.lazy = job.maps != NULL or job.powers != NULL
+    step.mu = train.mu
+    step.penalty = train.penalty
+    step.l1 = train.l1
+    step.lazy = train.maps != NULL or train.powers != NULL
     step.sigma = 1
     # how far ahead examples are prefetched: the next mini-batch, whole, asked for right
-    # after this one's z_1 (input_sums reads all of a mini-batch's entries at once, block
-    # by block of wt_0's rows -- at the start of its step, or fused into this step's
+    # after this one's input sums (input_sums reads all of a mini-batch's entries at once,
+    # block by block of the packed input layer's rows -- at the start of its step, or fused into this step's
     # update -- and so does catch_up at the start of its step; the asks then overlap the
-    # barrier and backward instead of delaying z_1)
-    ahead = job.mbs
+    # barrier and backward instead of delaying the input sums)
+    ahead = train.mbs
     while start < job.count:
         if t == 0 and job.check_signals and cnet_seconds() >= job.next_check:
             job.interrupted = signal_raised(job)
             job.next_check = cnet_seconds() + CHECK_SECONDS
-        m = job.mbs if job.count - start > job.mbs else job.count - start
-        step.c = job.eta / m
+        m = train.mbs if job.count - start > train.mbs else job.count - start
+        step.c = train.eta / m
         step.first = start == 0
         step.last = start + m >= job.count
         # the other half of act from the last mini-batch's, which the last thread may still be reading
-        act = job.act + (batch % 2) * job.mbs * W
+        act = job.act + (batch % 2) * train.mbs * W
         if step.lazy:
             q = t
             while q < net.panels:
-                if job.powers != NULL:
-                    catch_up_scaled(net, job.X, job.order + start, m, q, job.stamp + q * 3 * net.n[0],
-                                    batch + 1, job.powers, job.period)
+                if train.powers != NULL:
+                    catch_up_scaled(net, job.X, train.order + start, m, q, train.stamp + q * 3 * net.packed.n_in,
+                                    batch + 1, train.powers, train.period)
                 else:
-                    catch_up(net, job.X, job.order + start, m, q, job.stamp + q * 3 * net.n[0],
-                             batch + 1, job.maps, job.steps)
+                    catch_up(net, job.X, train.order + start, m, q, train.stamp + q * 3 * net.packed.n_in,
+                             batch + 1, train.maps, train.steps)
                 q += T
-            if job.powers != NULL:
-                step.sigma = job.powers[batch + 1 - fold_base(batch + 1, job.period)]
+            if train.powers != NULL:
+                step.sigma = train.powers[batch + 1 - fold_base(batch + 1, train.period)]
         q = t
         while q < net.panels and not summed:     # (else the last step computed them)
-            input_sums(net, job.X, job.order + start, m, q, act, W)
+            input_sums(net, job.X, train.order + start, m, q, act, W)
             q += T
         for k in range(m):
             if start + k + 2 * ahead < job.count and t < net.panels:
                 # where the example after that starts, which prefetch_example will read
-                cnet_prefetch(&job.X.start[job.order[start + k + 2 * ahead]])
+                cnet_prefetch(&job.X.start[train.order[start + k + 2 * ahead]])
             if start + k + ahead < job.count:
                 if t < net.panels:
-                    prefetch_example(job.X, job.order[start + k + ahead])
-                if (k + ahead) % job.mbs % T == t:     # the thread that will read it (step 2)
-                    prefetch_target(job, job.order[start + k + ahead])
+                    prefetch_example(job.X, train.order[start + k + ahead])
+                if (k + ahead) % train.mbs % T == t:     # the thread that will read it (step 2)
+                    prefetch_target(job, train.order[start + k + ahead])
         cnet_barrier(&job.team)
         if job.interrupted:     # all steps so far are done: stop here, all threads
             break
         k = t
         while k < m:
-            e = job.order[start + k]
+            e = train.order[start + k]
             finish_forward(net, act + k * W)
-            backward(net, act + k * W, job.Y + e * job.n_out, job.cost, job.delta + k * W)
+            backward(net, act + k * W, job.Y + e * job.n_out, job.cost, train.delta + k * W)
             k += T
         if cnet_arrive(&job.team):
-            scale_decay(net, job.decay)
+            scale_decay(net, train.decay)
             cnet_release(&job.team)
-        # the next mini-batch's z_1 with this step's update of layer 0, when it can be
+        # the next mini-batch's input sums with this step's update of the packed input layer, when it can be
         # (fusable), into the other half of act
-        next_m = min(job.mbs, job.count - start - m)
+        next_m = min(train.mbs, job.count - start - m)
         summed = fusable(&step, m, next_m)
         if not summed:
             next_m = 0
         q = t
         while q < net.panels:
-            step_layer(net, job.X, job.order + start, m, act, job.delta, &step,
-                       0, q, T, job.nabla_b, job.order + start + m, next_m,
-                       job.act + ((batch + 1) % 2) * job.mbs * W)
+            step_layer(net, net.packed, job.X, train.order + start, m, act, train.delta, &step,
+                       q, T, train.nabla_b + net.packed.out, train.order + start + m, next_m,
+                       job.act + ((batch + 1) % 2) * train.mbs * W)
             q += T
-        for l in range(1, net.L):
-            # part t of the rows of a layer ≥ 1 that is worth sharing, the last thread a small one
-            parts = T if net.n[l] * net.s[l + 1] >= SHARED_STEP_MIN else 1
+        for l in range(net.n_layers):
+            # part t of the rows of another layer that is worth sharing, the last thread a small one
+            layer = &net.layer[l]
+            if layer.packed_input:
+                continue
+            parts = T if layer.n_in * layer.stored >= SHARED_STEP_MIN else 1
             if parts == T or t == T - 1:
-                step_layer(net, job.X, job.order + start, m, act, job.delta, &step,
-                           l, t + parts - T, parts, job.nabla_b + net.off[l], NULL, 0, NULL)
+                step_layer(net, layer, job.X, train.order + start, m, act, train.delta, &step,
+                           t + parts - T, parts, train.nabla_b + layer.out, NULL, 0, NULL)
         start += m
         batch += 1
     if job.interrupted and step.mu != 0 and batch > 0:
         # the last step's pass over every weight prepared a step that was not taken
         q = t
         while q < net.panels and not step.lazy:
-            undo_prepare(net, 0, q, &step)
+            undo_prepare(net, net.packed, q, &step)
             q += T
         if t == T - 1:
-            for l in range(1, net.L):
-                undo_prepare(net, l, 0, &step)
+            for l in range(net.n_layers):
+                if not net.layer[l].packed_input:
+                    undo_prepare(net, &net.layer[l], 0, &step)
     q = t
     while q < net.panels and step.lazy:
-        if job.powers != NULL:
-            catch_up_all_scaled(net, q, job.stamp + q * 3 * net.n[0], <int> batch,
-                                <int> batch + job.interrupted, job.powers, job.period)
+        if train.powers != NULL:
+            catch_up_all_scaled(net, q, train.stamp + q * 3 * net.packed.n_in, <int> batch,
+                                <int> batch + job.interrupted, train.powers, train.period)
         else:
-            catch_up_all(net, q, job.stamp + q * 3 * net.n[0], <int> batch, job.maps, job.steps,
+            catch_up_all(net, q, train.stamp + q * 3 * net.packed.n_in, <int> batch, train.maps, train.steps,
                          &step)
         q += T
     cnet_barrier(&job.team)     # none returns while another may still write a parameter
-
-
-cdef enum:
-    SCAN_BLOCK = 256    # rows whose costs are summed together, in order
-    SCAN_GROUP = 16     # scan_rows, labels alone: examples whose z_1 are summed together
-    COLUMNS_BLOCK = 512     # columns_part: the rows a thread takes at a time
-    COLUMNS_ROOM = 256      # columns_part: room for the entries of this many dense inputs
-
-
-cdef double scan_rows(const Job *job, const Rows *X, Py_ssize_t first, Py_ssize_t e0, Py_ssize_t e1,
-                      real_t *act) noexcept nogil:
-    # Rows first … first + e1 − e0 − 1 of X, examples e0 … e1 − 1: labels[e] = argmax_j a_L[j]
-    # (the first maximum) when labels are asked for; returns Σ_e cost.fn(a_L, y_e) when Y
-    # is given (else 0), summed in order of e.  The examples go SCAN_GROUP at a time through
-    # wt_0's rows (input_sums: the same bits as one at a time), example k's activations in
-    # act + k · width.  Labels alone with a sigmoid output: z_L and sigmoid_argmax, which
-    # computes only the σ(z_L[j]) that can be the maximum -- the same labels.
-    cdef const Net *net = job.net
-    cdef Py_ssize_t e, q, j, k, g, l, best, n_out = net.n[net.L], last = first + e1 - e0
-    cdef Py_ssize_t W = net.width
-    cdef real_t *a
-    cdef double total = 0.0
-    cdef bint labels_only = job.Y == NULL and job.labels != NULL and net.kind[net.L - 1] == SIGMOID
-    cdef Py_ssize_t rows[SCAN_GROUP]
-    e = e0
-    while e < e1:
-        g = min(<Py_ssize_t> SCAN_GROUP, e1 - e)
-        for k in range(g):
-            rows[k] = first + e - e0 + k
-            if rows[k] + SCAN_GROUP < last:
-                prefetch_example(X, rows[k] + SCAN_GROUP)
-        for q in range(net.panels):
-            input_sums(net, X, rows, g, q, act, W)
-        for k in range(g):
-            a = act + k * W + net.off[net.L - 1]
-            if labels_only:
-                for l in range(net.L - 1):
-                    dense_forward(net, l, act + k * W)
-                dense_sums(net, net.L - 1, act + k * W)
-                job.labels[e + k] = sigmoid_argmax(a, n_out)
-                continue
-            finish_forward(net, act + k * W)
-            if job.Y != NULL:
-                total += cost_value(a, job.Y + (e + k) * n_out, n_out, job.cost)
-            if job.labels != NULL:
-                best = 0
-                for j in range(1, n_out):
-                    if a[j] > a[best]:
-                        best = j
-                job.labels[e + k] = best
-        e += g
-    return total
-
-
-cdef void scan_part(Job *job, int t) noexcept nogil:
-    # The blocks of rows that thread t takes (cnet_take), b: partial[b] = Σ_{e in block b}
-    # cost.fn(a_L, y_e) when Y is given, and labels[e] when asked for (scan_rows)
-    cdef Py_ssize_t b, e0
-    cdef Py_ssize_t blocks = (job.count + SCAN_BLOCK - 1) // SCAN_BLOCK
-    b = cnet_take(&job.team)
-    while b < blocks:
-        e0 = b * SCAN_BLOCK
-        job.partial[b] = scan_rows(job, job.X, e0, e0, min(job.count, e0 + SCAN_BLOCK),
-                                   job.act + t * SCAN_GROUP * job.net.width)
-        b = cnet_take(&job.team)
-
-
-cdef inline Py_ssize_t block_room(Py_ssize_t n_in) noexcept nogil:
-    # the entries that one thread's compressed rows in columns_part hold: COLUMNS_ROOM
-    # dense inputs' (a block of sparse ones, such as MNIST's, fits at once)
-    return COLUMNS_ROOM * n_in + PACK_SLACK
-
-
-cdef inline Py_ssize_t block_buffer_size(Py_ssize_t n_in) noexcept nogil:
-    # the Py_ssize_t-s of one thread's compressed rows in columns_part: COLUMNS_BLOCK + 1
-    # starts, then block_room indices and values, a whole number of lines
-    cdef Py_ssize_t room = block_room(n_in)
-    cdef Py_ssize_t bytes = (COLUMNS_BLOCK + 1) * sizeof(Py_ssize_t) + (room + 1) * sizeof(int) + room * sizeof(real_t)
-    return (bytes + 63) // 64 * 8
-
-
-cdef void columns_part(Job *job, int t) noexcept nogil:
-    # scan_part over the caller's columns (labels only): each block of COLUMNS_BLOCK rows
-    # that thread t takes, packed into its own compressed rows (pack_entries), then
-    # scanned (scan_rows) while they are in its cache -- in parts, when they fill the
-    # rows' room first -- with no packed copy of all the inputs to write to memory and
-    # read back; first_bad[t] ← the first of its examples whose input is not finite
-    # (left alone if none)
-    cdef Py_ssize_t n_in = job.net.n[0], b, e, e0, e1, s
-    cdef Py_ssize_t blocks = (job.count + COLUMNS_BLOCK - 1) // COLUMNS_BLOCK
-    cdef Py_ssize_t room = block_room(n_in)
-    cdef Py_ssize_t *start = job.buffer + t * block_buffer_size(n_in)
-    cdef int *index = <int *> (start + COLUMNS_BLOCK + 1)
-    cdef real_t *value = <real_t *> (index + room + (room & 1))     # (8-byte aligned)
-    cdef real_t *act = job.act + t * SCAN_GROUP * job.net.width
-    cdef Rows X
-    cdef int finite
-    X.start, X.index, X.value = start, index, value
-    start[0] = 0
-    b = cnet_take(&job.team)
-    while b < blocks:
-        e0 = b * COLUMNS_BLOCK
-        e1 = min(job.count, e0 + COLUMNS_BLOCK)
-        s = e0          # the first example in the rows (row 0)
-        for e in range(e0, e1):
-            if start[e - s] + n_in + PACK_SLACK > room:
-                scan_rows(job, &X, 0, s, e, act)     # full: scanned, and begun again
-                s = e
-            finite = 1
-            start[e - s + 1] = pack_entries(&job.columns[e], n_in, index, value, start[e - s], &finite)
-            if not finite and e < job.first_bad[t]:
-                job.first_bad[t] = e
-        scan_rows(job, &X, 0, s, e1, act)
-        b = cnet_take(&job.team)

@@ -133,25 +133,25 @@ static void cnet_group_slice_k(int K, Py_ssize_t jb, cnet_real *wt, Py_ssize_t s
 }
 #endif
 
-/* The grouped step and sums: for the mu examples ubatch[k] (k = 0, 1, … in order)
+/* The grouped step and sums: for the n_update examples ubatch[k] (k = 0, 1, … in order)
      wt[index[p]·s + j] += (−c · value[p]) · d_k[j],  j < n,  d_k = d + k·ds
-   then, for the mf examples e_k = fbatch[k],
+   then, for the n_sums examples e_k = fbatch[k],
      z_k[j] = b[j] + Σ_{start[e_k] ≤ p < start[e_k + 1]} value[p] · wt[index[p]·s + j],  z_k = z + k·zs
-   (rows index[p] < `rows`, increasing; mu, mf ≤ CNET_GROUP_MAX; either may be 0) -- a
+   (rows index[p] < `rows`, increasing; n_update, n_sums ≤ CNET_GROUP_MAX; either may be 0) -- a
    block of rows at a time, updated, then read by the sums.  The same bits as the
    update for each of the first examples in turn, then cnet_rows_forward for each
    of the others. */
 static void cnet_rows_step_sums(cnet_real *wt, Py_ssize_t s, Py_ssize_t n, Py_ssize_t rows,
                                 const int *index, const cnet_real *value, const Py_ssize_t *start,
-                                const Py_ssize_t *ubatch, Py_ssize_t mu, cnet_real c,
+                                const Py_ssize_t *ubatch, Py_ssize_t n_update, cnet_real c,
                                 const cnet_real *d, Py_ssize_t ds, const cnet_real *b,
-                                const Py_ssize_t *fbatch, Py_ssize_t mf, cnet_real *z, Py_ssize_t zs)
+                                const Py_ssize_t *fbatch, Py_ssize_t n_sums, cnet_real *z, Py_ssize_t zs)
 {
     cnet_group u, f;
     Py_ssize_t jb = 0, j, k, p;
-    cnet_group_of(&u, start, ubatch, mu);
-    cnet_group_of(&f, start, fbatch, mf);
-    for (k = 0; k < mf; k++)
+    cnet_group_of(&u, start, ubatch, n_update);
+    cnet_group_of(&f, start, fbatch, n_sums);
+    for (k = 0; k < n_sums; k++)
         for (j = 0; j < n; j++) z[k * zs + j] = b[j];
 #if defined(__GNUC__)
     {
@@ -166,10 +166,10 @@ static void cnet_rows_step_sums(cnet_real *wt, Py_ssize_t s, Py_ssize_t n, Py_ss
     }
 #endif
     for (; jb < n; jb++) {
-        for (k = 0; k < mu; k++)
+        for (k = 0; k < n_update; k++)
             for (p = u.cur[k]; p < u.end[k]; p++)
                 wt[(Py_ssize_t) index[p] * s + jb] += -(c * value[p]) * d[k * ds + jb];
-        for (k = 0; k < mf; k++)
+        for (k = 0; k < n_sums; k++)
             for (p = f.cur[k]; p < f.end[k]; p++)
                 z[k * zs + jb] += value[p] * wt[(Py_ssize_t) index[p] * s + jb];
     }

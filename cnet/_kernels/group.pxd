@@ -14,6 +14,6 @@ cdef extern from "group.h":
                                 Py_ssize_t ds) noexcept nogil
     void cnet_rows_step_sums(real_t *wt, Py_ssize_t s, Py_ssize_t n, Py_ssize_t rows,
                              const int *index, const real_t *value, const Py_ssize_t *start,
-                             const Py_ssize_t *ubatch, Py_ssize_t mu, real_t c, const real_t *d,
-                             Py_ssize_t ds, const real_t *b, const Py_ssize_t *fbatch, Py_ssize_t mf,
+                             const Py_ssize_t *ubatch, Py_ssize_t n_update, real_t c, const real_t *d,
+                             Py_ssize_t ds, const real_t *b, const Py_ssize_t *fbatch, Py_ssize_t n_sums,
                              real_t *z, Py_ssize_t zs) noexcept nogil

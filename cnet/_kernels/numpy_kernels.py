@@ -2,29 +2,19 @@
 
 Written for clarity in the book's per-example style: ``backprop`` is
 ``network.py``'s, and ``train`` sums its gradients over each mini-batch exactly
-as ``update_mini_batch`` does.  Same interface as the compiled kernels
-(``_interface.pxi``): ``weights[l]`` is (n_{l+1}, n_l), ``biases[l]`` is
-(n_{l+1}, 1), both float64 or both float32 -- the arithmetic is done in their
-dtype; ``X`` holds one example per row; ``Y`` one desired output per row,
-float64.  ``cost`` is any class with static ``fn(a, y)`` and ``delta(z, a, y)``.
+as ``update_mini_batch`` does.  The interface is ``interface.Kernels``, the same
+as the compiled kernels': ``spec`` (a tuple of ``spec.LayerSpec``) says what each
+layer is, and every function checks the weights and biases against it once
+(``spec.check``), then runs unchecked.  The arithmetic is done in the weights'
+dtype.
 
-Chapter 3's options are keyword arguments, each defaulting to the book's
-network (with which every result is what it was before they existed):
-
-- ``activation``: the hidden layers' activation, "sigmoid", "tanh" or "relu";
-- ``output``: the output layer's, "sigmoid" or "softmax" (the cost's
-  ``output``, see ``cnet.functions.output_of``);
-- ``regularization``: "L2" (w ← (1 − ηλ/n) w − …) or "L1" (w ← w − (ηλ/n) sgn(w) − …);
-- ``mu`` and ``velocities``: momentum.  With ``mu`` > 0, ``velocities`` is a
-  pair of lists ``(vw, vb)`` shaped like ``weights`` and ``biases`` (the
-  velocities, updated in place): v ← μv − η∇C, w ← w + v, ∇C holding the
-  regularisation's term.  With ``mu`` = 0 they are neither needed nor touched.
-
-Every layer is dense (fully connected); another kind of layer would be named in
-the same way as the activations are.
+Each layer kind is a pair of functions in ``KINDS`` (forward, backward); the
+functions walk the spec and call its layers' pairs.  ``update`` is the update rule
+every layer's parameters go through (plain, L2, L1, momentum).
 """
 import numpy as np
 
+from cnet._kernels.spec import check
 from cnet.functions import ACTIVATIONS, OUTPUTS
 
 NAME = "numpy"
@@ -39,94 +29,145 @@ def _column(row, dtype):
     return np.asarray(row, dtype=dtype).reshape(-1, 1)
 
 
-def _output(weights, biases, a, activation="sigmoid", output="sigmoid"):
-    # a_{l+1} = f(w_l a_l + b_l), f the hidden activation for l < L−1 and the output's for l = L−1
-    f, g = ACTIVATIONS[activation][0], OUTPUTS[output]
-    for l, (b, w) in enumerate(zip(biases, weights)):
-        a = (g if l == len(weights) - 1 else f)(np.dot(w, a) + b)
+# ------------------------------------------------------------- layer kinds
+
+def dense_forward(w, b, a):
+    """A dense layer's weighted inputs z = w a + b (a: one example per column)."""
+    return np.dot(w, a) + b
+
+
+def dense_backward(w, a, delta, back):
+    """``(∂C/∂b, ∂C/∂w, ∂C/∂a)`` of a dense layer given its input a and δ = ∂C/∂z:
+    δ, δ aᵀ, and wᵀ δ (None unless ``back``: the first layer passes nothing back)."""
+    return delta, np.dot(delta, a.transpose()), np.dot(w.transpose(), delta) if back else None
+
+
+# kind → (forward, backward), as dense_forward and dense_backward
+KINDS = {"dense": (dense_forward, dense_backward)}
+
+
+def _activation(spec, l):
+    """Layer l's activation function f (its outputs are f(z)): the output layer's from OUTPUTS."""
+    return OUTPUTS[spec[l].activation] if l == len(spec) - 1 else ACTIVATIONS[spec[l].activation][0]
+
+
+def _output(weights, biases, a, *, spec):
+    # a_{l+1} = f_l(z_l), z_l the forward of layer l (spec[l].kind) on a_l; unchecked
+    for l, layer in enumerate(spec):
+        a = _activation(spec, l)(KINDS[layer.kind][0](weights[l], biases[l], a))
     return a
 
 
-def feedforward(weights, biases, X, activation="sigmoid", output="sigmoid"):
-    """The output activations a_L for each row of X: an (m, n_L) float64 array."""
+def _feedforward(weights, biases, X, spec):
     out = np.empty((X.shape[0], weights[-1].shape[0]), dtype=weights[-1].dtype)
     for k in range(X.shape[0]):
-        out[k] = _output(weights, biases, _column(X[k], weights[0].dtype), activation, output)[:, 0]
+        out[k] = _output(weights, biases, _column(X[k], weights[0].dtype), spec=spec)[:, 0]
     return out
 
 
-def predict(weights, biases, X, activation="sigmoid", output="sigmoid"):
+def feedforward(weights, biases, X, *, spec):
+    """The output activations a_L for each row of X: an (m, n_L) array."""
+    check(spec, weights, biases)
+    return _feedforward(weights, biases, X, spec)
+
+
+def predict(weights, biases, X, *, spec):
     """argmax of the output activations for each row of X (first maximum on ties)."""
-    return np.argmax(feedforward(weights, biases, X, activation, output), axis=1)
+    check(spec, weights, biases)
+    return np.argmax(_feedforward(weights, biases, X, spec), axis=1)
 
 
-def backprop(weights, biases, x, y, cost, activation="sigmoid", output="sigmoid"):
-    """(nabla_b, nabla_w): the gradient of ``cost`` for the one example (x, y),
-    as lists shaped like ``biases`` and ``weights``."""
-    f, f_prime = ACTIVATIONS[activation]
-    g = OUTPUTS[output]
-    nabla_b = [np.zeros_like(b) for b in biases]
-    nabla_w = [np.zeros_like(w) for w in weights]
+def _backprop(weights, biases, x, y, cost, spec):
+    # backprop, unchecked
+    dtype = weights[0].dtype
     # feedforward, keeping every z and a
-    a = _column(x, weights[0].dtype)
+    a = _column(x, dtype)
     activations = [a]
     zs = []
-    for l, (b, w) in enumerate(zip(biases, weights)):
-        z = np.dot(w, a) + b
+    for l, layer in enumerate(spec):
+        z = KINDS[layer.kind][0](weights[l], biases[l], a)
         zs.append(z)
-        a = (g if l == len(weights) - 1 else f)(z)
+        a = _activation(spec, l)(z)
         activations.append(a)
     # output error: δ_L = cost.delta(z_L, a_L, y)
-    delta = cost.delta(zs[-1], activations[-1], _column(y, weights[0].dtype))
-    nabla_b[-1] = delta
-    nabla_w[-1] = np.dot(delta, activations[-2].transpose())
-    # backwards: δ_l = (w_{l+1}ᵀ δ_{l+1}) ⊙ f'(z_l);  ∂C/∂b = δ,  ∂C/∂w = δ a_{l−1}ᵀ
-    for l in range(2, len(weights) + 1):
-        delta = np.dot(weights[-l + 1].transpose(), delta) * f_prime(zs[-l])
-        nabla_b[-l] = delta
-        nabla_w[-l] = np.dot(delta, activations[-l - 1].transpose())
+    delta = cost.delta(zs[-1], activations[-1], _column(y, dtype))
+    nabla_b = [None] * len(spec)
+    nabla_w = [None] * len(spec)
+    # backwards: layer l's gradient from δ_l = ∂C/∂z_l, then δ_{l−1} = (∂C/∂a_{l−1}) ⊙ f'(z_{l−1})
+    for l in range(len(spec) - 1, -1, -1):
+        nabla_b[l], nabla_w[l], back = KINDS[spec[l].kind][1](weights[l], activations[l], delta, l > 0)
+        if l > 0:
+            delta = back * ACTIVATIONS[spec[l - 1].activation][1](zs[l - 1])
     return nabla_b, nabla_w
 
 
-def train(weights, biases, X, Y, order, mini_batch_size, eta, lmbda, n, cost, num_threads=1,
-          activation="sigmoid", output="sigmoid", regularization="L2", mu=0.0, velocities=None):
-    """Run SGD over the mini-batches order[0:s], order[s:2s], … (s = mini_batch_size).
+def backprop(weights, biases, x, y, cost, *, spec):
+    """(nabla_b, nabla_w): the gradient of ``cost`` for the one example (x, y),
+    as lists shaped like ``biases`` and ``weights``."""
+    check(spec, weights, biases)
+    return _backprop(weights, biases, x, y, cost, spec)
 
-    With ∇ summed over the m examples of the mini-batch, each step is
-      L2, μ = 0:  w ← (1 − ηλ/n) w − (η/m) ∇w            (the book's)
-      L1, μ = 0:  w ← w − (ηλ/n) sgn(w) − (η/m) ∇w
-      μ > 0:      v ← μ v − η (∇w/m + (λ/n) w), w ← w + v  ((λ/n) sgn(w) for L1)
-    and b ← b − (η/m) ∇b (μ = 0) or v_b ← μ v_b − η ∇b/m, b ← b + v_b.
-    Updates ``weights`` and ``biases`` (and the ``velocities``) in place.  Runs on
-    one thread whatever ``num_threads`` is.
+
+def update(param, gradient, m, eta, lmbda, n, *, regularization="L2", mu=0.0, velocity=None,
+           penalized=True):
+    """The update rule of every layer's parameters: one SGD step of the array ``param``
+    given ``gradient``, its ∇ summed over the m examples of the mini-batch.  Returns the
+    new ``(param, velocity)`` as new arrays (velocity None when ``mu`` is 0):
+      μ = 0, L2:  p ← (1 − ηλ/n) p − (η/m) ∇        (the book's)
+      μ = 0, L1:  p ← p − (ηλ/n) sgn(p) − (η/m) ∇
+      μ > 0:      v ← μ v − η (∇/m + (λ/n) p), p ← p + v   ((λ/n) sgn(p) for L1)
+    and, for a parameter with no penalty (``penalized`` False: biases),
+    p ← p − (η/m) ∇, or v ← μ v − η ∇/m, p ← p + v."""
+    if mu == 0:
+        if not penalized:
+            return param - (eta / m) * gradient, None
+        if regularization == "L2":
+            return (1 - eta * (lmbda / n)) * param - (eta / m) * gradient, None
+        return param - eta * (lmbda / n) * np.sign(param) - (eta / m) * gradient, None
+    if not penalized:
+        velocity = mu * velocity - eta * (gradient / m)
+    else:
+        penalty = param if regularization == "L2" else np.sign(param)
+        velocity = mu * velocity - eta * (gradient / m + (lmbda / n) * penalty)
+    return param + velocity, velocity
+
+
+def train(weights, biases, X, Y, order, mini_batch_size, eta, lmbda, n, cost, num_threads=1, *,
+          spec, regularization="L2", mu=0.0, velocities=None):
+    """Run SGD over the mini-batches order[0:s], order[s:2s], … (s = mini_batch_size):
+    each step sums the gradients of its m examples and moves every parameter by
+    ``update`` (L2 or L1 ``regularization`` of the weights, momentum ``mu`` > 0 with
+    ``velocities`` = (vw, vb) shaped like the weights and biases).  Updates
+    ``weights`` and ``biases`` (and the ``velocities``) in place.  Runs on one thread
+    whatever ``num_threads`` is.
     """
+    check(spec, weights, biases)
     if mu and velocities is None:
         raise ValueError("momentum (mu > 0) needs velocities shaped like the weights and biases")
+    vw, vb = velocities if mu else ([None] * len(spec), [None] * len(spec))
+    rule = dict(regularization=regularization, mu=mu)
     for start in range(0, len(order), mini_batch_size):
         batch = order[start:start + mini_batch_size]
         nabla_b = [np.zeros_like(b) for b in biases]
         nabla_w = [np.zeros_like(w) for w in weights]
         for e in batch:
-            delta_nabla_b, delta_nabla_w = backprop(weights, biases, X[e], Y[e], cost,
-                                                    activation, output)
+            delta_nabla_b, delta_nabla_w = _backprop(weights, biases, X[e], Y[e], cost, spec)
             nabla_b = [nb + dnb for nb, dnb in zip(nabla_b, delta_nabla_b)]
             nabla_w = [nw + dnw for nw, dnw in zip(nabla_w, delta_nabla_w)]
         m = len(batch)
-        if mu == 0:
-            if regularization == "L2":
-                new_w = [(1 - eta * (lmbda / n)) * w - (eta / m) * nw for w, nw in zip(weights, nabla_w)]
-            else:
-                new_w = [w - eta * (lmbda / n) * np.sign(w) - (eta / m) * nw
-                         for w, nw in zip(weights, nabla_w)]
-            _assign(weights + biases, new_w + [b - (eta / m) * nb for b, nb in zip(biases, nabla_b)])
-        else:
-            vw, vb = velocities
-            new_vw = [mu * v - eta * (nw / m + (lmbda / n) * (w if regularization == "L2" else np.sign(w)))
-                      for w, v, nw in zip(weights, vw, nabla_w)]
-            new_vb = [mu * v - eta * (nb / m) for v, nb in zip(vb, nabla_b)]
-            _assign(weights + biases + list(vw) + list(vb),
-                    [w + v for w, v in zip(weights, new_vw)] + [b + v for b, v in zip(biases, new_vb)]
-                    + new_vw + new_vb)
+        # each layer's weights (with the penalty) and biases (without), through update
+        arrays, values = [], []
+        for l in range(len(spec)):
+            for param, gradient, velocity, penalized in ((weights[l], nabla_w[l], vw[l], True),
+                                                         (biases[l], nabla_b[l], vb[l], False)):
+                new, new_velocity = update(param, gradient, m, eta, lmbda, n, velocity=velocity,
+                                           penalized=penalized, **rule)
+                arrays.append(param)
+                values.append(new)
+                if mu:
+                    arrays.append(velocity)
+                    values.append(new_velocity)
+        _assign(arrays, values)
 
 
 def _assign(arrays, values):
@@ -142,20 +183,24 @@ def _assign(arrays, values):
         raise
 
 
-def cost_and_predict(weights, biases, X, Y, cost, num_threads=1, activation="sigmoid",
-                     output="sigmoid"):
+def _cost_sum(weights, biases, X, Y, cost, spec):
+    dtype = weights[0].dtype
+    return float(sum(cost.fn(_output(weights, biases, _column(x, dtype), spec=spec), _column(y, dtype))
+                     for x, y in zip(X, Y)))
+
+
+def cost_and_predict(weights, biases, X, Y, cost, num_threads=1, *, spec):
     """``(cost_sum(...), predict(...))``; with ``Y`` None, the sum is 0.0.  Runs on one
     thread whatever ``num_threads`` is."""
-    return (0.0 if Y is None else cost_sum(weights, biases, X, Y, cost, activation, output),
-            predict(weights, biases, X, activation, output))
+    check(spec, weights, biases)
+    return (0.0 if Y is None else _cost_sum(weights, biases, X, Y, cost, spec),
+            np.argmax(_feedforward(weights, biases, X, spec), axis=1))
 
 
-def cost_sum(weights, biases, X, Y, cost, activation="sigmoid", output="sigmoid"):
+def cost_sum(weights, biases, X, Y, cost, *, spec):
     """Σ over the rows of X of cost.fn(a_L, y): the unregularised total cost."""
-    dtype = weights[0].dtype
-    return float(sum(cost.fn(_output(weights, biases, _column(x, dtype), activation, output),
-                             _column(y, dtype))
-                     for x, y in zip(X, Y)))
+    check(spec, weights, biases)
+    return _cost_sum(weights, biases, X, Y, cost, spec)
 
 
 def prepare(X):
