@@ -1,6 +1,6 @@
 """Full training runs over several seeds, compiled kernels against the fallback.
 
-    CNET_DATA_DIR=../shared/data python benchmarks/accuracy_runs.py --seeds 1 2 3 4 5
+    CNET_DATA_DIR=~/mnist python benchmarks/accuracy_runs.py --seeds 1 2 3 4 5
 
 Each seed trains [784, 30, 10] (or --sizes) for --epochs epochs (mini-batch 10,
 eta 3.0) once per backend, from the same initial parameters and shuffles.

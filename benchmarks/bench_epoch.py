@@ -1,6 +1,6 @@
 """Time one MNIST epoch and one evaluation, compiled kernels against the NumPy fallback.
 
-    CNET_DATA_DIR=../shared/data python benchmarks/bench_epoch.py
+    CNET_DATA_DIR=~/mnist python benchmarks/bench_epoch.py
 
 For each network size (default [784, 30, 10]): both backends start from the
 same parameters (np.random.seed) and shuffle alike (random.seed); each trains

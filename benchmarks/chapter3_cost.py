@@ -3,7 +3,7 @@ of one epoch over the 50,000 MNIST training images (mini-batch 10), each option
 against the default compiled epoch, the options interleaved; and with
 --fallback one epoch of each through the NumPy fallback.
 
-    CNET_DATA_DIR=../shared/data python benchmarks/chapter3_cost.py [784,30,10] [repeats] [--fallback]
+    CNET_DATA_DIR=~/mnist python benchmarks/chapter3_cost.py [784,30,10] [repeats] [--fallback]
 
 CPU time rather than wall time, so that other work on a shared machine
 disturbs the ratios less.

@@ -13,7 +13,7 @@ on the original arrays:
   shifted: the accuracy against the true labels, next to the accuracy on the
   originals.
 
-    CNET_DATA_DIR=../shared/data python benchmarks/own_digits.py [--epochs N]
+    CNET_DATA_DIR=~/mnist python benchmarks/own_digits.py [--epochs N]
 
 Needs Pillow (the [images] extra).
 """

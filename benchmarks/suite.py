@@ -1,6 +1,6 @@
 """The benchmark suite: implementations x network sizes, one MNIST epoch each.
 
-    CNET_DATA_DIR=../shared/data python benchmarks/suite.py [--json out.json] [--compare old.json]
+    CNET_DATA_DIR=~/mnist python benchmarks/suite.py [--json out.json] [--compare old.json]
 
 Every (implementation, size) pair runs in a fresh Python process, so that its
 peak memory (ru_maxrss) is its own.  Each trains one epoch over the 50,000

@@ -81,5 +81,7 @@ def explain(error, package=HERE):
     if is_checkout(package) and not has_kernels(package):
         advice = "To develop in this checkout, build its kernels there with {}.".format(BUILD)
     else:
-        advice = "Reinstall with `pip install .` and a C compiler to build them."
+        advice = ("Install a C compiler, then reinstall with `pip install --force-reinstall --no-cache-dir .` "
+                  "from cnet's source tree (without --no-cache-dir pip may reuse the wheel it built "
+                  "without them).")
     return error, "{} ({}); {}. {}".format(fallback, error, slower, advice)

@@ -16,17 +16,13 @@ import numpy as np
 
 from cnet import _checks, _persistence
 from cnet._engine import REGULARIZATIONS, EarlyStopping, Engine, EtaSchedule
-from cnet.functions import (BUILTIN_COSTS, CrossEntropyCost, LogLikelihoodCost,
+from cnet.functions import (CrossEntropyCost, LogLikelihoodCost,
                             QuadraticCost, relu, relu_prime, sigmoid, sigmoid_prime, softmax, tanh,
                             tanh_prime, vectorized_result)
 
 __all__ = ["Network", "QuadraticCost", "CrossEntropyCost", "LogLikelihoodCost", "load",
            "vectorized_result", "sigmoid", "sigmoid_prime", "tanh", "tanh_prime", "relu",
            "relu_prime", "softmax"]
-
-# The built-in costs by class name, for the command line's sweep until it reads
-# cnet.functions.cost_by_name, the one table of cost names.
-COSTS = {cost.__name__: cost for cost in BUILTIN_COSTS}
 
 
 # The methods the book's code calls (SGD → update_mini_batch → backprop →

@@ -14,9 +14,12 @@ Agg canvas: no window, no global state, nothing drawn at import), and
 - ``plot_weights``: a network's first-layer weights, one 28×28 image per
   hidden neuron; ``plot_confusion``: its confusion matrix.
 """
+import inspect
 import json
 
 import numpy as np
+
+from cnet import _sweep_config
 
 try:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -42,14 +45,35 @@ def _identity(config):
 def _value(key, value):
     if isinstance(value, list):
         return ",".join(map(str, value))
-    if value is None:
-        return "all"
+    if value is None and key == "n_train":
+        return "all"                    # every training image
     return "{:g}".format(value) if isinstance(value, float) else str(value)
 
 
+def _default(key):
+    """The value a run has for ``key`` when its configuration leaves it out: the
+    sweep's own default, or network2's (the sweep drops a value equal to it)."""
+    if key in _sweep_config.DEFAULTS:
+        return _sweep_config.DEFAULTS[key]
+    init, sgd = _sweep_config.parameters()
+    default = dict(init, **sgd).get(key, inspect.Parameter.empty)
+    if default is inspect.Parameter.empty:
+        return "?"
+    try:
+        return _sweep_config._plain(key, default)
+    except ValueError:
+        return getattr(default, "__name__", default)
+
+
 def describe(config, keys):
-    """``config``'s values of ``keys`` as a label: "η = 3, sizes = 784,30,10"."""
-    return ", ".join("{} = {}".format(SYMBOLS.get(k, k), _value(k, config.get(k))) for k in keys)
+    """``config``'s values of ``keys`` as a label: "η = 3, sizes = 784,30,10"; a key
+    ``config`` leaves out shows its default ("λ = 0")."""
+    return ", ".join(_item(config, k) for k in keys)
+
+
+def _item(config, key):
+    value = config[key] if key in config else _default(key)
+    return "{} = {}".format(SYMBOLS.get(key, key), _value(key, value))
 
 
 def varying(records, exclude=("seed",)):
@@ -183,10 +207,31 @@ def sweep_figure(records, metric="evaluation_accuracy", by="eta", columns=3):
             ax.set_ylabel("")
     shared = [k for k in records[0]["config"] if k not in keys and k != "seed"]
     seeds = sorted({r["config"]["seed"] for r in records})
-    fig.suptitle("{}; median over seed{} {}".format(
-        describe(records[0]["config"], shared), "s" if len(seeds) > 1 else "",
-        ", ".join(map(str, seeds))), fontsize="small")
+    parts = [_item(records[0]["config"], k) + ", " for k in shared]
+    if parts:
+        parts[-1] = parts[-1][:-2] + "; "
+    parts.append("median over seed{} {}".format("s" if len(seeds) > 1 else "", ", ".join(map(str, seeds))))
+    _fitted_suptitle(fig, parts, fontsize="small")
     return fig
+
+
+def _fitted_suptitle(fig, parts, **options):
+    """Give ``fig`` the title ``"".join(parts)``, broken between parts onto as many
+    lines as it takes to fit the figure's width."""
+    title = fig.suptitle("", **options)
+    renderer = fig.canvas.get_renderer()
+    width = 0.95 * fig.bbox.width
+    lines, line = [], ""
+    for part in parts:
+        title.set_text((line + part).rstrip())
+        if line and title.get_window_extent(renderer).width > width:
+            lines.append(line.rstrip())
+            line = part
+        else:
+            line += part
+    lines.append(line.rstrip())
+    title.set_text("\n".join(lines))
+    return title
 
 
 # ------------------------------------------------------------ plots of a network

@@ -132,3 +132,16 @@ def test_the_kernel_sources_stay_small_and_keep_their_c_in_headers():
         assert text.count("\n") <= 400, "{} has grown past 400 lines".format(name)
         if name.endswith((".pyx", ".pxi", ".pxd")):
             assert not re.search(r"cdef\s+extern\s+from\s+\*", text), "{} holds C in a string".format(name)
+
+
+def test_every_package_of_the_source_tree_is_installed():
+    # pyproject.toml lists the packages a wheel holds; a package left out of it is
+    # missing from every install but an editable one (cnet.cli was, once)
+    tomllib = pytest.importorskip("tomllib")
+    if not os.path.exists(os.path.join(ROOT, "pyproject.toml")):
+        pytest.skip("not run from a source tree")
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        listed = set(tomllib.load(f)["tool"]["setuptools"]["packages"])
+    found = {os.path.relpath(d, ROOT).replace(os.sep, ".")
+             for d, _, files in os.walk(os.path.join(ROOT, "cnet")) if "__init__.py" in files}
+    assert found == listed

@@ -174,3 +174,34 @@ def test_importing_draws_nothing():
                        env=env(), timeout=120)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == []
+
+
+def test_a_key_left_at_its_default_shows_the_default(data_dir):
+    # the sweep drops lmbda=0.0 (network2's default) from the configuration; its
+    # label is that value, not "all" (which is only n_train=None: every image)
+    records = sweep.run(dict(sizes=[784, 5, 10], lmbda=[0.0, 5.0], epochs=1, n_train=200),
+                        n_jobs=1, data_dir=data_dir)
+    assert "lmbda" not in records[0]["config"] and records[1]["config"]["lmbda"] == 5.0
+    fig = plot.sweep_figure(records, by="lmbda")
+    assert sorted(lines_of(fig.axes[0])) == ["λ = 0", "λ = 5"]
+    by_eta = plot.sweep_figure(records, by="eta")      # λ names the panels instead
+    assert [ax.get_title() for ax in by_eta.axes if ax.get_visible()] == ["λ = 0", "λ = 5"]
+    assert plot.describe({}, ["lmbda", "mu", "early_stopping_n", "dtype", "activation"]) == \
+        "λ = 0, mu = 0, early_stopping_n = 0, dtype = float64, activation = sigmoid"
+    assert plot.describe({"n_train": None}, ["n_train"]) == "training images = all"
+
+
+def test_the_title_fits_the_figure(results, tmp_path):
+    # two panels: the shared settings make a title wider than the figure on one line
+    records = [r for r in sweep.read(results) if r["config"]["eta"] == 1.0]
+    one = plot.sweep_figure(records, metric="overfitting", by="sizes")
+    two = plot.sweep_figure(sweep.read(results), by="eta")
+    assert [len([ax for ax in f.axes if ax.get_visible()]) for f in (one, two)] == [1, 2]
+    for fig in (one, two):
+        plot.save(fig, str(tmp_path / "fig.png"))     # lays the figure out as written
+        title, = [t for t in fig.texts if t.get_text() == fig.get_suptitle()]
+        for text in ("epochs = 4", "mini-batch = 10", "median over seeds 0, 1"):
+            assert text in title.get_text()
+        box, page = title.get_window_extent(fig.canvas.get_renderer()), fig.bbox
+        assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1, \
+            (box, page, title.get_text())

@@ -12,7 +12,7 @@
 Profiles (``CNET_HYPOTHESIS_PROFILE``): ``default``, a few dozen cases per
 property (seconds, for CI), and ``long``, 10,000 cases per property:
 
-    CNET_HYPOTHESIS_PROFILE=long python -m pytest -p no:cacheprovider -s \
+    CNET_HYPOTHESIS_PROFILE=long pytest -p no:cacheprovider -s \
         --hypothesis-show-statistics tests/test_properties.py
 
 With ``-s`` each differential property prints, at the end, how many cases it

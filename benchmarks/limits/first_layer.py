@@ -1,6 +1,6 @@
 """How close the compiled epoch is to what memory allows: the first layer's loops alone.
 
-    CNET_DATA_DIR=../shared/data python benchmarks/limits/first_layer.py [rounds] [--momentum]
+    CNET_DATA_DIR=~/mnist python benchmarks/limits/first_layer.py [rounds] [--momentum]
 
 Compiles ``first_layer.c`` (next to this file; needs gcc) a few ways and runs
 each on the MNIST training inputs, compressed as the kernels keep them, in a

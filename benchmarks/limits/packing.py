@@ -1,6 +1,6 @@
 """How close checking and packing a list of examples is to what memory allows.
 
-    CNET_DATA_DIR=../shared/data python benchmarks/limits/packing.py
+    CNET_DATA_DIR=~/mnist python benchmarks/limits/packing.py
 
 Compiles ``packing.c`` (next to this file; needs gcc) into a shared library and
 runs its loops over the arrays of ``load_data_wrapper()``'s training list, in

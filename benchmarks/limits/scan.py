@@ -1,7 +1,7 @@
 """How close evaluate's scan is to its irreducible work: the forward pass of [784, 30, 10]
 over the 10,000 test images, alone, in plain C, next to cnet's.
 
-    CNET_DATA_DIR=../shared/data python benchmarks/limits/scan.py
+    CNET_DATA_DIR=~/mnist python benchmarks/limits/scan.py
 
 Compiles ``scan.c`` (next to this file; needs gcc) a few ways and runs each on the test
 inputs, compressed as the kernels keep them, in the data set's order: the first layer's

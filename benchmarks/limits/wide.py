@@ -4,7 +4,7 @@ file; needs gcc) compiled with 32-byte vectors (AVX2, the kernels' width) and wi
 stored columns ([784, 30, 10] and [784, 100, ...]), run over the MNIST training inputs
 in a shuffled order.
 
-    CNET_DATA_DIR=../shared/data python benchmarks/limits/wide.py [rounds]
+    CNET_DATA_DIR=~/mnist python benchmarks/limits/wide.py [rounds]
 
 Prints CPU seconds per epoch of the forward loop and the update (the best over
 ``rounds`` interleaved runs of the best of 5), one example at a time and in

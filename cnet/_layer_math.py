@@ -1,0 +1,168 @@
+"""network3's layers over a mini-batch: each kind's forward pass (with dropout
+in training, scaled by 1 − p in evaluation) and backward pass, walked by
+``forward`` and ``gradients`` as a table from kind to its pair of functions.
+
+The convolution, pooling and dropout masks come from a kernel module with
+``numpy_conv``'s interface (``conv_forward``, ``conv_backward``,
+``pool_forward``, ``pool_backward``, ``dropout_keep``): the compiled kernels
+when they are built, else ``numpy_conv`` itself.
+"""
+import numpy as np
+
+from cnet._kernels import numpy_conv
+
+# activation name -> (f(z), f'(z)); f' at a kink takes the book's (Theano's) side:
+# ReLU's maximum(0, z) passes its gradient to z where z >= 0
+ACTIVATIONS = {
+    "sigmoid": (lambda z: 1 / (1 + np.exp(-z)), lambda z, a: a * (1 - a)),
+    "tanh": (np.tanh, lambda z, a: 1 - a * a),
+    "relu": (lambda z: np.maximum(z, 0), lambda z, a: (z >= 0).astype(z.dtype)),
+    "linear": (lambda z: z, lambda z, a: np.ones_like(z)),
+}
+
+
+def softmax(z):
+    """Each row's softmax, computed from z − max(z) so that no exp overflows."""
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def kernels_for(dtype, backend=None):
+    """The kernel module for network3's layers in ``dtype``: the compiled one when it
+    has them and ``backend`` is not "numpy", else ``numpy_conv``."""
+    if backend != "numpy":
+        from cnet import _kernels
+        try:
+            module = _kernels.get(backend, dtype)
+        except RuntimeError:
+            if backend == "cython":
+                raise
+            module = None
+        if module is not None and hasattr(module, "conv_forward"):
+            return module
+    return numpy_conv
+
+
+class Mask:
+    """The dropout masks of one step: a layer's kept inputs for each example of the
+    mini-batch, a function of (seed, layer, step, example, unit) alone."""
+
+    def __init__(self, kernels, seed, step):
+        self.kernels, self.seed, self.step = kernels, seed, step
+
+    def keep(self, layer_index, examples, units, p):
+        stream = int(numpy_conv.mix64(np.uint64(self.seed) + np.uint64(layer_index)))
+        return self.kernels.dropout_keep(stream, self.step, np.arange(examples), units, p)
+
+
+# ------------------------------------------------------------ forward passes
+# Each returns (a, memo): the layer's output and what its backward pass needs.
+
+def _conv_pool_forward(layer, x, k, mask, l, training):
+    x = x.reshape(layer.image_shape_for(len(x)))
+    conv = k.conv_forward(x, layer.w.value)
+    pooled = k.pool_forward(conv, layer.poolsize)
+    z = pooled + layer.b.value[None, :, None, None]
+    f, _ = ACTIVATIONS[layer.activation]
+    a = f(z).astype(z.dtype, copy=False)
+    return a, (x, conv, pooled, z, a)
+
+
+def _dense_input(layer, x, mask, l, training):
+    """The layer's input rows, and in training those rows times the dropout mask."""
+    rows = x.reshape(len(x), layer.n_in)
+    if not training or layer.p_dropout == 0:
+        return rows, None
+    kept = mask.keep(l, len(rows), layer.n_in, layer.p_dropout)
+    return rows * kept, kept
+
+
+def _dense_z(layer, rows, kept, training):
+    product = rows @ layer.w.value
+    if not training and layer.p_dropout:
+        product = product * layer.w.value.dtype.type(1 - layer.p_dropout)
+    return product + layer.b.value
+
+
+def _full_forward(layer, x, k, mask, l, training):
+    rows, kept = _dense_input(layer, x, mask, l, training)
+    z = _dense_z(layer, rows, kept, training)
+    f, _ = ACTIVATIONS[layer.activation]
+    a = f(z).astype(z.dtype, copy=False)
+    return a, (x.shape, rows, kept, z, a)
+
+
+def _softmax_forward(layer, x, k, mask, l, training):
+    rows, kept = _dense_input(layer, x, mask, l, training)
+    z = _dense_z(layer, rows, kept, training)
+    a = softmax(z)
+    return a, (x.shape, rows, kept, z, a)
+
+
+# ------------------------------------------------------------ backward passes
+# Each takes ∂C/∂(its output) and returns (∂C/∂w, ∂C/∂b, ∂C/∂(its input) or None).
+
+def _conv_pool_backward(layer, memo, d_out, k, need_input):
+    x, conv, pooled, z, a = memo
+    _, derivative = ACTIVATIONS[layer.activation]
+    dz = d_out.reshape(z.shape) * derivative(z, a)
+    d_b = dz.sum(axis=(0, 2, 3))
+    d_conv = k.pool_backward(conv, pooled, dz, layer.poolsize)
+    d_w, d_x = k.conv_backward(x, layer.w.value, d_conv, need_input=need_input)
+    return d_w, d_b, d_x
+
+
+def _full_backward(layer, memo, d_out, k, need_input):
+    in_shape, rows, kept, z, a = memo
+    _, derivative = ACTIVATIONS[layer.activation]
+    return _dense_backward(layer, in_shape, rows, kept, d_out * derivative(z, a), need_input)
+
+
+def _softmax_backward(layer, memo, d_z, k, need_input):
+    in_shape, rows, kept, z, a = memo
+    return _dense_backward(layer, in_shape, rows, kept, d_z, need_input)
+
+
+def _dense_backward(layer, in_shape, rows, kept, dz, need_input):
+    d_w = rows.T @ dz
+    d_b = dz.sum(axis=0)
+    if not need_input:
+        return d_w, d_b, None
+    d_x = dz @ layer.w.value.T
+    if kept is not None:
+        d_x = d_x * kept
+    return d_w, d_b, d_x.reshape(in_shape)
+
+
+KINDS = {
+    "conv_pool": (_conv_pool_forward, _conv_pool_backward),
+    "full": (_full_forward, _full_backward),
+    "softmax": (_softmax_forward, _softmax_backward),
+}
+
+
+def forward(layers, x, k, mask=None, training=False):
+    """The last layer's output for the mini-batch ``x``, and each layer's memo."""
+    memos = []
+    for l, layer in enumerate(layers):
+        x, memo = KINDS[layer.kind][0](layer, x, k, mask, l, training)
+        memos.append(memo)
+    return x, memos
+
+
+def gradients(layers, x, y, k, mask):
+    """(cost, [(∂C/∂w, ∂C/∂b) per layer]) for the mini-batch (x, labels y): C the
+    mean over the examples of −ln a_y of the output with the dropout masks."""
+    a, memos = forward(layers, x, k, mask, training=True)
+    m = len(y)
+    rows = np.arange(m)
+    with np.errstate(divide="ignore"):
+        cost = float(-np.mean(np.log(a[rows, y])))
+    d = a.copy()
+    d[rows, y] -= 1
+    d /= a.dtype.type(m)
+    grads = [None] * len(layers)
+    for l in range(len(layers) - 1, -1, -1):
+        d_w, d_b, d = KINDS[layers[l].kind][1](layers[l], memos[l], d, k, l > 0)
+        grads[l] = (d_w, d_b)
+    return cost, grads
