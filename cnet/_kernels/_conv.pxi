@@ -131,3 +131,21 @@ def dropout_keep(seed, step, examples, Py_ssize_t units, double p):
             for e in range(len(ev)):
                 cnet_dropout_keep(s, t, ev[e], units, p, &kv[e, 0])
     return keep.view(bool)
+
+
+def matmul(A, B):
+    """A @ B for 2-D arrays (M, K) and (K, N): each entry Σ_k A[i, k] · B[k, j] summed in
+    the order of k (conv.h's cnet_gemm), so that every build gives the same bits."""
+    A, B = _maps("A", A, 2), _maps("B", B, 2)
+    cdef Py_ssize_t M = A.shape[0], K = A.shape[1], N = B.shape[1]
+    if B.shape[0] != K:
+        raise ValueError(f"A {A.shape} and B {B.shape} do not multiply")
+    out = np.zeros((M, N), dtype=DTYPE)
+    if M == 0 or N == 0:
+        return out
+    if K == 0:
+        return out
+    cdef real_t[:, ::1] av = A, bv = B, ov = out
+    with nogil:
+        cnet_gemm(0, M, N, K, &av[0, 0], K, &bv[0, 0], N, &ov[0, 0], N)
+    return out

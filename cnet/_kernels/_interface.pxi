@@ -12,6 +12,7 @@
 #   _loops.pxi       forward, backward, the SGD step
 #   _momentum.pxi    momentum's lazy catch-up of the input layer's rows
 #   _team.pxi        sharing a call among threads
+#   _conv.pxi        chapter 6's convolution, pooling and dropout masks over arrays
 #   this file        the interface: the def functions
 #
 # with the C they call in real headers (real.h, vec.h, group.h, team.h, alloc.h; declared in
@@ -31,6 +32,7 @@ include "_params.pxi"
 include "_loops.pxi"
 include "_momentum.pxi"
 include "_team.pxi"
+include "_conv.pxi"
 
 from cnet._kernels.alloc cimport cnet_alloc
 from cnet._kernels.real cimport real_t
