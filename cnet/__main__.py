@@ -3,10 +3,10 @@ import argparse
 import sys
 
 from cnet import datasets
-from cnet.cli import evaluate, info, options, plot, predict, sweep, train
+from cnet.cli import chapter6, evaluate, expand, info, options, plot, predict, sweep, train
 
 __all__ = ["main", "parser"]
-SUBCOMMANDS = (train, evaluate, predict, sweep, plot, info)
+SUBCOMMANDS = (train, evaluate, predict, sweep, plot, info, chapter6, expand)
 
 
 def parser():

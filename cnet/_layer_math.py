@@ -2,9 +2,9 @@
 in training, scaled by 1 − p in evaluation) and backward pass, walked by
 ``forward`` and ``gradients`` as a table from kind to its pair of functions.
 
-The convolution, pooling and dropout masks come from a kernel module with
-``numpy_conv``'s interface (``conv_forward``, ``conv_backward``,
-``pool_forward``, ``pool_backward``, ``dropout_keep``): the compiled kernels
+The convolution, pooling, matrix products and dropout masks come from a kernel
+module with ``numpy_conv``'s interface (``conv_forward``, ``conv_backward``,
+``pool_forward``, ``pool_backward``, ``matmul``, ``dropout_keep``): the compiled kernels
 when they are built, else ``numpy_conv`` itself.
 """
 import numpy as np
@@ -77,8 +77,8 @@ def _dense_input(layer, x, mask, l, training):
     return rows * kept, kept
 
 
-def _dense_z(layer, rows, kept, training):
-    product = rows @ layer.w.value
+def _dense_z(layer, rows, kept, training, k):
+    product = k.matmul(rows, layer.w.value)
     if not training and layer.p_dropout:
         product = product * layer.w.value.dtype.type(1 - layer.p_dropout)
     return product + layer.b.value
@@ -86,7 +86,7 @@ def _dense_z(layer, rows, kept, training):
 
 def _full_forward(layer, x, k, mask, l, training):
     rows, kept = _dense_input(layer, x, mask, l, training)
-    z = _dense_z(layer, rows, kept, training)
+    z = _dense_z(layer, rows, kept, training, k)
     f, _ = ACTIVATIONS[layer.activation]
     a = f(z).astype(z.dtype, copy=False)
     return a, (x.shape, rows, kept, z, a)
@@ -94,7 +94,7 @@ def _full_forward(layer, x, k, mask, l, training):
 
 def _softmax_forward(layer, x, k, mask, l, training):
     rows, kept = _dense_input(layer, x, mask, l, training)
-    z = _dense_z(layer, rows, kept, training)
+    z = _dense_z(layer, rows, kept, training, k)
     a = softmax(z)
     return a, (x.shape, rows, kept, z, a)
 
@@ -115,20 +115,20 @@ def _conv_pool_backward(layer, memo, d_out, k, need_input):
 def _full_backward(layer, memo, d_out, k, need_input):
     in_shape, rows, kept, z, a = memo
     _, derivative = ACTIVATIONS[layer.activation]
-    return _dense_backward(layer, in_shape, rows, kept, d_out * derivative(z, a), need_input)
+    return _dense_backward(layer, in_shape, rows, kept, d_out * derivative(z, a), need_input, k)
 
 
 def _softmax_backward(layer, memo, d_z, k, need_input):
     in_shape, rows, kept, z, a = memo
-    return _dense_backward(layer, in_shape, rows, kept, d_z, need_input)
+    return _dense_backward(layer, in_shape, rows, kept, d_z, need_input, k)
 
 
-def _dense_backward(layer, in_shape, rows, kept, dz, need_input):
-    d_w = rows.T @ dz
+def _dense_backward(layer, in_shape, rows, kept, dz, need_input, k):
+    d_w = k.matmul(np.ascontiguousarray(rows.T), dz)
     d_b = dz.sum(axis=0)
     if not need_input:
         return d_w, d_b, None
-    d_x = dz @ layer.w.value.T
+    d_x = k.matmul(dz, np.ascontiguousarray(layer.w.value.T))
     if kept is not None:
         d_x = d_x * kept
     return d_w, d_b, d_x.reshape(in_shape)

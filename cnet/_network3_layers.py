@@ -81,8 +81,8 @@ class ConvPoolLayer:
         self.filter_shape = _shape("filter_shape", filter_shape, 4)
         self.image_shape = _shape("image_shape", image_shape, 4)
         self.poolsize = _shape("poolsize", poolsize, 2)
-        self.activation_fn = activation_fn
         self.activation = activation_name(activation_fn)
+        self.activation_fn = _BY_NAME[self.activation]      # the function, also when given by name
         f, c, h, w = self.filter_shape
         _, maps, height, width = self.image_shape
         if c != maps:
@@ -130,8 +130,8 @@ class FullyConnectedLayer:
 
     def __init__(self, n_in, n_out, activation_fn=sigmoid, p_dropout=0.0):
         self.n_in, self.n_out = _shape("(n_in, n_out)", (n_in, n_out), 2)
-        self.activation_fn = activation_fn
         self.activation = activation_name(activation_fn)
+        self.activation_fn = _BY_NAME[self.activation]      # the function, also when given by name
         self.p_dropout = _dropout(p_dropout)
         dtype = _floatx()
         self.w = _normal(np.sqrt(1.0 / self.n_out), (self.n_in, self.n_out), dtype)

@@ -327,3 +327,5 @@ def is_network(path):
     except ValueError:
         return False
     return isinstance(data, dict) and "weights" in data and "sizes" in data
+
+from cnet._plot_chapter6 import plot_errors, plot_filters  # noqa: E402,F401 (conv.py's figures)

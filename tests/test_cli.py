@@ -150,8 +150,9 @@ def test_each_subcommand_is_a_module_with_add_parser_and_run():
     import argparse
 
     from cnet.__main__ import SUBCOMMANDS, parser
-    names = [m.__name__.rsplit(".", 1)[1] for m in SUBCOMMANDS]
-    assert names == ["train", "evaluate", "predict", "sweep", "plot", "info"]
+    modules = [m.__name__.rsplit(".", 1)[1] for m in SUBCOMMANDS]
+    assert modules == ["train", "evaluate", "predict", "sweep", "plot", "info", "chapter6", "expand"]
+    names = [{"expand": "expand-mnist"}.get(m, m) for m in modules]
     p = parser()
     subparsers = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
     assert list(subparsers.choices) == names
