@@ -14,6 +14,7 @@
 #   _momentum.pxi    momentum's lazy catch-up of the packed input layer's rows
 #   _team.pxi        sharing a call among threads; the training job
 #   _scan.pxi        the scanning jobs (labels and costs)
+#   _conv.pxi        chapter 6's convolution, pooling, products and dropout masks over arrays
 #   this file        the interface: the def functions
 #
 # with the C they call in real headers (real.h, vec.h, group.h, team.h, alloc.h; declared in
@@ -33,6 +34,7 @@ include "_loops.pxi"
 include "_momentum.pxi"
 include "_team.pxi"
 include "_scan.pxi"
+include "_conv.pxi"
 
 from cnet._kernels.alloc cimport cnet_alloc
 from cnet._kernels.real cimport real_t

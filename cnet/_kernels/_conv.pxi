@@ -1,0 +1,151 @@
+# Chapter 6's layer arithmetic over NumPy arrays, the same functions as
+# numpy_conv.py (conv_forward, conv_backward, pool_forward, pool_backward,
+# dropout_keep), each example's convolution as matrix products over its patches
+# (conv.h).  Shapes are checked here, once; the loops then run unchecked.
+from cnet._kernels.conv cimport (CNET_W, cnet_col2im_add, cnet_dropout_keep, cnet_gemm, cnet_im2col, cnet_im2row,
+                                 cnet_maxpool, cnet_maxpool_grad)
+from cnet._kernels.real cimport real_t
+from libc.stdint cimport uint64_t
+from libc.string cimport memset
+
+
+def _maps(name, value, ndim=4):
+    a = np.ascontiguousarray(value, dtype=DTYPE)
+    if a.ndim != ndim:
+        raise ValueError(f"{name} has shape {a.shape}; expected {ndim} dimensions")
+    return a
+
+
+cdef Py_ssize_t _whole(Py_ssize_t n):
+    # n rounded up to whole vectors of the loops (conv.h's CNET_W reals): rows of that
+    # stride, their ends zeros, go through cnet_gemm's vector tiles only
+    return (n + CNET_W - 1) // CNET_W * CNET_W
+
+
+def _flipped_rows(filters):
+    # the filters turned by 180° in each map, one row of K = C·h·w per filter
+    return np.ascontiguousarray(filters[:, :, ::-1, ::-1]).reshape(len(filters), -1)
+
+
+def conv_forward(x, filters):
+    """out[n, f, y, x] = Σ_c Σ_i Σ_j x[n, c, y + i, x + j] · filters[f, c, h − 1 − i, w − 1 − j]:
+    Theano's valid, flipped convolution of each example's maps."""
+    x, filters = _maps("x", x), _maps("filters", filters)
+    cdef Py_ssize_t m = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t F = filters.shape[0], h = filters.shape[2], w = filters.shape[3]
+    if filters.shape[1] != C or not (0 < h <= H and 0 < w <= W):
+        raise ValueError(f"filters of shape {filters.shape} do not fit maps of shape {x.shape[1:]}")
+    cdef Py_ssize_t OH = H - h + 1, OW = W - w + 1, K = C * h * w, P = OH * OW, n
+    cdef Py_ssize_t Pw = _whole(P)
+    out = np.zeros((m, F, Pw), dtype=DTYPE)
+    col = np.zeros((K, Pw), dtype=DTYPE)
+    flipped = _flipped_rows(filters)
+    cdef real_t[:, :, :, ::1] xv = x
+    cdef real_t[:, :, ::1] ov = out
+    cdef real_t[:, ::1] cv = col, fv = flipped
+    with nogil:
+        for n in range(m):
+            cnet_im2col(&xv[n, 0, 0, 0], C, H, W, h, w, &cv[0, 0], Pw)
+            cnet_gemm(0, F, Pw, K, &fv[0, 0], K, &cv[0, 0], Pw, &ov[n, 0, 0], Pw)
+    return np.ascontiguousarray(out[:, :, :P]).reshape(m, F, OH, OW)
+
+
+def conv_backward(x, filters, delta, need_input=True):
+    """(∂C/∂filters summed over the examples, ∂C/∂x or None) given delta = ∂C/∂out."""
+    x, filters, delta = _maps("x", x), _maps("filters", filters), _maps("delta", delta)
+    cdef Py_ssize_t m = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t F = filters.shape[0], h = filters.shape[2], w = filters.shape[3]
+    cdef Py_ssize_t OH = H - h + 1, OW = W - w + 1, K = C * h * w, P = OH * OW, n
+    if filters.shape[1] != C or delta.shape != (m, F, OH, OW):
+        raise ValueError(f"delta {delta.shape}, filters {filters.shape} and x {x.shape} do not agree")
+    cdef Py_ssize_t Kw = _whole(K), Pw = _whole(P)
+    cdef bint want_input = bool(need_input)
+    grad_flipped = np.zeros((F, Kw), dtype=DTYPE)
+    colT = np.zeros((P, Kw), dtype=DTYPE)
+    dcol = np.zeros((K, Pw), dtype=DTYPE)
+    padded_delta = np.zeros((m, F, Pw), dtype=DTYPE)
+    padded_delta[:, :, :P] = delta.reshape(m, F, P)
+    grad_x = np.zeros((m, C, H, W), dtype=DTYPE) if want_input else None
+    flippedT = np.ascontiguousarray(_flipped_rows(filters).T)
+    cdef real_t[:, :, :, ::1] xv = x
+    cdef real_t[:, :, ::1] dv = padded_delta
+    cdef real_t[:, :, :, ::1] gx = grad_x if want_input else np.zeros((1, 1, 1, 1), dtype=DTYPE)
+    cdef real_t[:, ::1] gv = grad_flipped, tv = colT, dc = dcol, ftv = flippedT
+    with nogil:
+        for n in range(m):
+            # ∂C/∂flipped[f][k] += Σ_p delta[n][f][p] · col[k][p]
+            cnet_im2row(&xv[n, 0, 0, 0], C, H, W, h, w, &tv[0, 0], Kw)
+            cnet_gemm(0, F, Kw, P, &dv[n, 0, 0], Pw, &tv[0, 0], Kw, &gv[0, 0], Kw)
+            if want_input:
+                # ∂C/∂col[k][p] = Σ_f flipped[f][k] · delta[n][f][p], added back onto the maps
+                memset(&dc[0, 0], 0, K * Pw * sizeof(real_t))
+                cnet_gemm(0, K, Pw, F, &ftv[0, 0], F, &dv[n, 0, 0], Pw, &dc[0, 0], Pw)
+                cnet_col2im_add(&dc[0, 0], Pw, C, H, W, h, w, &gx[n, 0, 0, 0])
+    grad_filters = np.ascontiguousarray(grad_flipped[:, :K].reshape(F, C, h, w)[:, :, ::-1, ::-1])
+    return grad_filters, grad_x
+
+
+def pool_forward(a, pool):
+    """The maximum of each non-overlapping pool = (ph, pw) window of a (m, f, Y, X); the rows
+    and columns that fill no window are left out."""
+    a = _maps("a", a)
+    cdef Py_ssize_t ph = pool[0], pw = pool[1], m = a.shape[0], F = a.shape[1], n
+    cdef Py_ssize_t OH = a.shape[2], OW = a.shape[3]
+    if not (0 < ph <= OH and 0 < pw <= OW):
+        raise ValueError(f"a pool of {ph}x{pw} does not fit maps of {OH}x{OW}")
+    out = np.empty((m, F, OH // ph, OW // pw), dtype=DTYPE)
+    cdef real_t[:, :, :, ::1] av = a, ov = out
+    with nogil:
+        for n in range(m):
+            cnet_maxpool(&av[n, 0, 0, 0], F, OH, OW, ph, pw, &ov[n, 0, 0, 0])
+    return out
+
+
+def pool_backward(a, pooled, delta, pool):
+    """∂C/∂a given delta = ∂C/∂pooled: each window's gradient to every input equal to its
+    maximum, zero elsewhere and in the border."""
+    a, pooled, delta = _maps("a", a), _maps("pooled", pooled), _maps("delta", delta)
+    cdef Py_ssize_t ph = pool[0], pw = pool[1], m = a.shape[0], F = a.shape[1], n
+    cdef Py_ssize_t OH = a.shape[2], OW = a.shape[3]
+    if pooled.shape != (m, F, OH // ph, OW // pw) or delta.shape != pooled.shape:
+        raise ValueError(f"pooled {pooled.shape} and delta {delta.shape} do not match a {a.shape}")
+    grad = np.empty_like(a)
+    cdef real_t[:, :, :, ::1] av = a, pv = pooled, dv = delta, gv = grad
+    with nogil:
+        for n in range(m):
+            cnet_maxpool_grad(&av[n, 0, 0, 0], &pv[n, 0, 0, 0], &dv[n, 0, 0, 0], F, OH, OW, ph, pw,
+                              &gv[n, 0, 0, 0])
+    return grad
+
+
+def dropout_keep(seed, step, examples, Py_ssize_t units, double p):
+    """The (len(examples), units) mask of the units kept at ``step``: numpy_conv.dropout_keep's bits."""
+    ex = np.ascontiguousarray(examples, dtype=np.uint64)
+    keep = np.empty((len(ex), units), dtype=np.uint8)
+    cdef unsigned char[:, ::1] kv = keep
+    cdef uint64_t[::1] ev = ex
+    cdef uint64_t s = <uint64_t> (int(seed) & 0xFFFFFFFFFFFFFFFF), t = <uint64_t> int(step)
+    cdef Py_ssize_t e
+    if units:
+        with nogil:
+            for e in range(len(ev)):
+                cnet_dropout_keep(s, t, ev[e], units, p, &kv[e, 0])
+    return keep.view(bool)
+
+
+def matmul(A, B):
+    """A @ B for 2-D arrays (M, K) and (K, N): each entry Σ_k A[i, k] · B[k, j] summed in
+    the order of k (conv.h's cnet_gemm), so that every build gives the same bits."""
+    A, B = _maps("A", A, 2), _maps("B", B, 2)
+    cdef Py_ssize_t M = A.shape[0], K = A.shape[1], N = B.shape[1]
+    if B.shape[0] != K:
+        raise ValueError(f"A {A.shape} and B {B.shape} do not multiply")
+    out = np.zeros((M, N), dtype=DTYPE)
+    if M == 0 or N == 0:
+        return out
+    if K == 0:
+        return out
+    cdef real_t[:, ::1] av = A, bv = B, ov = out
+    with nogil:
+        cnet_gemm(0, M, N, K, &av[0, 0], K, &bv[0, 0], N, &ov[0, 0], N)
+    return out

@@ -1,0 +1,195 @@
+/* Chapter 6's loops: a convolutional layer as matrix products over each
+   example's patches, max-pooling, and the counter-based dropout masks.
+
+   Shapes as in the book's network3.py: an example's maps are C × H × W, the
+   filters F × C × h × w; the valid convolution's output is F × OH × OW (OH =
+   H − h + 1, OW = W − w + 1), P = OH · OW positions; K = C · h · w is a patch's
+   length.  Theano's convolution flips the filter: with ``flipped`` the filters
+   turned by 180° in each map (flipped[f][c][i][j] = filters[f][c][h−1−i][w−1−j]),
+   out[f][p] = Σ_k flipped[f][k] · col[k][p], col the patches as columns.
+
+   Every sum below runs over its terms in the order its comment gives, one
+   multiply then one add each (the kernels are compiled without fused
+   multiply-adds), so a result does not depend on how the loops are blocked,
+   which vector width is compiled, or how the rows are shared among threads. */
+#ifndef CNET_CONV_H
+#define CNET_CONV_H
+
+#include <stdint.h>
+#include <string.h>
+#include "vec.h"
+
+/* rows of C held in registers at once, and vectors of W reals per row: 4 × 4 with
+   AVX-512's 32 registers, 4 × 2 with AVX's 16 */
+#define CNET_MR 4
+#if !defined(CNET_W)
+#define CNET_W 1          /* no vector extensions: cnet_gemm's plain loops only */
+#endif
+#if defined(__AVX512F__)
+#define CNET_NV 4
+#else
+#define CNET_NV 2
+#endif
+
+/* col[(c·h + i)·w + j][y·OW + x] = in[c][y + i][x + j]: each patch a column (K × P, rows
+   `ld` apart) */
+static void cnet_im2col(const cnet_real *in, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                        Py_ssize_t h, Py_ssize_t w, cnet_real *col, Py_ssize_t ld)
+{
+    Py_ssize_t OH = H - h + 1, OW = W - w + 1, c, i, j, y;
+    for (c = 0; c < C; c++)
+        for (i = 0; i < h; i++)
+            for (j = 0; j < w; j++) {
+                cnet_real *row = col + ((c * h + i) * w + j) * ld;
+                for (y = 0; y < OH; y++)
+                    memcpy(row + y * OW, in + (c * H + y + i) * W + j, OW * sizeof(cnet_real));
+            }
+}
+
+/* colT[y·OW + x][(c·h + i)·w + j] = in[c][y + i][x + j]: each patch a row (P × K, rows
+   `ld` apart) */
+static void cnet_im2row(const cnet_real *in, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                        Py_ssize_t h, Py_ssize_t w, cnet_real *colT, Py_ssize_t ld)
+{
+    Py_ssize_t OH = H - h + 1, OW = W - w + 1, c, i, y, x;
+    for (y = 0; y < OH; y++)
+        for (x = 0; x < OW; x++) {
+            cnet_real *row = colT + (y * OW + x) * ld;
+            for (c = 0; c < C; c++)
+                for (i = 0; i < h; i++)
+                    memcpy(row + (c * h + i) * w, in + (c * H + y + i) * W + x, w * sizeof(cnet_real));
+        }
+}
+
+/* in[c][y + i][x + j] += dcol[(c·h + i)·w + j][y·OW + x], for c, i, j, y, x in that
+   order: a gradient with respect to the patches (K × P, rows `ld` apart) added back
+   onto the maps */
+static void cnet_col2im_add(const cnet_real *dcol, Py_ssize_t ld, Py_ssize_t C, Py_ssize_t H,
+                            Py_ssize_t W, Py_ssize_t h, Py_ssize_t w, cnet_real *in)
+{
+    Py_ssize_t OH = H - h + 1, OW = W - w + 1, c, i, j, y, x;
+    for (c = 0; c < C; c++)
+        for (i = 0; i < h; i++)
+            for (j = 0; j < w; j++) {
+                const cnet_real *row = dcol + ((c * h + i) * w + j) * ld;
+                for (y = 0; y < OH; y++) {
+                    cnet_real *to = in + (c * H + y + i) * W + j;
+                    for (x = 0; x < OW; x++) to[x] += row[y * OW + x];
+                }
+            }
+}
+
+#if defined(__GNUC__)
+/* C[r][n] += Σ_{k < K} A[r·lda + k] · B[k·ldb + n], k in order, for R rows (R ≤ MR) and
+   NV·W columns from C, the R × NV vectors of C held in registers */
+CNET_INLINE void cnet_gemm_tile(int R, int NV, Py_ssize_t K, const cnet_real *A, Py_ssize_t lda,
+                                const cnet_real *B, Py_ssize_t ldb, cnet_real *C, Py_ssize_t ldc)
+{
+    cnet_wvec acc[CNET_MR][CNET_NV], b[CNET_NV];
+    Py_ssize_t k;
+    int r, v;
+    for (r = 0; r < R; r++)
+        for (v = 0; v < NV; v++) CNET_WLOAD(acc[r][v], C + r * ldc + v * CNET_W);
+    for (k = 0; k < K; k++) {
+        for (v = 0; v < NV; v++) CNET_WLOAD(b[v], B + k * ldb + v * CNET_W);
+        for (r = 0; r < R; r++) {
+            cnet_real a = A[r * lda + k];
+            for (v = 0; v < NV; v++) acc[r][v] += a * b[v];
+        }
+    }
+    for (r = 0; r < R; r++)
+        for (v = 0; v < NV; v++) CNET_WSTORE(C + r * ldc + v * CNET_W, acc[r][v]);
+}
+
+/* cnet_gemm_tile over rows r0 ≤ r < r1, MR at a time, then the rows left over */
+CNET_INLINE void cnet_gemm_rows(int NV, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t K, const cnet_real *A,
+                                Py_ssize_t lda, const cnet_real *B, Py_ssize_t ldb, cnet_real *C,
+                                Py_ssize_t ldc)
+{
+    Py_ssize_t r = r0;
+    for (; r + CNET_MR <= r1; r += CNET_MR)
+        cnet_gemm_tile(CNET_MR, NV, K, A + r * lda, lda, B, ldb, C + r * ldc, ldc);
+    switch (r1 - r) {
+    case 3: cnet_gemm_tile(3, NV, K, A + r * lda, lda, B, ldb, C + r * ldc, ldc); break;
+    case 2: cnet_gemm_tile(2, NV, K, A + r * lda, lda, B, ldb, C + r * ldc, ldc); break;
+    case 1: cnet_gemm_tile(1, NV, K, A + r * lda, lda, B, ldb, C + r * ldc, ldc); break;
+    default: break;
+    }
+}
+#endif
+
+/* C[r][n] += Σ_{k < K} A[r·lda + k] · B[k·ldb + n], k in order, for r0 ≤ r < r1, n < N:
+   the columns NV·W at a time, then W at a time, then one by one */
+static void cnet_gemm(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t N, Py_ssize_t K, const cnet_real *A,
+                      Py_ssize_t lda, const cnet_real *B, Py_ssize_t ldb, cnet_real *C, Py_ssize_t ldc)
+{
+    Py_ssize_t n = 0, r, k;
+#if defined(__GNUC__)
+    for (; n + CNET_NV * CNET_W <= N; n += CNET_NV * CNET_W)
+        cnet_gemm_rows(CNET_NV, r0, r1, K, A, lda, B + n, ldb, C + n, ldc);
+    for (; n + CNET_W <= N; n += CNET_W)
+        cnet_gemm_rows(1, r0, r1, K, A, lda, B + n, ldb, C + n, ldc);
+#endif
+    for (; n < N; n++)
+        for (r = r0; r < r1; r++) {
+            cnet_real acc = C[r * ldc + n];
+            for (k = 0; k < K; k++) acc += A[r * lda + k] * B[k * ldb + n];
+            C[r * ldc + n] = acc;
+        }
+}
+
+/* out[f][py][px] = max over the window's a[f][py·ph + i][px·pw + j], i < ph, j < pw, of
+   the F maps of OH × OW; the rows and columns that fill no window are left out */
+static void cnet_maxpool(const cnet_real *a, Py_ssize_t F, Py_ssize_t OH, Py_ssize_t OW,
+                         Py_ssize_t ph, Py_ssize_t pw, cnet_real *out)
+{
+    Py_ssize_t PH = OH / ph, PW = OW / pw, f, y, x, i, j;
+    for (f = 0; f < F; f++)
+        for (y = 0; y < PH; y++)
+            for (x = 0; x < PW; x++) {
+                const cnet_real *win = a + (f * OH + y * ph) * OW + x * pw;
+                cnet_real best = win[0];
+                for (i = 0; i < ph; i++)
+                    for (j = 0; j < pw; j++)
+                        if (win[i * OW + j] > best) best = win[i * OW + j];
+                out[(f * PH + y) * PW + x] = best;
+            }
+}
+
+/* da[f][y][x] = dout of the window holding (y, x) where a[f][y][x] equals the window's
+   maximum out (every maximum of a tie gets it, as in Theano), else 0; 0 in the border */
+static void cnet_maxpool_grad(const cnet_real *a, const cnet_real *out, const cnet_real *dout,
+                              Py_ssize_t F, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t ph, Py_ssize_t pw,
+                              cnet_real *da)
+{
+    Py_ssize_t PH = OH / ph, PW = OW / pw, f, y, x;
+    for (f = 0; f < F; f++)
+        for (y = 0; y < OH; y++)
+            for (x = 0; x < OW; x++) {
+                Py_ssize_t at = (f * OH + y) * OW + x, w = (f * PH + y / ph) * PW + x / pw;
+                da[at] = (y < PH * ph && x < PW * pw && a[at] == out[w]) ? dout[w] : (cnet_real) 0;
+            }
+}
+
+/* SplitMix64's output function of z + 2^64/φ (arithmetic mod 2^64) */
+static inline uint64_t cnet_mix64(uint64_t z)
+{
+    z += UINT64_C(0x9E3779B97F4A7C15);
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+/* keep[u] = 1 when unit u of example `example` is kept at step `step`: the top 53
+   bits of mix64(mix64(mix64(mix64(seed) + step) + example) + u), as a fraction of
+   2^53, are at least p (numpy_conv.dropout_keep, bit for bit) */
+static void cnet_dropout_keep(uint64_t seed, uint64_t step, uint64_t example, Py_ssize_t units,
+                              double p, unsigned char *keep)
+{
+    uint64_t key = cnet_mix64(cnet_mix64(cnet_mix64(seed) + step) + example);
+    Py_ssize_t u;
+    for (u = 0; u < units; u++)
+        keep[u] = (double) (cnet_mix64(key + (uint64_t) u) >> 11) * (1.0 / 9007199254740992.0) >= p;
+}
+
+#endif

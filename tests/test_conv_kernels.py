@@ -1,0 +1,110 @@
+"""Chapter 6's compiled loops (conv.h, _conv.pxi) against the NumPy reference
+(numpy_conv.py): convolution and its gradients over many shapes in both dtypes,
+pooling with ties and borders, the dropout masks bit for bit; and every wider
+build (AVX2, AVX-512) giving the baseline build's bits."""
+import importlib
+
+import numpy as np
+import pytest
+
+from cnet import _kernels
+from cnet._kernels import numpy_conv
+
+from conftest import wider_isas
+
+pytestmark = pytest.mark.skipif(_kernels.compiled is None, reason="the compiled kernels are not built")
+
+SUFFIX = {np.float64: "", np.float32: "_f32"}
+# (examples, maps, height, width, filters, filter height, filter width): the book's two
+# layers, and shapes whose sizes are not whole vectors, 1 x 1 filters, a filter as large as the map
+SHAPES = [(2, 1, 28, 28, 20, 5, 5), (3, 20, 12, 12, 40, 5, 5), (1, 3, 7, 9, 5, 3, 2), (2, 2, 6, 5, 7, 1, 1),
+          (2, 1, 9, 11, 3, 4, 3), (1, 2, 5, 5, 3, 5, 5), (4, 5, 10, 3, 9, 2, 3)]
+
+
+def build(isa, dtype):
+    name = {"baseline": "_cy_base", "avx2": "_cy_avx2", "avx512": "_cy_avx512"}[isa]
+    return importlib.import_module("cnet._kernels." + name + SUFFIX[dtype])
+
+
+def case(shape, dtype, seed):
+    m, c, H, W, f, h, w = shape
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((m, c, H, W)).astype(dtype)
+    filters = rng.standard_normal((f, c, h, w)).astype(dtype)
+    delta = rng.standard_normal((m, f, H - h + 1, W - w + 1)).astype(dtype)
+    return x, filters, delta
+
+
+def close(got, want, dtype):
+    assert got.dtype == dtype and got.shape == want.shape
+    scale = max(float(np.abs(want).max()), 1.0)
+    tolerance = 1e-12 if dtype == np.float64 else 3e-6
+    assert float(np.abs(got.astype(np.float64) - want).max()) <= tolerance * scale
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_convolution_and_its_gradients_match_the_reference(shape, dtype):
+    k = build("baseline", dtype)
+    x, filters, delta = case(shape, dtype, seed=sum(shape))
+    x64, f64, d64 = (a.astype(np.float64) for a in (x, filters, delta))
+    close(k.conv_forward(x, filters), numpy_conv.conv_forward(x64, f64), dtype)
+    grad_filters, grad_x = k.conv_backward(x, filters, delta)
+    want_filters, want_x = numpy_conv.conv_backward(x64, f64, d64)
+    close(grad_filters, want_filters, dtype)
+    close(grad_x, want_x, dtype)
+    only_filters, none = k.conv_backward(x, filters, delta, need_input=False)
+    assert none is None
+    np.testing.assert_array_equal(only_filters, grad_filters)
+
+
+@pytest.mark.parametrize("isa", wider_isas())
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_wider_builds_give_the_baselines_bits(isa, dtype):
+    base, wide = build("baseline", dtype), build(isa, dtype)
+    for shape in SHAPES:
+        x, filters, delta = case(shape, dtype, seed=len(shape) + shape[0])
+        np.testing.assert_array_equal(wide.conv_forward(x, filters), base.conv_forward(x, filters))
+        for a, b in zip(wide.conv_backward(x, filters, delta), base.conv_backward(x, filters, delta)):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_a_hand_made_case_flips_the_filter():
+    k = build("baseline", np.float64)
+    x = np.array([1.0, 2.0, 3.0]).reshape(1, 1, 1, 3)
+    filters = np.array([10.0, 1.0]).reshape(1, 1, 1, 2)
+    np.testing.assert_array_equal(k.conv_forward(x, filters), [[[[21.0, 32.0]]]])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("pool", [(2, 2), (3, 2), (1, 1), (5, 4)])
+def test_pooling_matches_the_reference_with_ties_and_borders(pool, dtype):
+    k = build("baseline", dtype)
+    rng = np.random.default_rng(pool[0] * 10 + pool[1])
+    a = rng.integers(0, 3, (3, 4, 11, 9)).astype(dtype)          # small integers: many ties
+    pooled = k.pool_forward(a, pool)
+    np.testing.assert_array_equal(pooled, numpy_conv.pool_forward(a, pool))
+    delta = rng.standard_normal(pooled.shape).astype(dtype)
+    np.testing.assert_array_equal(k.pool_backward(a, pooled, delta, pool),
+                                  numpy_conv.pool_backward(a, pooled, delta, pool))
+
+
+@pytest.mark.parametrize("p", [0.0, 0.25, 0.5, 0.999])
+def test_dropout_masks_are_the_references_bit_for_bit(p):
+    k = build("baseline", np.float32)
+    for seed, step in [(0, 0), (12345, 7), (2 ** 63 + 5, 2 ** 40)]:
+        examples = np.array([0, 3, 1, 9])
+        np.testing.assert_array_equal(k.dropout_keep(seed, step, examples, 257, p),
+                                      numpy_conv.dropout_keep(seed, step, examples, 257, p))
+
+
+def test_shapes_that_do_not_fit_are_refused_before_any_loop():
+    k = build("baseline", np.float64)
+    with pytest.raises(ValueError, match=r"filters of shape \(2, 3, 3, 3\) do not fit maps of shape \(2, 5, 5\)"):
+        k.conv_forward(np.zeros((1, 2, 5, 5)), np.zeros((2, 3, 3, 3)))
+    with pytest.raises(ValueError, match=r"do not fit maps of shape \(1, 2, 2\)"):
+        k.conv_forward(np.zeros((1, 1, 2, 2)), np.zeros((1, 1, 3, 1)))
+    with pytest.raises(ValueError, match=r"a pool of 3x1 does not fit maps of 2x2"):
+        k.pool_forward(np.zeros((1, 1, 2, 2)), (3, 1))
+    with pytest.raises(ValueError, match=r"delta \(1, 1, 3, 3\)"):
+        k.conv_backward(np.zeros((1, 1, 5, 5)), np.zeros((1, 1, 2, 2)), np.zeros((1, 1, 3, 3)))
