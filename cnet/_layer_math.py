@@ -2,10 +2,10 @@
 in training, scaled by 1 − p in evaluation) and backward pass, walked by
 ``forward`` and ``gradients`` as a table from kind to its pair of functions.
 
-The convolution, pooling, matrix products and dropout masks come from a kernel
-module with ``numpy_conv``'s interface (``conv_forward``, ``conv_backward``,
-``pool_forward``, ``pool_backward``, ``matmul``, ``dropout_keep``): the compiled kernels
-when they are built, else ``numpy_conv`` itself.
+The convolution, pooling, matrix products and dropout masks come from the
+kernel interface (``conv_forward``, ``conv_backward``, ``pool_forward``,
+``pool_backward``, ``matmul``, ``dropout_keep``: ``cnet._kernels.interface``):
+the compiled kernels when they are built, else the NumPy ones.
 """
 import numpy as np
 
@@ -28,19 +28,10 @@ def softmax(z):
 
 
 def kernels_for(dtype, backend=None):
-    """The kernel module for network3's layers in ``dtype``: the compiled one when it
-    has them and ``backend`` is not "numpy", else ``numpy_conv``."""
-    if backend != "numpy":
-        from cnet import _kernels
-        try:
-            module = _kernels.get(backend, dtype)
-        except RuntimeError:
-            if backend == "cython":
-                raise
-            module = None
-        if module is not None and hasattr(module, "conv_forward"):
-            return module
-    return numpy_conv
+    """The kernel module for network3's layers in ``dtype``: ``cnet._kernels.get``'s
+    (the compiled kernels when they are built, else the NumPy ones)."""
+    from cnet import _kernels
+    return _kernels.get(backend, dtype)
 
 
 class Mask:

@@ -47,6 +47,30 @@ class Kernels(Protocol):
     def cost_sum(self, weights, biases, X, Y, cost, *, spec):
         """Σ over the rows of X of cost.fn(a_L, y): the unregularised total cost."""
 
+    # chapter 6's layers (network3), over arrays of a mini-batch's examples
+    def conv_forward(self, x, filters):
+        """Theano's valid, flipped convolution of x (m, c, H, W) with filters (f, c, h, w):
+        an (m, f, H − h + 1, W − w + 1) array."""
+
+    def conv_backward(self, x, filters, delta, need_input=True):
+        """``(∂C/∂filters summed over the examples, ∂C/∂x or None)`` given ∂C/∂out."""
+
+    def pool_forward(self, a, pool):
+        """The maximum of each non-overlapping ``pool`` window of a (m, f, Y, X), the
+        rows and columns that fill no window left out."""
+
+    def pool_backward(self, a, pooled, delta, pool):
+        """∂C/∂a given ∂C/∂pooled: each window's gradient to every input equal to its maximum."""
+
+    def matmul(self, A, B):
+        """A @ B for 2-D arrays (M, K) and (K, N)."""
+
+    def dropout_keep(self, seed, step, examples, units, p):
+        """The (len(examples), units) boolean mask of the units kept at ``step``: a
+        function of (seed, step, example, unit) alone, the same bits in both
+        implementations."""
+
 
 FUNCTIONS = ("supports", "prepare", "feedforward", "predict", "backprop", "train",
-             "cost_and_predict", "cost_sum")
+             "cost_and_predict", "cost_sum", "conv_forward", "conv_backward", "pool_forward",
+             "pool_backward", "matmul", "dropout_keep")
