@@ -8,6 +8,7 @@ import pytest
 
 from cnet import layers, network, network2
 from cnet._kernels import spec as kernel_spec
+from cnet._kernels.spec import LayerSpec, dense_chain
 from cnet.functions import LogLikelihoodCost
 
 from conftest import make_data
@@ -56,9 +57,9 @@ def test_the_networks_layers_follow_its_activation_and_cost():
     assert [layer.activation for layer in net._layer_list()] == ["sigmoid", "sigmoid"]
     net.activation, net.cost = "relu", LogLikelihoodCost
     assert [layer.activation for layer in net._layer_list()] == ["relu", "softmax"]
-    assert net._kernel_layers() == {"activation": "relu", "output": "softmax"}
+    assert net._kernel_layers() == {"spec": (LayerSpec("dense", 5, 4, "relu"), LayerSpec("dense", 4, 3, "softmax"))}
     assert [layer.weight_shape for layer in net._layer_list()] == [w.shape for w in net.weights]
-    assert network.Network([5, 4, 3])._kernel_layers() == {"activation": "sigmoid", "output": "sigmoid"}
+    assert network.Network([5, 4, 3])._kernel_layers() == {"spec": dense_chain([5, 4, 3])}
 
 
 class TanhThroughTheLayerDescription(network2.Network):
@@ -66,7 +67,7 @@ class TanhThroughTheLayerDescription(network2.Network):
     it computes as a tanh network only if every kernel call takes that description."""
 
     def _kernel_layers(self):
-        return {"activation": "tanh", "output": "sigmoid"}
+        return {"spec": dense_chain(self.sizes, "tanh", "sigmoid")}
 
 
 @pytest.mark.parametrize("backend", ["numpy", "cython"])
