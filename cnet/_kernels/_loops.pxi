@@ -68,7 +68,7 @@ cdef inline void dense_sums(const Net *net, const Layer *layer, real_t *act) noe
                           NULL, act + layer.inp, 0, layer.n_in, z, 0)
     if is_scaled(layer):
         for j in range(layer.n_out):
-            z[j] = layer.b[j] + layer.scale * z[j]     # z = b + scale · Σ …
+            z[j] = layer.bias[j] + layer.lazy.scale * z[j]     # z = b + scale · Σ …
 
 
 cdef inline void dense_backward(const Layer *layer, int in_activation, const real_t *act,
@@ -83,7 +83,7 @@ cdef inline void dense_backward(const Layer *layer, int in_activation, const rea
     cnet_dots(layer.wt, layer.stored, layer.n_in, delta + layer.out, layer.stored, d)
     for i in range(layer.n_in):
         if is_scaled(layer):
-            d[i] = (layer.scale * d[i]) * derivative(a[i], in_activation)
+            d[i] = (layer.lazy.scale * d[i]) * derivative(a[i], in_activation)
         else:
             d[i] = d[i] * derivative(a[i], in_activation)
 
@@ -115,8 +115,8 @@ ctypedef void (*AddTerms)(const void *terms, const Block *block, real_t *target,
                           real_t c) noexcept nogil
 
 
-cdef void update_block(Layer *layer, const Block *block, const Step *step, const real_t *nabla_b,
-                       AddTerms add_terms, const void *terms) noexcept nogil:
+cdef inline void update_block(Layer *layer, const Block *block, const Step *step, const real_t *nabla_b,
+                              AddTerms add_terms, const void *terms) noexcept nogil:
     # The update rule, the same for every kind of layer: one SGD step of the block of
     # the layer's weights w, biases b (velocities v, u), given ∇b (nabla_b[j], j0 ≤ j < bj1)
     # and the terms of ∇w, which add_terms(terms, block, target, c') subtracts from the
@@ -146,10 +146,10 @@ cdef void update_block(Layer *layer, const Block *block, const Step *step, const
     if step.mu != 0:
         for j in range(block.j0, min(block.bj1, layer.n_out)):
             layer.vb[j] = step.mu * layer.vb[j] - c * nabla_b[j]
-            layer.b[j] += layer.vb[j]
+            layer.bias[j] += layer.vb[j]
     else:
         for j in range(block.j0, min(block.bj1, layer.n_out)):
-            layer.b[j] -= c * nabla_b[j]
+            layer.bias[j] -= c * nabla_b[j]
     if step.mu != 0:
         target = layer.vt + layer.n_in * block.j0 + block.i0 * no
         if not lazy and step.first:
@@ -195,10 +195,10 @@ cdef void dense_terms(const void *terms, const Block *block, real_t *target, rea
                          t.delta + layer.out + block.j0, W)
 
 
-cdef void dense_step(Net *net, Layer *layer, const Rows *X, const Py_ssize_t *batch, Py_ssize_t m,
-                     const real_t *act, const real_t *delta, const Step *step, Py_ssize_t q,
-                     Py_ssize_t parts, real_t *nabla_b, const Py_ssize_t *next, Py_ssize_t next_m,
-                     real_t *next_act) noexcept nogil:
+cdef inline void dense_step(Net *net, Layer *layer, const Rows *X, const Py_ssize_t *batch, Py_ssize_t m,
+                            const real_t *act, const real_t *delta, const Step *step, Py_ssize_t q,
+                            Py_ssize_t parts, real_t *nabla_b, const Py_ssize_t *next, Py_ssize_t next_m,
+                            real_t *next_act) noexcept nogil:
     # A dense layer's share of one SGD step over the m examples whose outputs and errors
     # are in act/delta: panel q of the packed input layer (its outputs j0 ≤ j < j1), else
     # part q of `parts` of wt's rows (inputs i0 ≤ i < i1), the last with the biases;

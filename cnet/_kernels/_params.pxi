@@ -25,6 +25,13 @@ cdef enum:
 KIND_IDS = {"dense": DENSE}
 
 
+cdef struct Lazy:
+    # A layer's lazy L2 scale (below), which one thread changes between steps
+    # (scale_decay): kept apart from the descriptors that every thread reads throughout
+    real_t scale          # w = scale · wtᵀ
+    real_t fold           # ≠ 1: wt is yet to be multiplied by it
+
+
 cdef struct Layer:
     # One layer of the plan: what it computes and where its numbers are.
     int kind              # DENSE
@@ -38,11 +45,10 @@ cdef struct Layer:
     real_t *wt            # wt[i * stored + j] = w[j, i] / scale  (n_in rows); packed_input:
     #                       the panels of Net.col, panel q an n_in × (col[q+1] − col[q]) matrix at
     #                       wt + n_in · col[q]
-    real_t *b             # b[j]: the bias of output j (stored entries)
-    real_t *vt            # momentum: the velocities of wt and b, in the same layout
+    real_t *bias          # bias[j]: the bias b_j of output j (stored entries)
+    real_t *vt            # momentum: the velocities of wt and bias, in the same layout
     real_t *vb            # (NULL without momentum)
-    real_t scale          # w = scale · wtᵀ (see "the lazy L2 scale")
-    real_t fold           # ≠ 1: wt is yet to be multiplied by it (ditto)
+    Lazy *lazy            # its lazy L2 scale (see "the lazy L2 scale")
 
 
 cdef struct Net:
@@ -78,19 +84,19 @@ cdef void scale_decay(Net *net, real_t decay) noexcept nogil:
     cdef Layer *layer
     for l in range(net.n_layers):
         layer = &net.layer[l]
-        layer.fold = 1
+        layer.lazy.fold = 1
         if decay != 1:
-            layer.scale = decay * layer.scale
-            if layer.scale < FOLD_BELOW:
-                layer.fold = layer.scale
-                layer.scale = 1
+            layer.lazy.scale = decay * layer.lazy.scale
+            if layer.lazy.scale < FOLD_BELOW:
+                layer.lazy.fold = layer.lazy.scale
+                layer.lazy.scale = 1
 
 
 cdef void scale_fold(const Layer *layer, real_t *wt, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil:
     # wt ← fold · wt on the rows × cols block of the layer's weights at wt, if
     # scale_decay left a fold for the layer
     cdef Py_ssize_t i
-    cdef real_t fold = layer.fold
+    cdef real_t fold = layer.lazy.fold
     if fold != 1:
         for i in range(rows * cols):
             wt[i] = fold * wt[i]
@@ -98,18 +104,18 @@ cdef void scale_fold(const Layer *layer, real_t *wt, Py_ssize_t rows, Py_ssize_t
 
 cdef inline bint is_scaled(const Layer *layer) noexcept nogil:
     # scale ≠ 1: the layer's wt is not its w itself
-    return layer.scale != 1
+    return layer.lazy.scale != 1
 
 
 cdef inline const real_t *scaled_bias(const Net *net, const Layer *layer) noexcept nogil:
     # the bias a sum over the layer's wt starts from: b itself, or zero for a scaled
     # layer, whose sum is scaled first and gets b after (z = b + scale · Σ …)
-    return net.zeros if is_scaled(layer) else layer.b
+    return net.zeros if is_scaled(layer) else layer.bias
 
 
 cdef inline real_t unscaled_step(const Layer *layer, real_t c) noexcept nogil:
     # the step size on the layer's wt that moves its w by c: c / scale
-    return c / layer.scale if is_scaled(layer) else c
+    return c / layer.lazy.scale if is_scaled(layer) else c
 
 
 cdef class Params:
@@ -121,6 +127,7 @@ cdef class Params:
     """
     cdef Net net
     cdef real_t *theta               # all of wt and b, at a multiple of 64 bytes
+    cdef Lazy *lazy                  # each layer's lazy scale
     cdef real_t *velocity            # momentum: the velocities, laid out as theta (or NULL)
     cdef Py_ssize_t size             # the reals in theta
     cdef Py_ssize_t[::1] cols
@@ -144,7 +151,8 @@ cdef class Params:
         self.theta = <real_t *> cnet_alloc(size * sizeof(real_t))
         self.net.layer = <Layer *> cnet_alloc(L * sizeof(Layer))
         self.net.zeros = <real_t *> cnet_alloc(max(self.stored) * sizeof(real_t))
-        if self.theta == NULL or self.net.layer == NULL or self.net.zeros == NULL:
+        self.lazy = <Lazy *> cnet_alloc(L * sizeof(Lazy))
+        if self.theta == NULL or self.net.layer == NULL or self.net.zeros == NULL or self.lazy == NULL:
             raise MemoryError()
         self.net.n_layers = L
         for l in range(L):
@@ -158,8 +166,9 @@ cdef class Params:
             layer.inp = self.net.layer[l - 1].out if l > 0 else 0
             layer.out = out
             out += layer.stored
-            layer.scale = 1
-            layer.fold = 1
+            layer.lazy = &self.lazy[l]
+            layer.lazy.scale = 1
+            layer.lazy.fold = 1
         self.net.width = out
         self.net.packed = &self.net.layer[0]
         self.net.output = &self.net.layer[L - 1]
@@ -172,7 +181,7 @@ cdef class Params:
 
     cdef list lay_out(self, theta, list weights, list biases, bint velocities):
         # copy weights and biases into theta (a flat array), laid out as above; point
-        # each layer's wt and b (vt and vb: velocities) at its own, and return the views
+        # each layer's wt and bias (vt and vb: velocities) at its own, and return the views
         # the copies went to
         cdef Py_ssize_t l, q, pos = 0
         cdef real_t[::1] flat = theta
@@ -198,7 +207,7 @@ cdef class Params:
             if velocities:
                 layer.vb = &flat[pos]
             else:
-                layer.b = &flat[pos]
+                layer.bias = &flat[pos]
             pos += stored
             layers.append((wts, b))
         return layers
@@ -232,6 +241,7 @@ cdef class Params:
         cnet_free(self.theta)
         cnet_free(self.net.layer)
         cnet_free(self.net.zeros)
+        cnet_free(self.lazy)
         cnet_free(self.velocity)
 
     def write_back(self, list weights, list biases):
@@ -242,11 +252,11 @@ cdef class Params:
             out = weights[l].shape[0]
             for j0, wt in wts:
                 if is_scaled(layer):
-                    wt *= layer.scale       # w = scale · wt: the lazy decay, applied
+                    wt *= layer.lazy.scale       # w = scale · wt: the lazy decay, applied
                 j1 = min(out, j0 + wt.shape[1])
                 if j1 > j0:
                     weights[l][j0:j1] = wt[:, :j1 - j0].T
-            layer.scale = 1
+            layer.lazy.scale = 1
             biases[l][:, 0] = b[:out]
 
     def write_back_velocities(self, list vw, list vb):
