@@ -212,3 +212,15 @@ def test_the_compiled_plan_is_the_spec(K):
         out += p["stored"]
     with pytest.raises(ValueError, match=r"spec\[1\]"):
         K.Params(weights, biases, dense_chain([30, 20, 8, 4]))
+
+
+@pytest.mark.parametrize("K", COMPILED, ids=[m.__name__.rsplit(".", 1)[1] for m in COMPILED])
+def test_a_kind_the_compiled_kernels_lack_is_refused_by_name(K, monkeypatch):
+    # a kind the spec knows (its shapes) but the compiled plan does not: a ValueError
+    # naming it, before any loop runs
+    monkeypatch.setitem(spec.SHAPES, "half", spec.dense_shapes)
+    weights, biases = net_of(K, [3, 4, 2])
+    layers = (LayerSpec("dense", 3, 4, "sigmoid"), LayerSpec("half", 4, 2, "sigmoid"))
+    for call in calls(K, weights, biases, layers):
+        with pytest.raises(ValueError, match=r"spec\[1\]: the compiled kernels have no layer kind 'half'"):
+            call()

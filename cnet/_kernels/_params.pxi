@@ -142,6 +142,10 @@ cdef class Params:
         check_spec(spec, weights, biases)
         cdef Py_ssize_t L = len(spec), l, out = 0
         cdef Layer *layer
+        for l in range(L):
+            if spec[l].kind not in KIND_IDS:
+                raise ValueError(f"spec[{l}]: the compiled kernels have no layer kind {spec[l].kind!r} "
+                                 f"(they run {sorted(KIND_IDS)})")
         self.n_in = [layer_spec.n_in for layer_spec in spec]
         self.n_out = [layer_spec.n_out for layer_spec in spec]
         self.stored = [-(-n // BLOCK) * BLOCK for n in self.n_out]
