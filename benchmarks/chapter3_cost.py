@@ -15,6 +15,7 @@ import numpy as np
 
 from cnet import _kernels, mnist_loader
 from cnet._kernels import numpy_kernels
+from cnet._kernels.spec import dense_chain
 from cnet.functions import LogLikelihoodCost, QuadraticCost
 
 CONFIGS = {"default": dict(cost=QuadraticCost, eta=3.0),
@@ -27,6 +28,8 @@ def epoch(kernels, name, weights, biases, X, Y, order):
     """CPU seconds of one epoch with option ``name``, from the given parameters."""
     options = dict(CONFIGS[name])
     cost, eta = options.pop("cost"), options.pop("eta")
+    sizes = [weights[0].shape[1]] + [w.shape[0] for w in weights]
+    options["spec"] = dense_chain(sizes, options.pop("activation", "sigmoid"), options.pop("output", "sigmoid"))
     w = [a.copy() for a in weights]
     b = [a.copy() for a in biases]
     if options.get("mu"):

@@ -30,6 +30,7 @@ import time
 import numpy as np
 
 from cnet import _kernels, mnist_loader
+from cnet._kernels.spec import dense_chain
 from cnet.functions import QuadraticCost
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -105,7 +106,7 @@ def main(argv):
             velocities = ([np.zeros_like(w) for w in weights], [np.zeros_like(b) for b in biases])
             t = time.process_time()
             K.train(weights, biases, P, Y, shuffled.astype(np.intp), 10, 3.0, 0.0, n, QuadraticCost,
-                    mu=mu, velocities=velocities if mu else None)
+                    mu=mu, velocities=velocities if mu else None, spec=dense_chain([784, 30, 10]))
             t = time.process_time() - t
             best[mu] = t if best[mu] is None else min(best[mu], t)
     print("  {:<26} {:.4f} s".format("cnet, a whole epoch", best[0.0]))

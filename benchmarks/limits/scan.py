@@ -28,6 +28,9 @@ import time
 import numpy as np
 
 from cnet import _kernels, mnist_loader, network
+from cnet._kernels.spec import dense_chain
+
+SPEC = dense_chain([784, 30, 10])   # the network the scan times
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests"))
@@ -91,9 +94,9 @@ def main():
     biases = [b.copy() for b in net.biases]
     K = _kernels.compiled
     P = K.prepare(X)
-    scan = best_ms(lambda: K.cost_and_predict(weights, biases, P, None, None))
+    scan = best_ms(lambda: K.cost_and_predict(weights, biases, P, None, None, spec=SPEC))
     C, _ = K.pack("test_data", test_data, 784, 10, True, columns=True)
-    columns = best_ms(lambda: K.cost_and_predict(weights, biases, C, None, None))
+    columns = best_ms(lambda: K.cost_and_predict(weights, biases, C, None, None, spec=SPEC))
     check = best_ms(lambda: K.pack("test_data", test_data, 784, 10, True, columns=True))
     evaluate = best_ms(lambda: net.evaluate(test_data))
     book_net = book.Network([784, 30, 10])
