@@ -96,7 +96,7 @@ def test_info_reports_the_environment_and_never_raises(monkeypatch):
 def test_version_is_the_installed_distributions():
     if not os.path.realpath(cnet.__file__).startswith(os.path.realpath(sys.prefix)):
         pytest.skip("cnet is imported from a source tree, not from an installation")
-    assert importlib.metadata.version("cnet") == cnet.__version__
+    assert importlib.metadata.version("nndl-cnet") == cnet.__version__   # the distribution's name
 
 
 def test_command_line_prints_one_key_a_line():
