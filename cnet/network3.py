@@ -35,7 +35,7 @@ class Network:
     ConvPoolLayer, FullyConnectedLayer and SoftmaxLayer objects, each one's input
     the previous one's output, the last a SoftmaxLayer."""
 
-    def __init__(self, layers, mini_batch_size, seed=None, backend=None, num_threads=None):
+    def __init__(self, layers, mini_batch_size, seed=None, backend=None):
         self.layers = list(layers)
         self.mini_batch_size = check_chain(self.layers, mini_batch_size)
         self.params = [p for layer in self.layers for p in (layer.w, layer.b)]
@@ -44,7 +44,6 @@ class Network:
         if self.seed < 0:
             raise ValueError("seed must be a non-negative integer, got {}".format(seed))
         self.backend = backend
-        self.num_threads = num_threads
         self.steps = 0                   # mini-batches trained since the network was built
         self._kernels = _layer_math.kernels_for(self.dtype, backend)
 

@@ -164,7 +164,7 @@ def test_the_expanded_file_alone_is_enough(fake_dir, tmp_path, monkeypatch):
 
 def test_double_fc_dropout_votes(fake_dir):
     r = run("chapter6", "double_fc_dropout", "--runs", "2", "--epochs", "1", "--limit", "50",
-            "--data-dir", str(fake_dir), "--threads", "2")
+            "--data-dir", str(fake_dir))
     assert r.returncode == 0, r.stderr
     out = r.stdout
     assert out.count("\n\n\nTraining using a dropout network with parameters  0.5 0.5 0.5\n"
