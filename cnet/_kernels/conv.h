@@ -162,12 +162,16 @@ static void cnet_maxpool_grad(const cnet_real *a, const cnet_real *out, const cn
                               Py_ssize_t F, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t ph, Py_ssize_t pw,
                               cnet_real *da)
 {
-    Py_ssize_t PH = OH / ph, PW = OW / pw, f, y, x;
+    Py_ssize_t PH = OH / ph, PW = OW / pw, f, y, x, i, j;
+    memset(da, 0, F * OH * OW * sizeof(cnet_real));
+    /* window by window: no division per input */
     for (f = 0; f < F; f++)
-        for (y = 0; y < OH; y++)
-            for (x = 0; x < OW; x++) {
-                Py_ssize_t at = (f * OH + y) * OW + x, w = (f * PH + y / ph) * PW + x / pw;
-                da[at] = (y < PH * ph && x < PW * pw && a[at] == out[w]) ? dout[w] : (cnet_real) 0;
+        for (y = 0; y < PH; y++)
+            for (x = 0; x < PW; x++) {
+                Py_ssize_t w = (f * PH + y) * PW + x, at = (f * OH + y * ph) * OW + x * pw;
+                for (i = 0; i < ph; i++)
+                    for (j = 0; j < pw; j++)
+                        if (a[at + i * OW + j] == out[w]) da[at + i * OW + j] = dout[w];
             }
 }
 
