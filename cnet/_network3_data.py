@@ -52,6 +52,27 @@ def size(data):
     return data[0].get_value(borrow=True).shape[0]
 
 
+def data_places(data_dir=None):
+    """The directories where cnet keeps data, in the order they are searched:
+    ``data_dir`` (when given), ``$CNET_DATA_DIR``, then cnet's cache."""
+    from cnet import datasets
+    return [d for d in (data_dir, os.environ.get("CNET_DATA_DIR"), datasets.cache_dir()) if d]
+
+
+def find_data_file(name, data_dir=None):
+    """The path of the file ``name`` in the first of ``data_places(data_dir)`` that has
+    it, or None."""
+    return next((os.path.join(d, name) for d in data_places(data_dir) if os.path.isfile(os.path.join(d, name))),
+                None)
+
+
+def shared_pairs(parts, dtype, limit=None):
+    """``parts``, (images, labels) pairs, as (x, y) pairs of ``Shared``: x in ``dtype``,
+    y int32 labels, each cut to its first ``limit`` examples when ``limit`` is given."""
+    return [(Shared(np.asarray(x[:limit], dtype=dtype)), Shared(np.asarray(y[:limit], dtype=np.int32)))
+            for x, y in parts]
+
+
 def load_data_shared(filename="../data/mnist.pkl.gz"):
     """``[(x, y)] * 3`` for training, validation and test, x ``Shared`` float images
     (n, 784) in ``network3.floatX``, y ``Shared`` int32 labels.
@@ -67,8 +88,8 @@ def load_data_shared(filename="../data/mnist.pkl.gz"):
     if os.path.isfile(filename):
         parts = datasets.read_pickle(filename)
     else:
-        places = [d for d in (os.environ.get("CNET_DATA_DIR"), datasets.cache_dir()) if d]
-        found = next((os.path.join(d, name) for d in places if os.path.isfile(os.path.join(d, name))), None)
+        places = data_places()
+        found = find_data_file(name)
         if found is not None:
             parts = datasets.read_pickle(found)
         elif name == datasets.PICKLE:
@@ -78,7 +99,7 @@ def load_data_shared(filename="../data/mnist.pkl.gz"):
                                     "cnet.datasets.expand_mnist())".format(filename, " or ".join(places)))
         else:
             raise FileNotFoundError("{}: no such file".format(filename))
-    return [(Shared(np.asarray(x, dtype=dtype)), Shared(np.asarray(y, dtype=np.int32))) for x, y in parts]
+    return shared_pairs(parts, dtype)
 
 
 def arrays(name, data, n_inputs, n_out, dtype):

@@ -1,6 +1,5 @@
 """The experiments of the book's ``conv.py`` (chapter 6) by their function names, as data, and a runner."""
 import collections
-import os
 import time
 
 import numpy as np
@@ -138,13 +137,12 @@ def expanded_path(data_dir=None):
     cnet's cache, the first that has it; a ValueError naming ``cnet expand-mnist``
     when none does."""
     from cnet import datasets
-    places = [d for d in (data_dir, os.environ.get("CNET_DATA_DIR"), datasets.cache_dir()) if d]
-    for directory in places:
-        path = os.path.join(directory, datasets.EXPANDED)
-        if os.path.isfile(path):
-            return path
-    raise ValueError("{} is not in {}: make it with `cnet expand-mnist` (under a minute)".format(
-        datasets.EXPANDED, " nor ".join(dict.fromkeys(places))))
+    from cnet._network3_data import data_places, find_data_file
+    path = find_data_file(datasets.EXPANDED, data_dir)
+    if path is None:
+        raise ValueError("{} is not in {}: make it with `cnet expand-mnist` (under a minute)".format(
+            datasets.EXPANDED, " nor ".join(dict.fromkeys(data_places(data_dir)))))
+    return path
 
 
 def load_data(expanded=False, data_dir=None, limit=None, dtype=None):
@@ -154,20 +152,14 @@ def load_data(expanded=False, data_dir=None, limit=None, dtype=None):
     ``expanded`` those of ``mnist_expanded.pkl.gz`` (``expanded_path``), whose
     training part is the expanded 250,000; each cut to its first ``limit``."""
     from cnet import datasets, mnist_loader, network3
+    from cnet._network3_data import shared_pairs
     dtype = np.dtype(dtype or network3.floatX)
     if expanded:    # the file holds MNIST's validation and test images too, as the book's does
+        # (read_pickle refuses a file that is not three (images, labels) pairs)
         parts = datasets.read_pickle(expanded_path(data_dir))
-        if len(parts) != 3 or any(len(part) != 2 for part in parts):
-            raise ValueError("{}: expected (training, validation, test) pairs (x, y), as "
-                             "`cnet expand-mnist` writes".format(expanded_path(data_dir)))
     else:
         parts = mnist_loader.load_data(data_dir)
-    out = []
-    for x, y in parts:
-        if limit is not None:
-            x, y = x[:limit], y[:limit]
-        out.append((network3.Shared(np.asarray(x, dtype=dtype)), network3.Shared(np.asarray(y, dtype=np.int32))))
-    return out
+    return shared_pairs(parts, dtype, limit)
 
 
 # ------------------------------------------------------------ running
