@@ -1,10 +1,10 @@
 """network3 networks as JSON files: every layer's kind, shapes, activation,
 dropout and parameters, written atomically and read back with checks."""
 import json
-import os
-import tempfile
 
 import numpy as np
+
+from cnet._persistence import write_json
 
 FORMAT = "cnet.network3"
 
@@ -22,18 +22,10 @@ def _layer_record(layer):
 
 
 def save(net, filename):
-    """Write ``net`` to ``filename`` (through a temporary file in its directory, then renamed)."""
+    """Write ``net`` to ``filename`` (``_persistence.write_json``: atomically)."""
     data = {"format": FORMAT, "dtype": net.dtype.name, "mini_batch_size": net.mini_batch_size,
             "seed": net.seed, "layers": [_layer_record(layer) for layer in net.layers]}
-    directory = os.path.dirname(os.path.abspath(filename))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(filename) + ".", suffix=".part")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f)
-        os.replace(tmp, filename)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_json(filename, data)
 
 
 def load(filename):

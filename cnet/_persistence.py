@@ -22,6 +22,13 @@ def save(net, filename):
             "cost": net._cost_name()}
     if net.activation != "sigmoid":
         data["activation"] = net.activation
+    write_json(filename, data)
+
+
+def write_json(filename, data):
+    """Write ``data`` to ``filename`` as JSON, in full under a temporary name in the same
+    directory, then renamed over ``filename``, with the permissions ``open(filename,
+    "w")`` would give."""
     directory = os.path.dirname(os.path.abspath(filename))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".cnet-", suffix=".json.tmp")
     try:

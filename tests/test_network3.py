@@ -684,6 +684,17 @@ def test_save_and_load_round_trip(tmp_path, dtype):
     assert loaded.layers[2].activation_fn is network3.linear
 
 
+def test_a_saved_file_has_the_permissions_open_would_give(tmp_path):
+    # written atomically through a temporary file (0600), then given the umask's mode
+    umask = os.umask(0o022)
+    try:
+        build(SAVED, seed=1).save(str(tmp_path / "net.json"))
+    finally:
+        os.umask(umask)
+    assert os.stat(str(tmp_path / "net.json")).st_mode & 0o777 == 0o644
+    assert os.listdir(str(tmp_path)) == ["net.json"]
+
+
 def test_a_corrupted_file_names_the_layer(tmp_path):
     network3.floatX = "float64"
     path = tmp_path / "net.json"
