@@ -10,13 +10,14 @@ the compiled kernels when they are built, else the NumPy ones.
 import numpy as np
 
 from cnet._kernels import numpy_conv
+from cnet.functions import relu, sigmoid, tanh
 
-# activation name -> (f(z), f'(z)); f' at a kink takes the book's (Theano's) side:
-# ReLU's maximum(0, z) passes its gradient to z where z >= 0
+# activation name -> (f(z), f'(z, a) from z and a = f(z)); f' at a kink takes the book's
+# (Theano's) side: ReLU's maximum(0, z) passes its gradient to z where z >= 0
 ACTIVATIONS = {
-    "sigmoid": (lambda z: 1 / (1 + np.exp(-z)), lambda z, a: a * (1 - a)),
-    "tanh": (np.tanh, lambda z, a: 1 - a * a),
-    "relu": (lambda z: np.maximum(z, 0), lambda z, a: (z >= 0).astype(z.dtype)),
+    "sigmoid": (sigmoid, lambda z, a: a * (1 - a)),
+    "tanh": (tanh, lambda z, a: 1 - a * a),
+    "relu": (relu, lambda z, a: (z >= 0).astype(z.dtype)),
     "linear": (lambda z: z, lambda z, a: np.ones_like(z)),
 }
 
@@ -25,13 +26,6 @@ def softmax(z):
     """Each row's softmax, computed from z − max(z) so that no exp overflows."""
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
-
-
-def kernels_for(dtype, backend=None):
-    """The kernel module for network3's layers in ``dtype``: ``cnet._kernels.get``'s
-    (the compiled kernels when they are built, else the NumPy ones)."""
-    from cnet import _kernels
-    return _kernels.get(backend, dtype)
 
 
 class Mask:

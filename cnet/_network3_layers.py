@@ -5,16 +5,7 @@ import numbers
 import numpy as np
 
 from cnet._network3_data import Shared
-
-
-def sigmoid(z):
-    """The logistic function 1 / (1 + e^−z)."""
-    return 1 / (1 + np.exp(-np.asarray(z)))
-
-
-def tanh(z):
-    """The hyperbolic tangent."""
-    return np.tanh(z)
+from cnet.functions import sigmoid, tanh   # network3's sigmoid and tanh are cnet's own
 
 
 def ReLU(z):

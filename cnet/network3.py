@@ -19,8 +19,8 @@ import collections
 
 import numpy as np
 
-from cnet import _layer_math
-from cnet._network3_data import Shared, load_data_shared, size
+from cnet import _kernels, _layer_math, _network3_files
+from cnet._network3_data import Shared, arrays, load_data_shared, size
 from cnet._network3_layers import (ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer, activation_name,
                                    check_chain, linear, ReLU, sigmoid, tanh)
 
@@ -45,7 +45,7 @@ class Network:
             raise ValueError("seed must be a non-negative integer, got {}".format(seed))
         self.backend = backend
         self.steps = 0                   # mini-batches trained since the network was built
-        self._kernels = _layer_math.kernels_for(self.dtype, backend)
+        self._kernels = _kernels.get(backend, self.dtype)   # the compiled kernels, else the NumPy ones
 
     # ------------------------------------------------------------ training
     def SGD(self, training_data, epochs, mini_batch_size, eta, validation_data, test_data, lmbda=0.0):
@@ -139,21 +139,18 @@ class Network:
         return float(np.mean(self.predict(X) == Y)) if len(X) else float("nan")
 
     def _arrays(self, name, data):
-        from cnet._network3_data import arrays
         return arrays(name, data, self.layers[0].n_inputs, self.layers[-1].n_out, self.dtype)
 
     # ------------------------------------------------------------ files
     def save(self, filename):
         """Write the network to ``filename`` as JSON: each layer's kind, shapes,
         activation, dropout and parameters; ``load`` reads it back."""
-        from cnet._network3_files import save
-        save(self, filename)
+        _network3_files.save(self, filename)
 
 
 def load(filename):
     """The network3.Network saved in ``filename`` by ``Network.save``."""
-    from cnet._network3_files import load as read
-    return read(filename)
+    return _network3_files.load(filename)
 
 
 def ensemble(nets, data):
