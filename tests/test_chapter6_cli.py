@@ -14,7 +14,7 @@ from cnet import chapter6, datasets, network3
 from test_datasets import fake_mnist, write_fake_pickle
 
 _CACHE = tempfile.TemporaryDirectory(prefix="cnet-cache-")    # empty: removed when the tests end
-ROW = re.compile(r"\s*(\d+)\s+(\d+)\s+(\d+\.\d\d)%\s+(\d+\.\d\d)%\s+(\d+\.\d)$")
+ROW = re.compile(r"\s*(\d+)\s+(\d+)\s+(\d+\.\d\d)%\s+(\d+\.\d\d)%\s+(\d+\.\d\d)$")
 
 
 def run(*args, env=None):

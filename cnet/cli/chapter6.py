@@ -106,7 +106,7 @@ def table(name, results, vote=None):
     lines = ["", "{}: best validation accuracy per run, and the test accuracy at that epoch".format(name),
              "{:>4} {:>5} {:>11} {:>8} {:>10}".format("run", "seed", "validation", "test", "time (s)")]
     for r in results:
-        lines.append("{:>4} {:>5} {:>11} {:>8} {:>10.1f}".format(r.run, r.seed, _percent(r.best_validation),
+        lines.append("{:>4} {:>5} {:>11} {:>8} {:>10.2f}".format(r.run, r.seed, _percent(r.best_validation),
                                                                  _percent(r.test), r.seconds))
     if vote is not None:
         lines.append("vote of the {} nets on the test images: {}".format(len(results), _percent(vote)))
