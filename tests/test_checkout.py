@@ -81,11 +81,16 @@ def test_kernels_that_are_there_but_fail_are_not_called_missing():
     assert _checkout.shadowed(INSTALLED) is None
 
 
+def only_this_cnet(monkeypatch, directory):
+    """sys.path holds ``directory`` alone, and no finder but the path's (an editable
+    install's) is left to find another cnet."""
+    monkeypatch.setattr(sys, "path", [str(directory)])
+    monkeypatch.setattr(sys, "meta_path", [m for m in sys.meta_path if m is importlib.machinery.PathFinder])
+
+
 def test_a_checkout_with_no_compiled_cnet_elsewhere_is_told_to_build_in_place(tmp_path, monkeypatch):
     package = copy_without_kernels(str(tmp_path), checkout=True)
-    # nothing else on the path, and no other finder (an editable install's) to find one
-    monkeypatch.setattr(sys, "path", [str(tmp_path)])
-    monkeypatch.setattr(sys, "meta_path", [m for m in sys.meta_path if m is importlib.machinery.PathFinder])
+    only_this_cnet(monkeypatch, tmp_path)
     assert _checkout.shadowed(package) is None
     why, warning = _checkout.explain(ERROR, package)
     assert why == ERROR
@@ -98,8 +103,7 @@ def test_an_installed_cnet_built_without_a_compiler_is_told_how_to_rebuild(tmp_p
     # an installed cnet (no setup.py beside it), the only one: pip built it without a C
     # compiler, and a plain `pip install .` would reuse the cached wheel without kernels
     package = copy_without_kernels(str(tmp_path), checkout=False)
-    monkeypatch.setattr(sys, "path", [str(tmp_path)])
-    monkeypatch.setattr(sys, "meta_path", [m for m in sys.meta_path if m is importlib.machinery.PathFinder])
+    only_this_cnet(monkeypatch, tmp_path)
     assert _checkout.shadowed(package) is None
     why, warning = _checkout.explain(ERROR, package)
     assert why == ERROR

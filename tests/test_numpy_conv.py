@@ -9,6 +9,8 @@ import pytest
 from cnet._kernels.numpy_conv import (conv_backward, conv_forward, dropout_keep, mix64, pool_backward,
                                       pool_forward)
 
+from conftest import assert_matches_finite_differences
+
 
 def direct_conv(x, filters):
     """out[n, f, y, x] = Σ_c Σ_i Σ_j x[n, c, y+i, x+j] · filters[f, c, h−1−i, w−1−j], loop by loop."""
@@ -42,19 +44,6 @@ def test_forward_keeps_the_dtype(dtype):
     assert conv_forward(x, filters).dtype == dtype
 
 
-def numeric_gradient(f, p, h=1e-6):
-    grad = np.zeros_like(p)
-    for idx in np.ndindex(p.shape):
-        keep = p[idx]
-        p[idx] = keep + h
-        up = f()
-        p[idx] = keep - h
-        down = f()
-        p[idx] = keep
-        grad[idx] = (up - down) / (2 * h)
-    return grad
-
-
 @pytest.mark.parametrize("m, c, H, W, f, h, w", [(2, 2, 5, 6, 3, 3, 2), (1, 1, 4, 4, 2, 4, 1)])
 def test_gradients_match_finite_differences(m, c, H, W, f, h, w):
     rng = np.random.default_rng(7)
@@ -65,8 +54,7 @@ def test_gradients_match_finite_differences(m, c, H, W, f, h, w):
         return float(np.sum(weights * conv_forward(x, filters)))
 
     grad_filters, grad_x = conv_backward(x, filters, weights)
-    np.testing.assert_allclose(grad_filters, numeric_gradient(cost, filters), rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(grad_x, numeric_gradient(cost, x), rtol=1e-6, atol=1e-7)
+    assert_matches_finite_differences([filters], [x], [grad_filters], [grad_x], cost, abs=1e-7)
     assert conv_backward(x, filters, weights, need_input=False)[1] is None
 
 
@@ -94,8 +82,8 @@ def test_pooling_gradient_matches_finite_differences_without_ties():
     a = rng.standard_normal((2, 3, 6, 5))
     weights = rng.standard_normal((2, 3, 3, 2))
     grad = pool_backward(a, pool_forward(a, (2, 2)), weights, (2, 2))
-    np.testing.assert_allclose(grad, numeric_gradient(lambda: float(np.sum(weights * pool_forward(a, (2, 2)))), a),
-                               rtol=1e-6, atol=1e-8)
+    assert_matches_finite_differences([a], [], [grad], [], lambda: float(np.sum(weights * pool_forward(a, (2, 2)))),
+                                      abs=1e-8)
 
 
 def test_mix64_is_splitmix64():
