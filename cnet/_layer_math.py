@@ -113,7 +113,7 @@ def _dense_backward(layer, in_shape, rows, kept, dz, need_input, k):
     d_b = dz.sum(axis=0)
     if not need_input:
         return d_w, d_b, None
-    d_x = k.matmul(dz, np.ascontiguousarray(layer.w.value.T))
+    d_x = k.matmul(dz, layer.w.value.T)      # the compiled matmul reads w.T in place
     if kept is not None:
         d_x = d_x * kept
     return d_w, d_b, d_x.reshape(in_shape)

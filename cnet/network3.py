@@ -100,11 +100,8 @@ class Network:
         cost, grads = _layer_math.gradients(self.layers, x, y, self._kernels, mask)
         decay = self.dtype.type(lmbda / num_training_batches)
         step = self.dtype.type(eta)
-        new = []
-        for layer, (d_w, d_b) in zip(self.layers, grads):
-            w, b = layer.w.value, layer.b.value
-            new.append(((w - step * (d_w + decay * w)).astype(self.dtype, copy=False),
-                        (b - step * d_b).astype(self.dtype, copy=False)))
+        new = [(_moved(layer.w.value, d_w, step, decay), _moved(layer.b.value, d_b, step, None))
+               for layer, (d_w, d_b) in zip(self.layers, grads)]
         for layer, (w, b) in zip(self.layers, new):
             layer.w.value, layer.b.value = w, b
         self.steps += 1
@@ -171,6 +168,20 @@ def ensemble(nets, data):
     erroneous_predictions = [votes[j] for j in error_locations]
     print("Accuracy is {:.2%}".format(1 - len(error_locations) / float(len(Y))))
     return error_locations, erroneous_predictions
+
+
+def _moved(p, grad, step, decay):
+    """p − step · (grad + decay · p) (without decay: p − step · grad), in p's dtype: the
+    same operations in the same order as that expression, in one new array."""
+    if grad.dtype != p.dtype:       # a gradient in another precision: round once, at the end
+        return (p - step * (grad + decay * p if decay is not None else grad)).astype(p.dtype)
+    if decay is None:
+        out = np.multiply(grad, step)
+    else:
+        out = np.multiply(p, decay)
+        out += grad
+        out *= step
+    return np.subtract(p, out, out=out)
 
 
 def _count(name, value):

@@ -108,3 +108,20 @@ def test_shapes_that_do_not_fit_are_refused_before_any_loop():
         k.pool_forward(np.zeros((1, 1, 2, 2)), (3, 1))
     with pytest.raises(ValueError, match=r"delta \(1, 1, 3, 3\)"):
         k.conv_backward(np.zeros((1, 1, 5, 5)), np.zeros((1, 1, 2, 2)), np.zeros((1, 1, 3, 3)))
+
+
+@pytest.mark.parametrize("isa", ["baseline"] + wider_isas())
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("M, K, N", [(10, 1000, 1000), (10, 640, 100), (3, 17, 70), (1, 1, 1), (5, 33, 129)])
+def test_matmul_reads_a_transposed_b_in_place_with_the_same_bits(isa, dtype, M, K, N):
+    # B = W.T for a C-ordered W (N, K): cnet_gemm_nt's packed panels give the bits of
+    # cnet_gemm over a transposed copy, and the product the reference's
+    k = build(isa, dtype)
+    rng = np.random.default_rng(M * K + N)
+    A = rng.standard_normal((M, K)).astype(dtype)
+    W = rng.standard_normal((N, K)).astype(dtype)
+    in_place = k.matmul(A, W.T)
+    np.testing.assert_array_equal(in_place.view(np.uint8), k.matmul(A, np.ascontiguousarray(W.T)).view(np.uint8))
+    close(in_place, numpy_conv.matmul(A.astype(np.float64), W.T.astype(np.float64)), dtype)
+    with pytest.raises(ValueError, match=r"A \(2, 3\) and B \(4, 5\) do not multiply"):
+        k.matmul(np.zeros((2, 3), dtype), np.zeros((5, 4), dtype).T)

@@ -2,8 +2,8 @@
 # numpy_conv.py (conv_forward, conv_backward, pool_forward, pool_backward,
 # dropout_keep), each example's convolution as matrix products over its patches
 # (conv.h).  Shapes are checked here, once; the loops then run unchecked.
-from cnet._kernels.conv cimport (CNET_W, cnet_col2im_add, cnet_dropout_keep, cnet_gemm, cnet_im2col, cnet_im2row,
-                                 cnet_maxpool, cnet_maxpool_grad)
+from cnet._kernels.conv cimport (CNET_NV, CNET_W, cnet_col2im_add, cnet_dropout_keep, cnet_gemm, cnet_gemm_nt,
+                                 cnet_im2col, cnet_im2row, cnet_maxpool, cnet_maxpool_grad)
 from cnet._kernels.real cimport real_t
 from libc.stdint cimport uint64_t
 from libc.string cimport memset
@@ -135,17 +135,25 @@ def dropout_keep(seed, step, examples, Py_ssize_t units, double p):
 
 def matmul(A, B):
     """A @ B for 2-D arrays (M, K) and (K, N): each entry Σ_k A[i, k] · B[k, j] summed in
-    the order of k (conv.h's cnet_gemm), so that every build gives the same bits."""
-    A, B = _maps("A", A, 2), _maps("B", B, 2)
-    cdef Py_ssize_t M = A.shape[0], K = A.shape[1], N = B.shape[1]
-    if B.shape[0] != K:
-        raise ValueError(f"A {A.shape} and B {B.shape} do not multiply")
+    the order of k (conv.h's cnet_gemm), so that every build gives the same bits.  A B
+    that is the transpose of a C-ordered array (``W.T``) is read in place (cnet_gemm_nt)."""
+    A = _maps("A", A, 2)
+    B = np.asarray(B)
+    transposed = B.ndim == 2 and B.dtype == DTYPE and B.T.flags.c_contiguous and not B.flags.c_contiguous
+    B = B.T if transposed else _maps("B", B, 2)       # transposed: B holds the (N, K) array
+    cdef Py_ssize_t M = A.shape[0], K = A.shape[1], N = B.shape[0] if transposed else B.shape[1]
+    if (B.shape[1] if transposed else B.shape[0]) != K:
+        raise ValueError(f"A {A.shape} and B {B.T.shape if transposed else B.shape} do not multiply")
     out = np.zeros((M, N), dtype=DTYPE)
-    if M == 0 or N == 0:
-        return out
-    if K == 0:
+    if M == 0 or N == 0 or K == 0:
         return out
     cdef real_t[:, ::1] av = A, bv = B, ov = out
-    with nogil:
-        cnet_gemm(0, M, N, K, &av[0, 0], K, &bv[0, 0], N, &ov[0, 0], N)
+    cdef real_t[::1] panel
+    if transposed:
+        panel = np.empty(K * CNET_NV * CNET_W, dtype=DTYPE)
+        with nogil:
+            cnet_gemm_nt(M, N, K, &av[0, 0], K, &bv[0, 0], K, &ov[0, 0], N, &panel[0])
+    else:
+        with nogil:
+            cnet_gemm(0, M, N, K, &av[0, 0], K, &bv[0, 0], N, &ov[0, 0], N)
     return out

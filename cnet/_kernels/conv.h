@@ -138,6 +138,29 @@ static void cnet_gemm(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t N, Py_ssize_t K, 
         }
 }
 
+/* C[r][n] += Σ_{k < K} A[r·lda + k] · B[n·ldb + k], k in order, r < M, n < N: A times
+   the transpose of B (N × K).  B's rows are copied NV·W at a time into `panel` (K ×
+   NV·W reals) as its columns, and cnet_gemm runs over the panel: the same sums as
+   cnet_gemm over a transposed copy of B, without writing that copy */
+static void cnet_gemm_nt(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const cnet_real *A, Py_ssize_t lda,
+                         const cnet_real *B, Py_ssize_t ldb, cnet_real *C, Py_ssize_t ldc,
+                         cnet_real *panel)
+{
+    Py_ssize_t n0, j, k, k0, k1, cols, width = CNET_NV * CNET_W;
+    for (n0 = 0; n0 < N; n0 += width) {
+        cols = N - n0 < width ? N - n0 : width;
+        /* panel[k][j] = B[n0 + j][k], 16 k at a time (the panel rows written stay in cache) */
+        for (k0 = 0; k0 < K; k0 += 16) {
+            k1 = K - k0 < 16 ? K : k0 + 16;
+            for (j = 0; j < cols; j++) {
+                const cnet_real *row = B + (n0 + j) * ldb;
+                for (k = k0; k < k1; k++) panel[k * cols + j] = row[k];
+            }
+        }
+        cnet_gemm(0, M, cols, K, A, lda, panel, cols, C + n0, ldc);
+    }
+}
+
 /* out[f][py][px] = max over the window's a[f][py·ph + i][px·pw + j], i < ph, j < pw, of
    the F maps of OH × OW; the rows and columns that fill no window are left out */
 static void cnet_maxpool(const cnet_real *a, Py_ssize_t F, Py_ssize_t OH, Py_ssize_t OW,
