@@ -164,7 +164,7 @@ def load_data(expanded=False, data_dir=None, limit=None, dtype=None):
 
 # ------------------------------------------------------------ running
 
-def run(name, data, runs=None, epochs=None, seed=0, n=None, backend=None, save=None,
+def run(name, data, runs=None, epochs=None, seed=0, n=None, num_threads=None, backend=None, save=None,
         watch=None, log=print):
     """Train experiment ``name`` ``runs`` times (default conv.py's repetitions) on
     ``data`` (``load_data``'s three pairs) with conv.py's η, λ, mini-batch and
@@ -193,7 +193,8 @@ def run(name, data, runs=None, epochs=None, seed=0, n=None, backend=None, save=N
         run_seed = int(seed) + j
         log(header(name, j, n))
         np.random.seed(run_seed)
-        net = network3.Network(build(specs), MINI_BATCH_SIZE, seed=run_seed, backend=backend)
+        net = network3.Network(build(specs), MINI_BATCH_SIZE, seed=run_seed, backend=backend,
+                               num_threads=num_threads)
         if watch is not None:
             watch(net, batches)
         started = time.perf_counter()

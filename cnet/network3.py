@@ -19,7 +19,7 @@ import collections
 
 import numpy as np
 
-from cnet import _kernels, _layer_math, _network3_files
+from cnet import _checks, _kernels, _layer_math, _network3_files, _workers
 from cnet._network3_data import Shared, arrays, load_data_shared, size
 from cnet._network3_layers import (ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer, activation_name,
                                    check_chain, linear, ReLU, sigmoid, tanh)
@@ -35,8 +35,9 @@ class Network:
     ConvPoolLayer, FullyConnectedLayer and SoftmaxLayer objects, each one's input
     the previous one's output, the last a SoftmaxLayer."""
 
-    def __init__(self, layers, mini_batch_size, seed=None, backend=None):
+    def __init__(self, layers, mini_batch_size, seed=None, backend=None, num_threads=None):
         self.layers = list(layers)
+        self.num_threads = _checks.num_threads(num_threads)
         self.mini_batch_size = check_chain(self.layers, mini_batch_size)
         self.params = [p for layer in self.layers for p in (layer.w, layer.b)]
         self.dtype = self.layers[0].w.value.dtype
@@ -97,7 +98,7 @@ class Network:
         """One step p ← p − η ∂C/∂p, C = the mean cost of the mini-batch (dropout on)
         + ½ λ Σ‖w‖² / num_training_batches; every parameter moves at once."""
         mask = _layer_math.Mask(self._kernels, self.seed, self.steps)
-        cost, grads = _layer_math.gradients(self.layers, x, y, self._kernels, mask)
+        cost, grads = _layer_math.gradients(self.layers, x, y, self._kernels, mask, self._threads())
         decay = self.dtype.type(lmbda / num_training_batches)
         step = self.dtype.type(eta)
         new = [(_moved(layer.w.value, d_w, step, decay), _moved(layer.b.value, d_b, step, None))
@@ -125,10 +126,18 @@ class Network:
             raise ValueError("X has shape {}; expected (n, {})".format(X.shape, self.layers[0].n_inputs))
         X = X.astype(self.dtype, copy=False)
         out = []
-        for start in range(0, len(X), 1000):
-            a, _ = _layer_math.forward(self.layers, X[start:start + 1000], self._kernels)
-            out.append(np.argmax(a, axis=1))
+        for part in _workers.run(self._predict_rows, [(X[a:b],) for a, b in _workers.spans(len(X), self._threads())]):
+            out.extend(part)
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+    def _predict_rows(self, X):
+        """predict's answers for X, a list of arrays of up to 1,000 rows each."""
+        return [np.argmax(_layer_math.forward(self.layers, X[start:start + 1000], self._kernels)[0], axis=1)
+                for start in range(0, len(X), 1000)]
+
+    def _threads(self):
+        """``self.num_threads``, checked (the user may have assigned it)."""
+        return _checks.threads("num_threads", getattr(self, "num_threads", 1))
 
     def accuracy(self, data):
         """The fraction of ``data``'s examples (shared or array pairs (x, y)) predicted right."""

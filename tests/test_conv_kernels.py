@@ -125,3 +125,29 @@ def test_matmul_reads_a_transposed_b_in_place_with_the_same_bits(isa, dtype, M, 
     close(in_place, numpy_conv.matmul(A.astype(np.float64), W.T.astype(np.float64)), dtype)
     with pytest.raises(ValueError, match=r"A \(2, 3\) and B \(4, 5\) do not multiply"):
         k.matmul(np.zeros((2, 3), dtype), np.zeros((5, 4), dtype).T)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(3, 20, 12, 12, 40, 5, 5), (2, 2, 6, 5, 7, 1, 1), (4, 5, 10, 3, 9, 2, 3)])
+def test_filter_spans_are_rows_of_the_whole_gradient_bit_for_bit(shape, dtype):
+    # threads each take a span of the filters: together the bits of the whole
+    k = build("baseline", dtype)
+    x, filters, delta = case(shape, dtype, seed=len(shape))
+    whole, grad_x = k.conv_backward(x, filters, delta)
+    F = len(filters)
+    for cuts in ([0, F], [0, 1, F], [0, F // 3, F // 2, F], [0, 0, F, F]):
+        pieces = [k.conv_backward(x, filters, delta, need_input=False, span=(a, b))[0]
+                  for a, b in zip(cuts, cuts[1:])]
+        assert [len(p) for p in pieces] == [b - a for a, b in zip(cuts, cuts[1:])]
+        np.testing.assert_array_equal(np.concatenate(pieces).view(np.uint8), whole.view(np.uint8))
+        reference = [numpy_conv.conv_backward(x, filters, delta, need_input=False, span=(a, b))[0]
+                     for a, b in zip(cuts, cuts[1:])]
+        close(np.concatenate(pieces), np.concatenate(reference).astype(np.float64), dtype)
+    none, only_x = k.conv_backward(x, filters, delta, span=(0, 0))
+    assert none.shape == (0,) + filters.shape[1:]
+    np.testing.assert_array_equal(only_x, grad_x)
+    for bad in ((0, F + 1), (2, 1), (-1, 1)):
+        for kernels in (k, numpy_conv):
+            with pytest.raises(ValueError, match=r"span \({}, {}\) is not a range of the {} filters".format(
+                    bad[0], bad[1], F)):
+                kernels.conv_backward(x, filters, delta, span=bad)

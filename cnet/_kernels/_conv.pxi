@@ -50,17 +50,21 @@ def conv_forward(x, filters):
     return np.ascontiguousarray(out[:, :, :P]).reshape(m, F, OH, OW)
 
 
-def conv_backward(x, filters, delta, need_input=True):
-    """(∂C/∂filters summed over the examples, ∂C/∂x or None) given delta = ∂C/∂out."""
+def conv_backward(x, filters, delta, need_input=True, span=None):
+    """(∂C/∂filters summed over the examples, ∂C/∂x or None) given delta = ∂C/∂out; with
+    span = (f0, f1), the gradient of filters f0 ≤ f < f1 only (f1 − f0 of them)."""
     x, filters, delta = _maps("x", x), _maps("filters", filters), _maps("delta", delta)
     cdef Py_ssize_t m = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t F = filters.shape[0], h = filters.shape[2], w = filters.shape[3]
     cdef Py_ssize_t OH = H - h + 1, OW = W - w + 1, K = C * h * w, P = OH * OW, n
     if filters.shape[1] != C or delta.shape != (m, F, OH, OW):
         raise ValueError(f"delta {delta.shape}, filters {filters.shape} and x {x.shape} do not agree")
+    cdef Py_ssize_t f0 = 0 if span is None else span[0], f1 = F if span is None else span[1]
+    if not 0 <= f0 <= f1 <= F:
+        raise ValueError(f"span {span} is not a range of the {F} filters")
     cdef Py_ssize_t Kw = _whole(K), Pw = _whole(P)
     cdef bint want_input = bool(need_input)
-    grad_flipped = np.zeros((F, Kw), dtype=DTYPE)
+    grad_flipped = np.zeros((max(f1 - f0, 1), Kw), dtype=DTYPE)
     colT = np.zeros((P, Kw), dtype=DTYPE)
     dcol = np.zeros((K, Pw), dtype=DTYPE)
     padded_delta = np.zeros((m, F, Pw), dtype=DTYPE)
@@ -73,15 +77,16 @@ def conv_backward(x, filters, delta, need_input=True):
     cdef real_t[:, ::1] gv = grad_flipped, tv = colT, dc = dcol, ftv = flippedT
     with nogil:
         for n in range(m):
-            # ∂C/∂flipped[f][k] += Σ_p delta[n][f][p] · col[k][p]
-            cnet_im2row(&xv[n, 0, 0, 0], C, H, W, h, w, &tv[0, 0], Kw)
-            cnet_gemm(0, F, Kw, P, &dv[n, 0, 0], Pw, &tv[0, 0], Kw, &gv[0, 0], Kw)
+            if f1 > f0:
+                # ∂C/∂flipped[f][k] += Σ_p delta[n][f][p] · col[k][p], f0 ≤ f < f1
+                cnet_im2row(&xv[n, 0, 0, 0], C, H, W, h, w, &tv[0, 0], Kw)
+                cnet_gemm(0, f1 - f0, Kw, P, &dv[n, f0, 0], Pw, &tv[0, 0], Kw, &gv[0, 0], Kw)
             if want_input:
                 # ∂C/∂col[k][p] = Σ_f flipped[f][k] · delta[n][f][p], added back onto the maps
                 memset(&dc[0, 0], 0, K * Pw * sizeof(real_t))
                 cnet_gemm(0, K, Pw, F, &ftv[0, 0], F, &dv[n, 0, 0], Pw, &dc[0, 0], Pw)
                 cnet_col2im_add(&dc[0, 0], Pw, C, H, W, h, w, &gx[n, 0, 0, 0])
-    grad_filters = np.ascontiguousarray(grad_flipped[:, :K].reshape(F, C, h, w)[:, :, ::-1, ::-1])
+    grad_filters = np.ascontiguousarray(grad_flipped[:f1 - f0, :K].reshape(f1 - f0, C, h, w)[:, :, ::-1, ::-1])
     return grad_filters, grad_x
 
 

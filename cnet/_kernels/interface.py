@@ -52,8 +52,9 @@ class Kernels(Protocol):
         """Theano's valid, flipped convolution of x (m, c, H, W) with filters (f, c, h, w):
         an (m, f, H − h + 1, W − w + 1) array."""
 
-    def conv_backward(self, x, filters, delta, need_input=True):
-        """``(∂C/∂filters summed over the examples, ∂C/∂x or None)`` given ∂C/∂out."""
+    def conv_backward(self, x, filters, delta, need_input=True, span=None):
+        """``(∂C/∂filters summed over the examples, ∂C/∂x or None)`` given ∂C/∂out;
+        ``span`` = (f0, f1): the gradient of filters f0 ≤ f < f1 only."""
 
     def pool_forward(self, a, pool):
         """The maximum of each non-overlapping ``pool`` window of a (m, f, Y, X), the

@@ -32,14 +32,21 @@ def conv_forward(x, filters):
     return np.einsum("ncyxij,fcij->nfyx", _windows(x, h, w), flipped, optimize=True)
 
 
-def conv_backward(x, filters, delta, need_input=True):
+def conv_backward(x, filters, delta, need_input=True, span=None):
     """``(∂C/∂filters, ∂C/∂x)`` given ``delta`` = ∂C/∂out, the output of
     ``conv_forward(x, filters)``; ∂C/∂x is None unless ``need_input``.  The
-    filters' gradient sums over the examples."""
-    h, w = filters.shape[2:]
+    filters' gradient sums over the examples; with ``span`` = (f0, f1) it is that of
+    filters f0 ≤ f < f1 only."""
+    F, c, h, w = filters.shape
+    f0, f1 = (0, F) if span is None else span
+    if not 0 <= f0 <= f1 <= F:
+        raise ValueError("span {} is not a range of the {} filters".format(span, F))
     # ∂C/∂filters[f, c, h−1−i, w−1−j] = Σ_n Σ_y Σ_x delta[n, f, y, x] · x[n, c, y + i, x + j]
-    grad_flipped = np.einsum("ncijyx,nfyx->fcij", _corr_windows(x, delta.shape[2], delta.shape[3]), delta,
-                             optimize=True)
+    if f1 > f0:
+        grad_flipped = np.einsum("ncijyx,nfyx->fcij", _corr_windows(x, delta.shape[2], delta.shape[3]),
+                                 delta[:, f0:f1], optimize=True)
+    else:
+        grad_flipped = np.zeros((0, c, h, w), dtype=np.result_type(x, delta))
     grad_filters = grad_flipped[:, :, ::-1, ::-1]
     if not need_input:
         return np.ascontiguousarray(grad_filters), None

@@ -29,6 +29,8 @@ def add_parser(subparsers):
                         "(default 100; the book also tries 300 and 1000)")
     p.add_argument("--seed", type=options.at_least_zero(int), default=0,
                    help="run j uses seed SEED + j (default 0)")
+    p.add_argument("--threads", type=options.positive(int), default=None, metavar="N",
+                   help="threads to train on (default: $CNET_NUM_THREADS, else 1); the same results for any N")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
                    help="network3.floatX (default float32, as the book's GPU = True sets Theano's)")
     p.add_argument("--save", metavar="DIR_OR_PREFIX", default=None,
@@ -93,7 +95,7 @@ def run(args):
         print("saved to {}".format(path), flush=True)
 
     results, _, vote = chapter6.run(args.name, data, runs=runs, epochs=epochs, seed=args.seed, n=args.n,
-                                    backend=args.backend,
+                                    num_threads=args.threads, backend=args.backend,
                                     save=save if args.save else None, watch=_watch,
                                     log=lambda line: print(line, flush=True))
     print("\n".join(table(args.name, results, vote)), flush=True)
