@@ -251,3 +251,22 @@ def test_the_progress_bar_counts_each_epochs_images_and_steps_aside_for_the_line
     steps = [e for j, e in enumerate(events) if e[0] == "update" and j - 1 not in opens]
     assert steps == [("update", 10)] * 2002
     assert "Training mini-batch number 2000" in out.getvalue()
+
+
+def test_threads_give_the_same_lines_and_saved_nets(fake_dir, tmp_path):
+    # --threads reaches the networks: two threads print one thread's lines and save its bits
+    outputs = []
+    for threads in ("1", "2"):
+        prefix = str(tmp_path / ("t" + threads))
+        r = run("chapter6", "double_fc_dropout", "--runs", "1", "--epochs", "2", "--limit", "50",
+                "--threads", threads, "--data-dir", str(fake_dir), "--save", prefix)
+        assert r.returncode == 0, r.stderr
+        outputs.append(([line for line in r.stdout.splitlines() if "saved to" not in line and not ROW.fullmatch(line)],
+                        [row[:4] for row in table_rows(r.stdout)],
+                        [p.get_value() for p in network3.load(prefix + "-0.json").params]))
+    (lines1, rows1, params1), (lines2, rows2, params2) = outputs
+    assert lines1 == lines2 and rows1 == rows2
+    for a, b in zip(params1, params2):
+        np.testing.assert_array_equal(a, b)
+    r = run("chapter6", "shallow", "--threads", "0", "--data-dir", str(fake_dir))
+    assert r.returncode == 2 and "--threads" in r.stderr
