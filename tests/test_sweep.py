@@ -35,8 +35,11 @@ def serial(data_dir):
 
 
 def env():
+    # the children import this cnet: PYTHONPATH names it, and PYTHONSAFEPATH keeps `python -c`
+    # and `-m` from putting the current directory (a source checkout's root) first
     e = dict(os.environ)
     e["PYTHONPATH"] = CNET_PATH + os.pathsep + e.get("PYTHONPATH", "")
+    e["PYTHONSAFEPATH"] = "1"
     e.pop("CNET_DATA_DIR", None)
     return e
 
