@@ -128,8 +128,8 @@ def _dense_backward(layer, in_shape, rows, kept, dz, need_input, k):
 
 
 # ------------------------------------------------------------ weights' gradients
-# Each takes a layer's memo over the whole mini-batch and returns ∂C/∂w's rows r0 … r1 − 1
-# (filters of a ConvPoolLayer, inputs of a dense layer), and ∂C/∂b.
+# From a layer's memo over the whole mini-batch: ∂C/∂w's rows r0 … r1 − 1 (filters of a
+# ConvPoolLayer, inputs of a dense layer), each a sum over the examples in their order; ∂C/∂b.
 
 def _conv_pool_weights(layer, memo, k, r0, r1):
     x, d_conv, _ = memo
