@@ -67,6 +67,15 @@ def assert_matches_finite_differences(weights, biases, nabla_w, nabla_b, C_x, ab
                 assert g[idx] == pytest.approx((up - down) / (2 * h), rel=1e-6, abs=abs)
 
 
+@pytest.fixture
+def restore_floatx():
+    """network3.floatX as it was before the test (tests that build layers set it)."""
+    from cnet import network3
+    saved = network3.floatX
+    yield
+    network3.floatX = saved
+
+
 @pytest.fixture(scope="session")
 def mnist_dir():
     """The directory named by CNET_DATA_DIR, holding real MNIST; skips without it."""

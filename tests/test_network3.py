@@ -22,11 +22,7 @@ ACTIVATION_FN = {"sigmoid": network3.sigmoid, "tanh": network3.tanh, "relu": net
                  "linear": network3.linear}
 
 
-@pytest.fixture(autouse=True)
-def restore_floatx():
-    saved = network3.floatX
-    yield
-    network3.floatX = saved
+pytestmark = pytest.mark.usefixtures("restore_floatx")
 
 
 # ------------------------------------------------------------ the book's arithmetic, by hand

@@ -11,11 +11,8 @@ from cnet.network3 import ConvPoolLayer, FullyConnectedLayer, Network, SoftmaxLa
 
 
 @pytest.fixture(autouse=True)
-def restore_floatx():
-    saved = network3.floatX
+def float64_layers(restore_floatx):
     network3.floatX = "float64"
-    yield
-    network3.floatX = saved
 
 
 def conv(image=(4, 1, 8, 8), filters=(2, 1, 3, 3), pool=(2, 2), **kwargs):

@@ -14,11 +14,7 @@ from cnet import _kernels, _workers, network3
 compiled = pytest.mark.skipif(_kernels.compiled is None, reason="the compiled kernels are not built")
 
 
-@pytest.fixture(autouse=True)
-def restore_floatx():
-    saved = network3.floatX
-    yield
-    network3.floatX = saved
+pytestmark = pytest.mark.usefixtures("restore_floatx")
 
 
 def layers(m):
