@@ -65,8 +65,9 @@ def conv_backward(x, filters, delta, need_input=True, span=None):
     cdef Py_ssize_t Kw = _whole(K), Pw = _whole(P)
     cdef bint want_input = bool(need_input)
     grad_flipped = np.zeros((max(f1 - f0, 1), Kw), dtype=DTYPE)
-    colT = np.zeros((P, Kw), dtype=DTYPE)
-    dcol = np.zeros((K, Pw), dtype=DTYPE)
+    # scratch for the filters' gradient (each example's patches as rows) and for the input's
+    colT = np.zeros((P if f1 > f0 else 1, Kw), dtype=DTYPE)
+    dcol = np.zeros((K if want_input else 1, Pw), dtype=DTYPE)
     padded_delta = np.zeros((m, F, Pw), dtype=DTYPE)
     padded_delta[:, :, :P] = delta.reshape(m, F, P)
     grad_x = np.zeros((m, C, H, W), dtype=DTYPE) if want_input else None
