@@ -76,17 +76,26 @@ def test_a_hand_made_case_flips_the_filter():
     np.testing.assert_array_equal(k.conv_forward(x, filters), [[[[21.0, 32.0]]]])
 
 
+@pytest.mark.parametrize("isa", ["baseline"] + wider_isas())
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("pool", [(2, 2), (3, 2), (1, 1), (5, 4)])
-def test_pooling_matches_the_reference_with_ties_and_borders(pool, dtype):
-    k = build("baseline", dtype)
+@pytest.mark.parametrize("pool", [(2, 2), (3, 2), (2, 3), (1, 1), (5, 4)])
+@pytest.mark.parametrize("shape", [(3, 4, 11, 9), (2, 3, 24, 24), (2, 40, 8, 8), (1, 2, 5, 37)])
+def test_pooling_matches_the_reference_with_ties_and_borders(shape, pool, dtype, isa):
+    # the values the reference's; and byte for byte the baseline build's, signed zeros
+    # and NaN included (the first maximum of a window in its order)
+    k, base = build(isa, dtype), build("baseline", dtype)
     rng = np.random.default_rng(pool[0] * 10 + pool[1])
-    a = rng.integers(0, 3, (3, 4, 11, 9)).astype(dtype)          # small integers: many ties
+    a = rng.integers(-1, 2, shape).astype(dtype)          # small integers: many ties
     pooled = k.pool_forward(a, pool)
     np.testing.assert_array_equal(pooled, numpy_conv.pool_forward(a, pool))
     delta = rng.standard_normal(pooled.shape).astype(dtype)
     np.testing.assert_array_equal(k.pool_backward(a, pooled, delta, pool),
                                   numpy_conv.pool_backward(a, pooled, delta, pool))
+    a[a == 0] *= rng.choice(np.array([-1, 1], dtype=dtype), size=int((a == 0).sum()))
+    a.reshape(-1)[rng.integers(0, a.size, 5)] = np.nan
+    pooled = k.pool_forward(a, pool)
+    assert pooled.tobytes() == base.pool_forward(a, pool).tobytes()
+    assert k.pool_backward(a, pooled, delta, pool).tobytes() == base.pool_backward(a, pooled, delta, pool).tobytes()
 
 
 @pytest.mark.parametrize("p", [0.0, 0.25, 0.5, 0.999])

@@ -36,20 +36,22 @@
 static void cnet_im2col(const cnet_real *in, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                         Py_ssize_t h, Py_ssize_t w, cnet_real *col, Py_ssize_t ld)
 {
-    Py_ssize_t OH = H - h + 1, OW = W - w + 1, c, i, j, y;
+    Py_ssize_t OH = H - h + 1, OW = W - w + 1, c, i, j, y, x;
     for (c = 0; c < C; c++)
         for (i = 0; i < h; i++)
             for (j = 0; j < w; j++) {
                 cnet_real *row = col + ((c * h + i) * w + j) * ld;
-                for (y = 0; y < OH; y++)
-                    memcpy(row + y * OW, in + (c * H + y + i) * W + j, OW * sizeof(cnet_real));
+                for (y = 0; y < OH; y++) {
+                    const cnet_real *from = in + (c * H + y + i) * W + j;
+                    for (x = 0; x < OW; x++) row[y * OW + x] = from[x];
+                }
             }
 }
 
 /* colT[y·OW + x][(c·h + i)·w + j] = in[c][y + i][x + j]: each patch a row (P × K, rows
    `ld` apart) */
-static void cnet_im2row(const cnet_real *in, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
-                        Py_ssize_t h, Py_ssize_t w, cnet_real *colT, Py_ssize_t ld)
+CNET_INLINE void cnet_im2row_w(const cnet_real *in, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                               Py_ssize_t h, Py_ssize_t w, cnet_real *colT, Py_ssize_t ld)
 {
     Py_ssize_t OH = H - h + 1, OW = W - w + 1, c, i, y, x;
     for (y = 0; y < OH; y++)
@@ -59,6 +61,15 @@ static void cnet_im2row(const cnet_real *in, Py_ssize_t C, Py_ssize_t H, Py_ssiz
                 for (i = 0; i < h; i++)
                     memcpy(row + (c * h + i) * w, in + (c * H + y + i) * W + x, w * sizeof(cnet_real));
         }
+}
+
+static void cnet_im2row(const cnet_real *in, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                        Py_ssize_t h, Py_ssize_t w, cnet_real *colT, Py_ssize_t ld)
+{
+    if (w == 5)         /* the book's filters: each copy of 5 reals inlined */
+        cnet_im2row_w(in, C, H, W, h, 5, colT, ld);
+    else
+        cnet_im2row_w(in, C, H, W, h, w, colT, ld);
 }
 
 /* in[c][y + i][x + j] += dcol[(c·h + i)·w + j][y·OW + x], for c, i, j, y, x in that
@@ -161,22 +172,51 @@ static void cnet_gemm_nt(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const cnet_re
     }
 }
 
+/* out_row[x] = max over i < ph, j < pw of rows[i·OW + x·pw + j], x < PW: one row of
+   windows, taken in the order i, j (each maximum the first of its equals), without
+   branches */
+CNET_INLINE void cnet_maxpool_row(const cnet_real *rows, Py_ssize_t OW, Py_ssize_t PW, Py_ssize_t ph,
+                                  Py_ssize_t pw, cnet_real *out_row)
+{
+    Py_ssize_t x, i, j;
+    for (x = 0; x < PW; x++) {
+        const cnet_real *win = rows + x * pw;
+        cnet_real best = win[0];
+        for (i = 0; i < ph; i++)
+            for (j = 0; j < pw; j++) {
+                cnet_real v = win[i * OW + j];
+                best = v > best ? v : best;
+            }
+        out_row[x] = best;
+    }
+}
+
 /* out[f][py][px] = max over the window's a[f][py·ph + i][px·pw + j], i < ph, j < pw, of
    the F maps of OH × OW; the rows and columns that fill no window are left out */
 static void cnet_maxpool(const cnet_real *a, Py_ssize_t F, Py_ssize_t OH, Py_ssize_t OW,
                          Py_ssize_t ph, Py_ssize_t pw, cnet_real *out)
 {
-    Py_ssize_t PH = OH / ph, PW = OW / pw, f, y, x, i, j;
+    Py_ssize_t PH = OH / ph, PW = OW / pw, f, y;
     for (f = 0; f < F; f++)
-        for (y = 0; y < PH; y++)
-            for (x = 0; x < PW; x++) {
-                const cnet_real *win = a + (f * OH + y * ph) * OW + x * pw;
-                cnet_real best = win[0];
-                for (i = 0; i < ph; i++)
-                    for (j = 0; j < pw; j++)
-                        if (win[i * OW + j] > best) best = win[i * OW + j];
-                out[(f * PH + y) * PW + x] = best;
-            }
+        for (y = 0; y < PH; y++) {
+            const cnet_real *rows = a + (f * OH + y * ph) * OW;
+            if (ph == 2 && pw == 2)      /* the book's pools: the loops unrolled */
+                cnet_maxpool_row(rows, OW, PW, 2, 2, out + (f * PH + y) * PW);
+            else
+                cnet_maxpool_row(rows, OW, PW, ph, pw, out + (f * PH + y) * PW);
+        }
+}
+
+/* da_row[x·pw + j] = dout_row[x] where a_row[x·pw + j] equals out_row[x], else 0, for
+   x < PW, j < pw: one input row's share of a row of windows, without branches */
+CNET_INLINE void cnet_maxpool_grad_row(const cnet_real *__restrict a_row, const cnet_real *__restrict out_row,
+                                       const cnet_real *__restrict dout_row, Py_ssize_t PW, Py_ssize_t pw,
+                                       cnet_real *__restrict da_row)
+{
+    Py_ssize_t x, j;
+    for (x = 0; x < PW; x++)
+        for (j = 0; j < pw; j++)
+            da_row[x * pw + j] = a_row[x * pw + j] == out_row[x] ? dout_row[x] : (cnet_real) 0;
 }
 
 /* da[f][y][x] = dout of the window holding (y, x) where a[f][y][x] equals the window's
@@ -185,17 +225,23 @@ static void cnet_maxpool_grad(const cnet_real *a, const cnet_real *out, const cn
                               Py_ssize_t F, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t ph, Py_ssize_t pw,
                               cnet_real *da)
 {
-    Py_ssize_t PH = OH / ph, PW = OW / pw, f, y, x, i, j;
-    memset(da, 0, F * OH * OW * sizeof(cnet_real));
-    /* window by window: no division per input */
-    for (f = 0; f < F; f++)
-        for (y = 0; y < PH; y++)
-            for (x = 0; x < PW; x++) {
-                Py_ssize_t w = (f * PH + y) * PW + x, at = (f * OH + y * ph) * OW + x * pw;
-                for (i = 0; i < ph; i++)
-                    for (j = 0; j < pw; j++)
-                        if (a[at + i * OW + j] == out[w]) da[at + i * OW + j] = dout[w];
+    Py_ssize_t PH = OH / ph, PW = OW / pw, f, y, i;
+    for (f = 0; f < F; f++) {
+        for (y = 0; y < PH; y++) {
+            Py_ssize_t w = (f * PH + y) * PW;
+            for (i = 0; i < ph; i++) {
+                Py_ssize_t at = (f * OH + y * ph + i) * OW;
+                if (pw == 2)             /* the book's pools: the loop over j unrolled */
+                    cnet_maxpool_grad_row(a + at, out + w, dout + w, PW, 2, da + at);
+                else
+                    cnet_maxpool_grad_row(a + at, out + w, dout + w, PW, pw, da + at);
+                /* the columns that fill no window */
+                memset(da + at + PW * pw, 0, (OW - PW * pw) * sizeof(cnet_real));
             }
+        }
+        /* the rows that fill no window */
+        memset(da + (f * OH + PH * ph) * OW, 0, (OH - PH * ph) * OW * sizeof(cnet_real));
+    }
 }
 
 /* SplitMix64's output function of z + 2^64/φ (arithmetic mod 2^64) */
