@@ -22,9 +22,40 @@ cdef Py_ssize_t _whole(Py_ssize_t n):
     return (n + CNET_W - 1) // CNET_W * CNET_W
 
 
-def _flipped_rows(filters):
-    # the filters turned by 180° in each map, one row of K = C·h·w per filter
-    return np.ascontiguousarray(filters[:, :, ::-1, ::-1]).reshape(len(filters), -1)
+cdef _flipped_rows(filters, bint transposed=False):
+    # the filters turned by 180° in each map, one row of K = C·h·w per filter (F × K), or
+    # with ``transposed`` one column per filter (K × F)
+    cdef Py_ssize_t F = filters.shape[0], C = filters.shape[1], h = filters.shape[2], w = filters.shape[3]
+    cdef Py_ssize_t K = C * h * w, f, c, i, j, k
+    flipped = np.empty((K, F) if transposed else (F, K), dtype=DTYPE)
+    cdef real_t[:, :, :, ::1] fv = filters
+    cdef real_t[:, ::1] ov = flipped
+    with nogil:
+        for f in range(F):
+            for c in range(C):
+                for i in range(h):
+                    for j in range(w):
+                        k = (c * h + i) * w + j
+                        if transposed:
+                            ov[k, f] = fv[f, c, h - 1 - i, w - 1 - j]
+                        else:
+                            ov[f, k] = fv[f, c, h - 1 - i, w - 1 - j]
+    return flipped
+
+
+cdef _unflipped(grad_flipped, Py_ssize_t F, Py_ssize_t C, Py_ssize_t h, Py_ssize_t w):
+    # the (F, C, h, w) filters whose _flipped_rows are the first C·h·w columns of grad_flipped
+    out = np.empty((F, C, h, w), dtype=DTYPE)
+    cdef real_t[:, ::1] gv = grad_flipped
+    cdef real_t[:, :, :, ::1] ov = out
+    cdef Py_ssize_t f, c, i, j
+    with nogil:
+        for f in range(F):
+            for c in range(C):
+                for i in range(h):
+                    for j in range(w):
+                        ov[f, c, i, j] = gv[f, (c * h + h - 1 - i) * w + w - 1 - j]
+    return out
 
 
 def conv_forward(x, filters):
@@ -47,7 +78,7 @@ def conv_forward(x, filters):
         for n in range(m):
             cnet_im2col(&xv[n, 0, 0, 0], C, H, W, h, w, &cv[0, 0], Pw)
             cnet_gemm(0, F, Pw, K, &fv[0, 0], K, &cv[0, 0], Pw, &ov[n, 0, 0], Pw)
-    return np.ascontiguousarray(out[:, :, :P]).reshape(m, F, OH, OW)
+    return (out if Pw == P else np.ascontiguousarray(out[:, :, :P])).reshape(m, F, OH, OW)
 
 
 def conv_backward(x, filters, delta, need_input=True, span=None):
@@ -68,10 +99,13 @@ def conv_backward(x, filters, delta, need_input=True, span=None):
     # scratch for the filters' gradient (each example's patches as rows) and for the input's
     colT = np.zeros((P if f1 > f0 else 1, Kw), dtype=DTYPE)
     dcol = np.zeros((K if want_input else 1, Pw), dtype=DTYPE)
-    padded_delta = np.zeros((m, F, Pw), dtype=DTYPE)
-    padded_delta[:, :, :P] = delta.reshape(m, F, P)
+    if Pw == P:
+        padded_delta = delta.reshape(m, F, P)
+    else:
+        padded_delta = np.zeros((m, F, Pw), dtype=DTYPE)
+        padded_delta[:, :, :P] = delta.reshape(m, F, P)
     grad_x = np.zeros((m, C, H, W), dtype=DTYPE) if want_input else None
-    flippedT = np.ascontiguousarray(_flipped_rows(filters).T)
+    flippedT = _flipped_rows(filters, True) if want_input else np.zeros((1, 1), dtype=DTYPE)
     cdef real_t[:, :, :, ::1] xv = x
     cdef real_t[:, :, ::1] dv = padded_delta
     cdef real_t[:, :, :, ::1] gx = grad_x if want_input else np.zeros((1, 1, 1, 1), dtype=DTYPE)
@@ -87,8 +121,7 @@ def conv_backward(x, filters, delta, need_input=True, span=None):
                 memset(&dc[0, 0], 0, K * Pw * sizeof(real_t))
                 cnet_gemm(0, K, Pw, F, &ftv[0, 0], F, &dv[n, 0, 0], Pw, &dc[0, 0], Pw)
                 cnet_col2im_add(&dc[0, 0], Pw, C, H, W, h, w, &gx[n, 0, 0, 0])
-    grad_filters = np.ascontiguousarray(grad_flipped[:f1 - f0, :K].reshape(f1 - f0, C, h, w)[:, :, ::-1, ::-1])
-    return grad_filters, grad_x
+    return _unflipped(grad_flipped, f1 - f0, C, h, w), grad_x
 
 
 def pool_forward(a, pool):

@@ -31,21 +31,40 @@
 #define CNET_NV 2
 #endif
 
+/* to[x] = from[x], x < n: whole runs of 8 reals as fixed-size copies (the compiler's vector
+   moves), then one by one */
+CNET_INLINE void cnet_copy_run(cnet_real *to, const cnet_real *from, Py_ssize_t n)
+{
+    Py_ssize_t x = 0;
+    for (; x + 8 <= n; x += 8) memcpy(to + x, from + x, 8 * sizeof(cnet_real));
+    for (; x < n; x++) to[x] = from[x];
+}
+
+/* col[(c·h + i)·w + j][y·OW + x] = in[c][y + i][x + j] for maps OW = W − w + 1 wide */
+CNET_INLINE void cnet_im2col_ow(const cnet_real *in, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                                Py_ssize_t h, Py_ssize_t w, Py_ssize_t OW, cnet_real *col, Py_ssize_t ld)
+{
+    Py_ssize_t OH = H - h + 1, c, i, j, y;
+    for (c = 0; c < C; c++)
+        for (i = 0; i < h; i++)
+            for (j = 0; j < w; j++) {
+                cnet_real *row = col + ((c * h + i) * w + j) * ld;
+                for (y = 0; y < OH; y++) cnet_copy_run(row + y * OW, in + (c * H + y + i) * W + j, OW);
+            }
+}
+
 /* col[(c·h + i)·w + j][y·OW + x] = in[c][y + i][x + j]: each patch a column (K × P, rows
    `ld` apart) */
 static void cnet_im2col(const cnet_real *in, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                         Py_ssize_t h, Py_ssize_t w, cnet_real *col, Py_ssize_t ld)
 {
-    Py_ssize_t OH = H - h + 1, OW = W - w + 1, c, i, j, y, x;
-    for (c = 0; c < C; c++)
-        for (i = 0; i < h; i++)
-            for (j = 0; j < w; j++) {
-                cnet_real *row = col + ((c * h + i) * w + j) * ld;
-                for (y = 0; y < OH; y++) {
-                    const cnet_real *from = in + (c * H + y + i) * W + j;
-                    for (x = 0; x < OW; x++) row[y * OW + x] = from[x];
-                }
-            }
+    Py_ssize_t OW = W - w + 1;
+    if (OW == 8)            /* the book's maps (8 and 24 wide): the copies unrolled */
+        cnet_im2col_ow(in, C, H, W, h, w, 8, col, ld);
+    else if (OW == 24)
+        cnet_im2col_ow(in, C, H, W, h, w, 24, col, ld);
+    else
+        cnet_im2col_ow(in, C, H, W, h, w, OW, col, ld);
 }
 
 /* colT[y·OW + x][(c·h + i)·w + j] = in[c][y + i][x + j]: each patch a row (P × K, rows
@@ -72,22 +91,36 @@ static void cnet_im2row(const cnet_real *in, Py_ssize_t C, Py_ssize_t H, Py_ssiz
         cnet_im2row_w(in, C, H, W, h, w, colT, ld);
 }
 
-/* in[c][y + i][x + j] += dcol[(c·h + i)·w + j][y·OW + x], for c, i, j, y, x in that
-   order: a gradient with respect to the patches (K × P, rows `ld` apart) added back
-   onto the maps */
-static void cnet_col2im_add(const cnet_real *dcol, Py_ssize_t ld, Py_ssize_t C, Py_ssize_t H,
-                            Py_ssize_t W, Py_ssize_t h, Py_ssize_t w, cnet_real *in)
+/* in[c][y + i][x + j] += dcol[(c·h + i)·w + j][y·OW + x] for maps OW = W − w + 1 wide */
+CNET_INLINE void cnet_col2im_add_ow(const cnet_real *dcol, Py_ssize_t ld, Py_ssize_t C, Py_ssize_t H,
+                                    Py_ssize_t W, Py_ssize_t h, Py_ssize_t w, Py_ssize_t OW, cnet_real *in)
 {
-    Py_ssize_t OH = H - h + 1, OW = W - w + 1, c, i, j, y, x;
+    Py_ssize_t OH = H - h + 1, c, i, j, y, x;
     for (c = 0; c < C; c++)
         for (i = 0; i < h; i++)
             for (j = 0; j < w; j++) {
                 const cnet_real *row = dcol + ((c * h + i) * w + j) * ld;
                 for (y = 0; y < OH; y++) {
                     cnet_real *to = in + (c * H + y + i) * W + j;
-                    for (x = 0; x < OW; x++) to[x] += row[y * OW + x];
+                    const cnet_real *from = row + y * OW;
+                    for (x = 0; x < OW; x++) to[x] += from[x];
                 }
             }
+}
+
+/* in[c][y + i][x + j] += dcol[(c·h + i)·w + j][y·OW + x], for c, i, j, y, x in that
+   order: a gradient with respect to the patches (K × P, rows `ld` apart) added back
+   onto the maps */
+static void cnet_col2im_add(const cnet_real *dcol, Py_ssize_t ld, Py_ssize_t C, Py_ssize_t H,
+                            Py_ssize_t W, Py_ssize_t h, Py_ssize_t w, cnet_real *in)
+{
+    Py_ssize_t OW = W - w + 1;
+    if (OW == 8)            /* the book's maps (8 and 24 wide): the loop over x unrolled */
+        cnet_col2im_add_ow(dcol, ld, C, H, W, h, w, 8, in);
+    else if (OW == 24)
+        cnet_col2im_add_ow(dcol, ld, C, H, W, h, w, 24, in);
+    else
+        cnet_col2im_add_ow(dcol, ld, C, H, W, h, w, OW, in);
 }
 
 #if defined(__GNUC__)
