@@ -44,6 +44,9 @@ else:
 # the target platform (cibuildwheel cross-compiles on macOS and says so here)
 x86_64 = sysconfig.get_platform().lower().endswith(("x86_64", "amd64"))
 
+# the crew of threads that chapter 6's kernels share a call among (crew.h) is POSIX threads
+threads_link = [] if sys.platform == "win32" else ["-pthread"]
+
 # CNET_SANITIZE=1: AddressSanitizer and UndefinedBehaviorSanitizer (tools/sanitize.sh)
 sanitize = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"] if os.environ.get("CNET_SANITIZE") == "1" else []
 
@@ -196,7 +199,8 @@ def _one_line(exc):
 
 setup(
     ext_modules=[
-        Extension(name, sources, extra_compile_args=flags + sanitize, extra_link_args=sanitize,
+        Extension(name, sources, extra_compile_args=flags + threads_link + sanitize,
+                  extra_link_args=threads_link + sanitize,
                   define_macros=macros, include_dirs=INCLUDE_DIRS, depends=DEPENDS)
         for name, sources, flags, macros in EXTENSIONS
     ],

@@ -19,7 +19,7 @@ import collections
 
 import numpy as np
 
-from cnet import _checks, _kernels, _layer_math, _network3_files, _workers
+from cnet import _checks, _kernels, _layer_math, _network3_files
 from cnet._network3_data import Shared, arrays, load_data_shared, size
 from cnet._network3_layers import (ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer, activation_name,
                                    check_chain, linear, ReLU, sigmoid, tanh)
@@ -125,15 +125,11 @@ class Network:
         if X.ndim != 2 or X.shape[1] != self.layers[0].n_inputs:
             raise ValueError("X has shape {}; expected (n, {})".format(X.shape, self.layers[0].n_inputs))
         X = X.astype(self.dtype, copy=False)
-        out = []
-        for part in _workers.run(self._predict_rows, [(X[a:b],) for a, b in _workers.spans(len(X), self._threads())]):
-            out.extend(part)
+        threads = self._threads()
+        out = [np.argmax(_layer_math.forward(self.layers, X[start:start + 1000], self._kernels,
+                                             threads=threads)[0], axis=1)
+               for start in range(0, len(X), 1000)]
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
-
-    def _predict_rows(self, X):
-        """predict's answers for X, a list of arrays of up to 1,000 rows each."""
-        return [np.argmax(_layer_math.forward(self.layers, X[start:start + 1000], self._kernels)[0], axis=1)
-                for start in range(0, len(X), 1000)]
 
     def _threads(self):
         """``self.num_threads``, checked (the user may have assigned it)."""

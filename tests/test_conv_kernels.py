@@ -136,27 +136,48 @@ def test_matmul_reads_a_transposed_b_in_place_with_the_same_bits(isa, dtype, M, 
         k.matmul(np.zeros((2, 3), dtype), np.zeros((5, 4), dtype).T)
 
 
+@pytest.mark.parametrize("isa", ["baseline"] + wider_isas())
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("shape", [(3, 20, 12, 12, 40, 5, 5), (2, 2, 6, 5, 7, 1, 1), (4, 5, 10, 3, 9, 2, 3)])
-def test_filter_spans_are_rows_of_the_whole_gradient_bit_for_bit(shape, dtype):
-    # threads each take a span of the filters: together the bits of the whole
-    k = build("baseline", dtype)
-    x, filters, delta = case(shape, dtype, seed=len(shape))
-    whole, grad_x = k.conv_backward(x, filters, delta)
-    F = len(filters)
-    for cuts in ([0, F], [0, 1, F], [0, F // 3, F // 2, F], [0, 0, F, F]):
-        pieces = [k.conv_backward(x, filters, delta, need_input=False, span=(a, b))[0]
-                  for a, b in zip(cuts, cuts[1:])]
-        assert [len(p) for p in pieces] == [b - a for a, b in zip(cuts, cuts[1:])]
-        np.testing.assert_array_equal(np.concatenate(pieces).view(np.uint8), whole.view(np.uint8))
-        reference = [numpy_conv.conv_backward(x, filters, delta, need_input=False, span=(a, b))[0]
-                     for a, b in zip(cuts, cuts[1:])]
-        close(np.concatenate(pieces), np.concatenate(reference).astype(np.float64), dtype)
-    none, only_x = k.conv_backward(x, filters, delta, span=(0, 0))
-    assert none.shape == (0,) + filters.shape[1:]
-    np.testing.assert_array_equal(only_x, grad_x)
-    for bad in ((0, F + 1), (2, 1), (-1, 1)):
-        for kernels in (k, numpy_conv):
-            with pytest.raises(ValueError, match=r"span \({}, {}\) is not a range of the {} filters".format(
-                    bad[0], bad[1], F)):
-                kernels.conv_backward(x, filters, delta, span=bad)
+def test_any_thread_count_gives_one_threads_bits(dtype, isa):
+    # the crew's parts: examples (forward, input gradient, pooling), filters (their
+    # gradient), rows or columns (products); 5 threads leave some parts without work
+    k = build(isa, dtype)
+    for shape in SHAPES:
+        x, filters, delta = case(shape, dtype, seed=sum(shape))
+        out = k.conv_forward(x, filters)
+        grad, grad_x = k.conv_backward(x, filters, delta)
+        pool = (min(2, out.shape[2]), min(2, out.shape[3]))
+        pooled = k.pool_forward(out, pool)
+        d_pooled = pooled[::-1].copy()
+        d_out = k.pool_backward(out, pooled, d_pooled, pool)
+        for threads in (2, 3, 5):
+            assert k.conv_forward(x, filters, threads=threads).tobytes() == out.tobytes()
+            g, gx = k.conv_backward(x, filters, delta, threads=threads)
+            assert g.tobytes() == grad.tobytes() and gx.tobytes() == grad_x.tobytes()
+            g, none = k.conv_backward(x, filters, delta, need_input=False, threads=threads)
+            assert g.tobytes() == grad.tobytes() and none is None
+            assert k.pool_forward(out, pool, threads=threads).tobytes() == pooled.tobytes()
+            assert k.pool_backward(out, pooled, d_pooled, pool, threads=threads).tobytes() == d_out.tobytes()
+    rng = np.random.default_rng(5)
+    for M, K, N in [(10, 640, 100), (640, 10, 100), (10, 100, 640), (3, 70, 130), (129, 33, 5)]:
+        A, B = rng.standard_normal((M, K)).astype(dtype), rng.standard_normal((K, N)).astype(dtype)
+        BT = np.ascontiguousarray(B.T)
+        one, one_t = k.matmul(A, B), k.matmul(A, BT.T)
+        close(one, A.astype(np.float64) @ B.astype(np.float64), dtype)
+        for threads in (2, 3, 5):
+            assert k.matmul(A, B, threads=threads).tobytes() == one.tobytes()
+            assert k.matmul(A, BT.T, threads=threads).tobytes() == one_t.tobytes()
+
+
+@pytest.mark.skipif(_kernels.compiled is None or not _kernels.compiled.threads_supported(),
+                    reason="this build runs a call's parts one after another")
+def test_the_crews_parts_run_at_once_and_again_after_a_fork():
+    # each part waits for all the others: they meet only if they run at the same time
+    import multiprocessing
+    k = _kernels.compiled
+    assert k.crew_meet(1) == 1
+    assert k.crew_meet(3) == 3
+    assert k.crew_meet(2) == 2
+    # a fork's child has none of its parent's threads: its crew starts its own
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply(k.crew_meet, (3,)) == 3

@@ -1,7 +1,8 @@
-"""network3 on threads: a step's examples, then its weights' rows, shared among
-1-3 threads give the same bits as one thread with the compiled kernels (the
-dropout masks too); the NumPy kernels agree to rounding; the thread count is
-checked; the parts really run on other threads."""
+"""network3 on threads: the compiled kernels share each call among 1-3 threads
+and give one thread's bits (the dropout masks too), also when two Python
+threads train at once; the NumPy kernels, on one thread whatever the count,
+give the same bits too; the thread count is checked.  (The kernels' thread
+parts themselves: test_conv_kernels.py.)"""
 import contextlib
 import io
 import threading
@@ -9,7 +10,7 @@ import threading
 import numpy as np
 import pytest
 
-from cnet import _kernels, _workers, network3
+from cnet import _kernels, network3
 
 compiled = pytest.mark.skipif(_kernels.compiled is None, reason="the compiled kernels are not built")
 
@@ -52,12 +53,30 @@ def test_any_thread_count_gives_one_threads_bits(dtype, m):
         np.testing.assert_array_equal(predictions, other_predictions)
 
 
-def test_the_numpy_kernels_on_threads_agree_with_one_thread():
+def test_the_numpy_kernels_give_one_threads_bits_for_any_count():
     params, predictions = trained(1, "float64", backend="numpy")
     other, other_predictions = trained(3, "float64", backend="numpy")
     for a, b in zip(params, other):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+        assert a.tobytes() == b.tobytes()
     np.testing.assert_array_equal(predictions, other_predictions)
+
+
+@compiled
+def test_two_python_threads_training_at_once_each_get_one_threads_bits():
+    # one crew per process: a call made while the other thread's runs takes its parts in turn
+    params, _ = trained(1, "float64", epochs=3)
+    results = [None, None]
+
+    def train(j):
+        results[j] = trained(2, "float64", epochs=3)[0]
+
+    threads = [threading.Thread(target=train, args=(j,)) for j in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for other in results:
+        assert [a.tobytes() for a in other] == [a.tobytes() for a in params]
 
 
 def test_training_moves_the_weights():
@@ -85,38 +104,3 @@ def test_the_thread_count_defaults_to_cnet_num_threads(monkeypatch):
     assert network3.Network(layers(5), 5).num_threads == 3
     monkeypatch.delenv("CNET_NUM_THREADS")
     assert network3.Network(layers(5), 5).num_threads == 1
-
-
-def test_parts_run_at_once_on_other_threads_in_order():
-    barrier = threading.Barrier(3, timeout=10)   # only passes if all three parts run at once
-
-    def part(j):
-        barrier.wait()
-        return j, threading.current_thread().name
-
-    results = _workers.run(part, [(0,), (1,), (2,)])
-    assert [j for j, _ in results] == [0, 1, 2]
-    assert results[0][1] == threading.current_thread().name
-    assert len({name for _, name in results}) == 3
-
-
-def test_a_failing_part_raises_after_every_part_is_done():
-    done = []
-
-    def part(j):
-        if j == 1:
-            raise ValueError("part 1 failed")
-        threading.Event().wait(0.05)
-        done.append(j)
-
-    with pytest.raises(ValueError, match="part 1 failed"):
-        _workers.run(part, [(0,), (1,), (2,)])
-    assert sorted(done) == [0, 2]
-
-
-@pytest.mark.parametrize("n, parts", [(10, 1), (10, 3), (2, 3), (0, 2), (7, 7)])
-def test_spans_cover_the_items_in_order_evenly(n, parts):
-    spans = _workers.spans(n, parts)
-    assert [i for a, b in spans for i in range(a, b)] == list(range(n))
-    assert len(spans) == max(1, min(parts, n))
-    assert max(b - a for a, b in spans) - min(b - a for a, b in spans) <= 1

@@ -1,12 +1,23 @@
 # Chapter 6's layer arithmetic over NumPy arrays, the same functions as
-# numpy_conv.py (conv_forward, conv_backward, pool_forward, pool_backward,
+# numpy_conv.py (conv_forward, conv_backward, pool_forward, pool_backward, matmul,
 # dropout_keep), each example's convolution as matrix products over its patches
-# (conv.h).  Shapes are checked here, once; the loops then run unchecked.
-from cnet._kernels.conv cimport (CNET_NV, CNET_W, cnet_col2im_add, cnet_dropout_keep, cnet_gemm, cnet_gemm_nt,
-                                 cnet_im2col, cnet_im2row, cnet_maxpool, cnet_maxpool_grad)
-from cnet._kernels.real cimport real_t
+# (conv.h).  Shapes are checked here, once, and every array allocated; the loops
+# then run unchecked, cut into `threads` parts for the crew (_conv_parts.pxi).
+include "_conv_parts.pxi"
+
+from cnet._kernels.conv cimport cnet_dropout_keep
 from libc.stdint cimport uint64_t
-from libc.string cimport memset
+
+import threading
+
+# multiply-adds below which a product runs as one part: a part costs the crew a few
+# microseconds to hand out
+PRODUCT_PART = 1 << 17
+
+# each Python thread's scratch arrays, kept between calls: a new one of a few hundred
+# kilobytes is fresh pages from the system on every call, their faults taken by all the
+# crew's threads at once
+_kept = threading.local()
 
 
 def _maps(name, value, ndim=4):
@@ -22,138 +33,136 @@ cdef Py_ssize_t _whole(Py_ssize_t n):
     return (n + CNET_W - 1) // CNET_W * CNET_W
 
 
-cdef _flipped_rows(filters, bint transposed=False):
-    # the filters turned by 180° in each map, one row of K = C·h·w per filter (F × K), or
-    # with ``transposed`` one column per filter (K × F)
-    cdef Py_ssize_t F = filters.shape[0], C = filters.shape[1], h = filters.shape[2], w = filters.shape[3]
-    cdef Py_ssize_t K = C * h * w, f, c, i, j, k
-    flipped = np.empty((K, F) if transposed else (F, K), dtype=DTYPE)
-    cdef real_t[:, :, :, ::1] fv = filters
-    cdef real_t[:, ::1] ov = flipped
-    with nogil:
-        for f in range(F):
-            for c in range(C):
-                for i in range(h):
-                    for j in range(w):
-                        k = (c * h + i) * w + j
-                        if transposed:
-                            ov[k, f] = fv[f, c, h - 1 - i, w - 1 - j]
-                        else:
-                            ov[f, k] = fv[f, c, h - 1 - i, w - 1 - j]
-    return flipped
+cdef int _parts(threads, Py_ssize_t items):
+    # how many parts a call over `items` examples (or filters, rows) is cut into
+    return <int> max(1, min(int(threads), items))
 
 
-cdef _unflipped(grad_flipped, Py_ssize_t F, Py_ssize_t C, Py_ssize_t h, Py_ssize_t w):
-    # the (F, C, h, w) filters whose _flipped_rows are the first C·h·w columns of grad_flipped
-    out = np.empty((F, C, h, w), dtype=DTYPE)
-    cdef real_t[:, ::1] gv = grad_flipped
-    cdef real_t[:, :, :, ::1] ov = out
-    cdef Py_ssize_t f, c, i, j
-    with nogil:
-        for f in range(F):
-            for c in range(C):
-                for i in range(h):
-                    for j in range(w):
-                        ov[f, c, i, j] = gv[f, (c * h + h - 1 - i) * w + w - 1 - j]
-    return out
+def _scratch(key, int parts, Py_ssize_t size):
+    """A (≥ parts, size) array of zeros, this thread's and kept for the next call of the
+    same key (a use and the shapes that lay it out): the loops that use it write the
+    same entries each time, so the entries they leave alone stay zeros."""
+    a = getattr(_kept, "arrays", None)
+    if a is None:
+        a = _kept.arrays = {}
+    array = a.get(key)
+    if array is None or array.shape[0] < parts:
+        array = a[key] = np.zeros((parts, size), dtype=DTYPE)
+    return array
 
 
-def conv_forward(x, filters):
+cdef real_t *_at(a):
+    # the first real of the C-ordered array a (of at least one real)
+    cdef real_t[::1] flat = a.reshape(-1)
+    return &flat[0]
+
+
+cdef ConvJob _conv_job(x, filters):
+    # the shapes of a convolution of x (m, C, H, W) with filters (F, C, h, w)
+    cdef ConvJob j
+    j.m, j.C, j.H, j.W = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    j.F, j.h, j.w = filters.shape[0], filters.shape[2], filters.shape[3]
+    j.K, j.P = j.C * j.h * j.w, (j.H - j.h + 1) * (j.W - j.w + 1)
+    j.Kw, j.Pw = _whole(j.K), _whole(j.P)
+    return j
+
+
+def conv_forward(x, filters, threads=1):
     """out[n, f, y, x] = Σ_c Σ_i Σ_j x[n, c, y + i, x + j] · filters[f, c, h − 1 − i, w − 1 − j]:
-    Theano's valid, flipped convolution of each example's maps."""
+    Theano's valid, flipped convolution of each example's maps, the examples shared among
+    ``threads`` threads."""
     x, filters = _maps("x", x), _maps("filters", filters)
-    cdef Py_ssize_t m = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
-    cdef Py_ssize_t F = filters.shape[0], h = filters.shape[2], w = filters.shape[3]
-    if filters.shape[1] != C or not (0 < h <= H and 0 < w <= W):
+    if filters.shape[1] != x.shape[1] or not (0 < filters.shape[2] <= x.shape[2] and 0 < filters.shape[3] <= x.shape[3]):
         raise ValueError(f"filters of shape {filters.shape} do not fit maps of shape {x.shape[1:]}")
-    cdef Py_ssize_t OH = H - h + 1, OW = W - w + 1, K = C * h * w, P = OH * OW, n
-    cdef Py_ssize_t Pw = _whole(P)
-    out = np.zeros((m, F, Pw), dtype=DTYPE)
-    col = np.zeros((K, Pw), dtype=DTYPE)
-    flipped = _flipped_rows(filters)
-    cdef real_t[:, :, :, ::1] xv = x
-    cdef real_t[:, :, ::1] ov = out
-    cdef real_t[:, ::1] cv = col, fv = flipped
+    cdef ConvJob j = _conv_job(x, filters)
+    cdef int parts = _parts(threads, j.m)
+    out = np.empty((j.m, j.F, j.Pw), dtype=DTYPE)       # every entry written
+    if out.size == 0:
+        return out.reshape(j.m, j.F, j.H - j.h + 1, j.W - j.w + 1)
+    scratch = _scratch(("forward", j.F, j.K, j.Pw), parts, j.K * j.Pw + j.F * j.K)
+    j.a, j.b, j.out, j.scratch, j.stride = _at(x), _at(filters), _at(out), _at(scratch), scratch.shape[1]
     with nogil:
-        for n in range(m):
-            cnet_im2col(&xv[n, 0, 0, 0], C, H, W, h, w, &cv[0, 0], Pw)
-            cnet_gemm(0, F, Pw, K, &fv[0, 0], K, &cv[0, 0], Pw, &ov[n, 0, 0], Pw)
-    return (out if Pw == P else np.ascontiguousarray(out[:, :, :P])).reshape(m, F, OH, OW)
+        _run(_forward_part, &j, parts)
+    return (out if j.Pw == j.P else np.ascontiguousarray(out[:, :, :j.P])).reshape(
+        j.m, j.F, j.H - j.h + 1, j.W - j.w + 1)
 
 
-def conv_backward(x, filters, delta, need_input=True, span=None):
-    """(∂C/∂filters summed over the examples, ∂C/∂x or None) given delta = ∂C/∂out; with
-    span = (f0, f1), the gradient of filters f0 ≤ f < f1 only (f1 − f0 of them)."""
+def conv_backward(x, filters, delta, need_input=True, threads=1):
+    """(∂C/∂filters summed over the examples, ∂C/∂x or None) given delta = ∂C/∂out, on
+    ``threads`` threads (the filters' gradient shared by filters, the input's by examples)."""
     x, filters, delta = _maps("x", x), _maps("filters", filters), _maps("delta", delta)
-    cdef Py_ssize_t m = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
-    cdef Py_ssize_t F = filters.shape[0], h = filters.shape[2], w = filters.shape[3]
-    cdef Py_ssize_t OH = H - h + 1, OW = W - w + 1, K = C * h * w, P = OH * OW, n
-    if filters.shape[1] != C or delta.shape != (m, F, OH, OW):
+    cdef ConvJob j = _conv_job(x, filters)
+    if filters.shape[1] != j.C or delta.shape != (j.m, j.F, j.H - j.h + 1, j.W - j.w + 1):
         raise ValueError(f"delta {delta.shape}, filters {filters.shape} and x {x.shape} do not agree")
-    cdef Py_ssize_t f0 = 0 if span is None else span[0], f1 = F if span is None else span[1]
-    if not 0 <= f0 <= f1 <= F:
-        raise ValueError(f"span {span} is not a range of the {F} filters")
-    cdef Py_ssize_t Kw = _whole(K), Pw = _whole(P)
-    cdef bint want_input = bool(need_input)
-    grad_flipped = np.zeros((max(f1 - f0, 1), Kw), dtype=DTYPE)
-    # scratch for the filters' gradient (each example's patches as rows) and for the input's
-    colT = np.zeros((P if f1 > f0 else 1, Kw), dtype=DTYPE)
-    dcol = np.zeros((K if want_input else 1, Pw), dtype=DTYPE)
-    if Pw == P:
-        padded_delta = delta.reshape(m, F, P)
+    if j.Pw == j.P:
+        padded_delta = delta.reshape(j.m, j.F, j.P)
     else:
-        padded_delta = np.zeros((m, F, Pw), dtype=DTYPE)
-        padded_delta[:, :, :P] = delta.reshape(m, F, P)
-    grad_x = np.zeros((m, C, H, W), dtype=DTYPE) if want_input else None
-    flippedT = _flipped_rows(filters, True) if want_input else np.zeros((1, 1), dtype=DTYPE)
-    cdef real_t[:, :, :, ::1] xv = x
-    cdef real_t[:, :, ::1] dv = padded_delta
-    cdef real_t[:, :, :, ::1] gx = grad_x if want_input else np.zeros((1, 1, 1, 1), dtype=DTYPE)
-    cdef real_t[:, ::1] gv = grad_flipped, tv = colT, dc = dcol, ftv = flippedT
+        padded_delta = np.zeros((j.m, j.F, j.Pw), dtype=DTYPE)
+        padded_delta[:, :, :j.P] = delta.reshape(j.m, j.F, j.P)
+    if j.m == 0 or j.F == 0:
+        return np.zeros(filters.shape, dtype=DTYPE), np.zeros(x.shape, dtype=DTYPE) if need_input else None
+    # every entry of these is written by the parts (the parts zero what they add to)
+    grad_x = np.empty((j.m, j.C, j.H, j.W), dtype=DTYPE) if need_input else None
+    grad, grad_flipped = np.empty(filters.shape, dtype=DTYPE), np.empty((j.F, j.Kw), dtype=DTYPE)
+    cdef int parts = _parts(threads, (j.F + CNET_MR - 1) // CNET_MR)
+    # the filters' gradient: each part's patches as rows
+    scratch = _scratch(("filters", j.P, j.Kw), parts, j.P * j.Kw)
+    j.a, j.b, j.delta, j.out, j.out2 = _at(x), _at(filters), _at(padded_delta), _at(grad_flipped), _at(grad)
+    j.scratch, j.stride = _at(scratch), scratch.shape[1]
     with nogil:
-        for n in range(m):
-            if f1 > f0:
-                # ∂C/∂flipped[f][k] += Σ_p delta[n][f][p] · col[k][p], f0 ≤ f < f1
-                cnet_im2row(&xv[n, 0, 0, 0], C, H, W, h, w, &tv[0, 0], Kw)
-                cnet_gemm(0, f1 - f0, Kw, P, &dv[n, f0, 0], Pw, &tv[0, 0], Kw, &gv[0, 0], Kw)
-            if want_input:
-                # ∂C/∂col[k][p] = Σ_f flipped[f][k] · delta[n][f][p], added back onto the maps
-                memset(&dc[0, 0], 0, K * Pw * sizeof(real_t))
-                cnet_gemm(0, K, Pw, F, &ftv[0, 0], F, &dv[n, 0, 0], Pw, &dc[0, 0], Pw)
-                cnet_col2im_add(&dc[0, 0], Pw, C, H, W, h, w, &gx[n, 0, 0, 0])
-    return _unflipped(grad_flipped, f1 - f0, C, h, w), grad_x
+        _run(_filters_part, &j, parts)
+    if need_input:
+        # the input's gradient: each part's gradient of the patches as columns, and its
+        # flipped filters' transpose
+        parts = _parts(threads, j.m)
+        scratch = _scratch(("input", j.F, j.K, j.Pw), parts, j.K * j.Pw + j.K * j.F)
+        j.out, j.scratch, j.stride = _at(grad_x), _at(scratch), scratch.shape[1]
+        with nogil:
+            _run(_input_part, &j, parts)
+    return grad, grad_x
 
 
-def pool_forward(a, pool):
+cdef ConvJob _pool_job(a, pool):
+    cdef ConvJob j
+    j.m, j.F, j.H, j.W = a.shape[0], a.shape[1], a.shape[2], a.shape[3]
+    j.ph, j.pw = pool[0], pool[1]
+    return j
+
+
+def pool_forward(a, pool, threads=1):
     """The maximum of each non-overlapping pool = (ph, pw) window of a (m, f, Y, X); the rows
-    and columns that fill no window are left out."""
+    and columns that fill no window are left out.  The examples are shared among ``threads``
+    threads."""
     a = _maps("a", a)
-    cdef Py_ssize_t ph = pool[0], pw = pool[1], m = a.shape[0], F = a.shape[1], n
-    cdef Py_ssize_t OH = a.shape[2], OW = a.shape[3]
-    if not (0 < ph <= OH and 0 < pw <= OW):
-        raise ValueError(f"a pool of {ph}x{pw} does not fit maps of {OH}x{OW}")
-    out = np.empty((m, F, OH // ph, OW // pw), dtype=DTYPE)
-    cdef real_t[:, :, :, ::1] av = a, ov = out
+    cdef ConvJob j = _pool_job(a, pool)
+    if not (0 < j.ph <= j.H and 0 < j.pw <= j.W):
+        raise ValueError(f"a pool of {j.ph}x{j.pw} does not fit maps of {j.H}x{j.W}")
+    out = np.empty((j.m, j.F, j.H // j.ph, j.W // j.pw), dtype=DTYPE)
+    if out.size == 0:
+        return out
+    cdef int parts = _parts(threads, j.m)
+    j.a, j.out = _at(a), _at(out)
     with nogil:
-        for n in range(m):
-            cnet_maxpool(&av[n, 0, 0, 0], F, OH, OW, ph, pw, &ov[n, 0, 0, 0])
+        _run(_pool_part, &j, parts)
     return out
 
 
-def pool_backward(a, pooled, delta, pool):
+def pool_backward(a, pooled, delta, pool, threads=1):
     """∂C/∂a given delta = ∂C/∂pooled: each window's gradient to every input equal to its
-    maximum, zero elsewhere and in the border."""
+    maximum, zero elsewhere and in the border.  The examples are shared among ``threads``
+    threads."""
     a, pooled, delta = _maps("a", a), _maps("pooled", pooled), _maps("delta", delta)
-    cdef Py_ssize_t ph = pool[0], pw = pool[1], m = a.shape[0], F = a.shape[1], n
-    cdef Py_ssize_t OH = a.shape[2], OW = a.shape[3]
-    if pooled.shape != (m, F, OH // ph, OW // pw) or delta.shape != pooled.shape:
+    cdef ConvJob j = _pool_job(a, pool)
+    if pooled.shape != (j.m, j.F, j.H // j.ph, j.W // j.pw) or delta.shape != pooled.shape:
         raise ValueError(f"pooled {pooled.shape} and delta {delta.shape} do not match a {a.shape}")
     grad = np.empty_like(a)
-    cdef real_t[:, :, :, ::1] av = a, pv = pooled, dv = delta, gv = grad
+    if pooled.size == 0:
+        grad[...] = 0
+        return grad
+    cdef int parts = _parts(threads, j.m)
+    j.a, j.b, j.delta, j.out = _at(a), _at(pooled), _at(delta), _at(grad)
     with nogil:
-        for n in range(m):
-            cnet_maxpool_grad(&av[n, 0, 0, 0], &pv[n, 0, 0, 0], &dv[n, 0, 0, 0], F, OH, OW, ph, pw,
-                              &gv[n, 0, 0, 0])
+        _run(_pool_grad_part, &j, parts)
     return grad
 
 
@@ -172,27 +181,30 @@ def dropout_keep(seed, step, examples, Py_ssize_t units, double p):
     return keep.view(bool)
 
 
-def matmul(A, B):
+def matmul(A, B, threads=1):
     """A @ B for 2-D arrays (M, K) and (K, N): each entry Σ_k A[i, k] · B[k, j] summed in
-    the order of k (conv.h's cnet_gemm), so that every build gives the same bits.  A B
-    that is the transpose of a C-ordered array (``W.T``) is read in place (cnet_gemm_nt)."""
+    the order of k (conv.h's cnet_gemm), so that every build and thread count gives the
+    same bits.  A B that is the transpose of a C-ordered array (``W.T``) is read in place
+    (cnet_gemm_nt).  The rows (or, when fewer, the columns) are shared among ``threads``
+    threads when the product is large enough to pay for them."""
     A = _maps("A", A, 2)
     B = np.asarray(B)
     transposed = B.ndim == 2 and B.dtype == DTYPE and B.T.flags.c_contiguous and not B.flags.c_contiguous
     B = B.T if transposed else _maps("B", B, 2)       # transposed: B holds the (N, K) array
-    cdef Py_ssize_t M = A.shape[0], K = A.shape[1], N = B.shape[0] if transposed else B.shape[1]
-    if (B.shape[1] if transposed else B.shape[0]) != K:
+    cdef ConvJob j
+    j.m, j.K = A.shape[0], A.shape[1]
+    j.F = B.shape[0] if transposed else B.shape[1]
+    if (B.shape[1] if transposed else B.shape[0]) != j.K:
         raise ValueError(f"A {A.shape} and B {B.T.shape if transposed else B.shape} do not multiply")
-    out = np.zeros((M, N), dtype=DTYPE)
-    if M == 0 or N == 0 or K == 0:
-        return out
-    cdef real_t[:, ::1] av = A, bv = B, ov = out
-    cdef real_t[::1] panel
-    if transposed:
-        panel = np.empty(K * CNET_NV * CNET_W, dtype=DTYPE)
-        with nogil:
-            cnet_gemm_nt(M, N, K, &av[0, 0], K, &bv[0, 0], K, &ov[0, 0], N, &panel[0])
-    else:
-        with nogil:
-            cnet_gemm(0, M, N, K, &av[0, 0], K, &bv[0, 0], N, &ov[0, 0], N)
+    if j.m == 0 or j.F == 0 or j.K == 0:
+        return np.zeros((j.m, j.F), dtype=DTYPE)
+    out = np.empty((j.m, j.F), dtype=DTYPE)      # every entry written
+    cdef Py_ssize_t tiles = (j.m + CNET_MR - 1) // CNET_MR if j.m >= j.F else (j.F + CNET_NV * CNET_W - 1) // (CNET_NV * CNET_W)
+    cdef int parts = _parts(threads, min(tiles, max(1, j.m * j.F * j.K // PRODUCT_PART)))
+    j.transposed = transposed
+    j.stride = j.K * CNET_NV * CNET_W
+    scratch = np.empty((parts if transposed else 1, j.stride), dtype=DTYPE)
+    j.a, j.b, j.out, j.scratch = _at(A), _at(B), _at(out), _at(scratch)
+    with nogil:
+        _run(_product_part, &j, parts)
     return out

@@ -124,16 +124,20 @@ static void cnet_col2im_add(const cnet_real *dcol, Py_ssize_t ld, Py_ssize_t C, 
 }
 
 #if defined(__GNUC__)
-/* C[r][n] += Σ_{k < K} A[r·lda + k] · B[k·ldb + n], k in order, for R rows (R ≤ MR) and
-   NV·W columns from C, the R × NV vectors of C held in registers */
-CNET_INLINE void cnet_gemm_tile(int R, int NV, Py_ssize_t K, const cnet_real *A, Py_ssize_t lda,
+/* C[r][n] (+)= Σ_{k < K} A[r·lda + k] · B[k·ldb + n], k in order, for R rows (R ≤ MR) and
+   NV·W columns from C, the R × NV vectors of C held in registers: added to C where
+   `load`, else from +0 (the same bits as adding to zeros) */
+CNET_INLINE void cnet_gemm_tile(int R, int NV, int load, Py_ssize_t K, const cnet_real *A, Py_ssize_t lda,
                                 const cnet_real *B, Py_ssize_t ldb, cnet_real *C, Py_ssize_t ldc)
 {
     cnet_wvec acc[CNET_MR][CNET_NV], b[CNET_NV];
     Py_ssize_t k;
     int r, v;
     for (r = 0; r < R; r++)
-        for (v = 0; v < NV; v++) CNET_WLOAD(acc[r][v], C + r * ldc + v * CNET_W);
+        for (v = 0; v < NV; v++) {
+            if (load) CNET_WLOAD(acc[r][v], C + r * ldc + v * CNET_W);
+            else acc[r][v] = (cnet_wvec) {0};
+        }
     for (k = 0; k < K; k++) {
         for (v = 0; v < NV; v++) CNET_WLOAD(b[v], B + k * ldb + v * CNET_W);
         for (r = 0; r < R; r++) {
@@ -146,46 +150,63 @@ CNET_INLINE void cnet_gemm_tile(int R, int NV, Py_ssize_t K, const cnet_real *A,
 }
 
 /* cnet_gemm_tile over rows r0 ≤ r < r1, MR at a time, then the rows left over */
-CNET_INLINE void cnet_gemm_rows(int NV, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t K, const cnet_real *A,
-                                Py_ssize_t lda, const cnet_real *B, Py_ssize_t ldb, cnet_real *C,
-                                Py_ssize_t ldc)
+CNET_INLINE void cnet_gemm_rows(int NV, int load, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t K,
+                                const cnet_real *A, Py_ssize_t lda, const cnet_real *B, Py_ssize_t ldb,
+                                cnet_real *C, Py_ssize_t ldc)
 {
     Py_ssize_t r = r0;
     for (; r + CNET_MR <= r1; r += CNET_MR)
-        cnet_gemm_tile(CNET_MR, NV, K, A + r * lda, lda, B, ldb, C + r * ldc, ldc);
+        cnet_gemm_tile(CNET_MR, NV, load, K, A + r * lda, lda, B, ldb, C + r * ldc, ldc);
     switch (r1 - r) {
-    case 3: cnet_gemm_tile(3, NV, K, A + r * lda, lda, B, ldb, C + r * ldc, ldc); break;
-    case 2: cnet_gemm_tile(2, NV, K, A + r * lda, lda, B, ldb, C + r * ldc, ldc); break;
-    case 1: cnet_gemm_tile(1, NV, K, A + r * lda, lda, B, ldb, C + r * ldc, ldc); break;
+    case 3: cnet_gemm_tile(3, NV, load, K, A + r * lda, lda, B, ldb, C + r * ldc, ldc); break;
+    case 2: cnet_gemm_tile(2, NV, load, K, A + r * lda, lda, B, ldb, C + r * ldc, ldc); break;
+    case 1: cnet_gemm_tile(1, NV, load, K, A + r * lda, lda, B, ldb, C + r * ldc, ldc); break;
     default: break;
     }
 }
 #endif
 
-/* C[r][n] += Σ_{k < K} A[r·lda + k] · B[k·ldb + n], k in order, for r0 ≤ r < r1, n < N:
-   the columns NV·W at a time, then W at a time, then one by one */
-static void cnet_gemm(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t N, Py_ssize_t K, const cnet_real *A,
-                      Py_ssize_t lda, const cnet_real *B, Py_ssize_t ldb, cnet_real *C, Py_ssize_t ldc)
+/* C[r][n] (+)= Σ_{k < K} A[r·lda + k] · B[k·ldb + n], k in order, for r0 ≤ r < r1, n < N:
+   the columns NV·W at a time, then W at a time, then one by one; added to C where
+   `load`, else from +0 */
+CNET_INLINE void cnet_gemm_body(int load, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t N, Py_ssize_t K,
+                                const cnet_real *A, Py_ssize_t lda, const cnet_real *B, Py_ssize_t ldb,
+                                cnet_real *C, Py_ssize_t ldc)
 {
     Py_ssize_t n = 0, r, k;
 #if defined(__GNUC__)
     for (; n + CNET_NV * CNET_W <= N; n += CNET_NV * CNET_W)
-        cnet_gemm_rows(CNET_NV, r0, r1, K, A, lda, B + n, ldb, C + n, ldc);
+        cnet_gemm_rows(CNET_NV, load, r0, r1, K, A, lda, B + n, ldb, C + n, ldc);
     for (; n + CNET_W <= N; n += CNET_W)
-        cnet_gemm_rows(1, r0, r1, K, A, lda, B + n, ldb, C + n, ldc);
+        cnet_gemm_rows(1, load, r0, r1, K, A, lda, B + n, ldb, C + n, ldc);
 #endif
     for (; n < N; n++)
         for (r = r0; r < r1; r++) {
-            cnet_real acc = C[r * ldc + n];
+            cnet_real acc = load ? C[r * ldc + n] : (cnet_real) 0;
             for (k = 0; k < K; k++) acc += A[r * lda + k] * B[k * ldb + n];
             C[r * ldc + n] = acc;
         }
 }
 
-/* C[r][n] += Σ_{k < K} A[r·lda + k] · B[n·ldb + k], k in order, r < M, n < N: A times
-   the transpose of B (N × K).  B's rows are copied NV·W at a time into `panel` (K ×
-   NV·W reals) as its columns, and cnet_gemm runs over the panel: the same sums as
-   cnet_gemm over a transposed copy of B, without writing that copy */
+/* C[r][n] += Σ_{k < K} A[r·lda + k] · B[k·ldb + n], k in order, for r0 ≤ r < r1, n < N */
+static void cnet_gemm(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t N, Py_ssize_t K, const cnet_real *A,
+                      Py_ssize_t lda, const cnet_real *B, Py_ssize_t ldb, cnet_real *C, Py_ssize_t ldc)
+{
+    cnet_gemm_body(1, r0, r1, N, K, A, lda, B, ldb, C, ldc);
+}
+
+/* C[r][n] = Σ_{k < K} A[r·lda + k] · B[k·ldb + n], the sum from +0 and k in order, for
+   r0 ≤ r < r1, n < N: cnet_gemm over zeros, without writing the zeros first */
+static void cnet_gemm_set(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t N, Py_ssize_t K, const cnet_real *A,
+                          Py_ssize_t lda, const cnet_real *B, Py_ssize_t ldb, cnet_real *C, Py_ssize_t ldc)
+{
+    cnet_gemm_body(0, r0, r1, N, K, A, lda, B, ldb, C, ldc);
+}
+
+/* C[r][n] = Σ_{k < K} A[r·lda + k] · B[n·ldb + k], from +0 and k in order, r < M, n < N:
+   A times the transpose of B (N × K).  B's rows are copied NV·W at a time into `panel`
+   (K × NV·W reals) as its columns, and cnet_gemm_set runs over the panel: the same sums
+   as over a transposed copy of B, without writing that copy */
 static void cnet_gemm_nt(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const cnet_real *A, Py_ssize_t lda,
                          const cnet_real *B, Py_ssize_t ldb, cnet_real *C, Py_ssize_t ldc,
                          cnet_real *panel)
@@ -201,8 +222,38 @@ static void cnet_gemm_nt(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const cnet_re
                 for (k = k0; k < k1; k++) panel[k * cols + j] = row[k];
             }
         }
-        cnet_gemm(0, M, cols, K, A, lda, panel, cols, C + n0, ldc);
+        cnet_gemm_set(0, M, cols, K, A, lda, panel, cols, C + n0, ldc);
     }
+}
+
+/* the filters (F × C × h × w) turned by 180° in each map: flipped[f][k] (F × K, K = C·h·w)
+   = filters[f][c][h−1−i][w−1−j] for k = (c·h + i)·w + j, or with `transposed` its
+   transpose (K × F) */
+static void cnet_flip(const cnet_real *filters, Py_ssize_t F, Py_ssize_t C, Py_ssize_t h, Py_ssize_t w,
+                      int transposed, cnet_real *flipped)
+{
+    Py_ssize_t K = C * h * w, f, c, k, hw = h * w;
+    for (f = 0; f < F; f++)
+        for (c = 0; c < C; c++) {
+            const cnet_real *from = filters + (f * C + c) * hw + hw - 1;   /* its last entry */
+            for (k = 0; k < hw; k++) {
+                if (transposed) flipped[(c * hw + k) * F + f] = from[-k];
+                else flipped[f * K + c * hw + k] = from[-k];
+            }
+        }
+}
+
+/* grad[f][c][i][j] = grad_flipped[f][(c·h + h−1−i)·w + w−1−j] for f0 ≤ f < f1: the filters'
+   gradient from their flipped rows' (rows `ld` apart) */
+static void cnet_unflip(const cnet_real *grad_flipped, Py_ssize_t ld, Py_ssize_t f0, Py_ssize_t f1,
+                        Py_ssize_t C, Py_ssize_t h, Py_ssize_t w, cnet_real *grad)
+{
+    Py_ssize_t f, c, k, hw = h * w;
+    for (f = f0; f < f1; f++)
+        for (c = 0; c < C; c++) {
+            const cnet_real *from = grad_flipped + f * ld + c * hw + hw - 1;
+            for (k = 0; k < hw; k++) grad[(f * C + c) * hw + k] = from[-k];
+        }
 }
 
 /* out_row[x] = max over i < ph, j < pw of rows[i·OW + x·pw + j], x < PW: one row of

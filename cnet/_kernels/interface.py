@@ -47,23 +47,23 @@ class Kernels(Protocol):
     def cost_sum(self, weights, biases, X, Y, cost, *, spec):
         """Σ over the rows of X of cost.fn(a_L, y): the unregularised total cost."""
 
-    # chapter 6's layers (network3), over arrays of a mini-batch's examples
-    def conv_forward(self, x, filters):
+    # chapter 6's layers (network3), over arrays of a mini-batch's examples; ``threads``:
+    # how many threads the compiled kernels share the call among (any count, the same bits)
+    def conv_forward(self, x, filters, threads=1):
         """Theano's valid, flipped convolution of x (m, c, H, W) with filters (f, c, h, w):
         an (m, f, H − h + 1, W − w + 1) array."""
 
-    def conv_backward(self, x, filters, delta, need_input=True, span=None):
-        """``(∂C/∂filters summed over the examples, ∂C/∂x or None)`` given ∂C/∂out;
-        ``span`` = (f0, f1): the gradient of filters f0 ≤ f < f1 only."""
+    def conv_backward(self, x, filters, delta, need_input=True, threads=1):
+        """``(∂C/∂filters summed over the examples, ∂C/∂x or None)`` given ∂C/∂out."""
 
-    def pool_forward(self, a, pool):
+    def pool_forward(self, a, pool, threads=1):
         """The maximum of each non-overlapping ``pool`` window of a (m, f, Y, X), the
         rows and columns that fill no window left out."""
 
-    def pool_backward(self, a, pooled, delta, pool):
+    def pool_backward(self, a, pooled, delta, pool, threads=1):
         """∂C/∂a given ∂C/∂pooled: each window's gradient to every input equal to its maximum."""
 
-    def matmul(self, A, B):
+    def matmul(self, A, B, threads=1):
         """A @ B for 2-D arrays (M, K) and (K, N)."""
 
     def dropout_keep(self, seed, step, examples, units, p):

@@ -5,7 +5,8 @@ and the counter-based dropout masks.
 
 Shapes follow the book's ``network3.py``: inputs ``(m, c, H, W)`` (m examples,
 c maps), filters ``(f, c, h, w)``, convolution outputs ``(m, f, H − h + 1,
-W − w + 1)``.  Every function computes in its inputs' dtype.
+W − w + 1)``.  Every function computes in its inputs' dtype, on one thread: the
+``threads`` that the compiled kernels share a call among are accepted and unused.
 """
 import numpy as np
 
@@ -13,7 +14,7 @@ __all__ = ["conv_forward", "conv_backward", "pool_forward", "pool_backward", "dr
            "matmul", "mix64", "MASK_SALT"]
 
 
-def matmul(A, B):
+def matmul(A, B, threads=1):
     """A @ B for 2-D arrays (M, K) and (K, N), in their dtype."""
     return np.matmul(A, B)
 
@@ -23,7 +24,7 @@ def _windows(x, h, w):
     return np.lib.stride_tricks.sliding_window_view(x, (h, w), axis=(2, 3))
 
 
-def conv_forward(x, filters):
+def conv_forward(x, filters, threads=1):
     """The valid convolution of each example's maps with each filter, flipped as
     Theano's ``conv2d`` flips it: ``out[n, f, y, x] = Σ_c Σ_i Σ_j
     x[n, c, y + i, x + j] · filters[f, c, h − 1 − i, w − 1 − j]``."""
@@ -32,21 +33,14 @@ def conv_forward(x, filters):
     return np.einsum("ncyxij,fcij->nfyx", _windows(x, h, w), flipped, optimize=True)
 
 
-def conv_backward(x, filters, delta, need_input=True, span=None):
+def conv_backward(x, filters, delta, need_input=True, threads=1):
     """``(∂C/∂filters, ∂C/∂x)`` given ``delta`` = ∂C/∂out, the output of
     ``conv_forward(x, filters)``; ∂C/∂x is None unless ``need_input``.  The
-    filters' gradient sums over the examples; with ``span`` = (f0, f1) it is that of
-    filters f0 ≤ f < f1 only."""
+    filters' gradient sums over the examples."""
     F, c, h, w = filters.shape
-    f0, f1 = (0, F) if span is None else span
-    if not 0 <= f0 <= f1 <= F:
-        raise ValueError("span {} is not a range of the {} filters".format(span, F))
     # ∂C/∂filters[f, c, h−1−i, w−1−j] = Σ_n Σ_y Σ_x delta[n, f, y, x] · x[n, c, y + i, x + j]
-    if f1 > f0:
-        grad_flipped = np.einsum("ncijyx,nfyx->fcij", _corr_windows(x, delta.shape[2], delta.shape[3]),
-                                 delta[:, f0:f1], optimize=True)
-    else:
-        grad_flipped = np.zeros((0, c, h, w), dtype=np.result_type(x, delta))
+    grad_flipped = np.einsum("ncijyx,nfyx->fcij", _corr_windows(x, delta.shape[2], delta.shape[3]),
+                             delta, optimize=True)
     grad_filters = grad_flipped[:, :, ::-1, ::-1]
     if not need_input:
         return np.ascontiguousarray(grad_filters), None
@@ -65,7 +59,7 @@ def _corr_windows(x, oy, ox):
     return np.lib.stride_tricks.sliding_window_view(x, (oy, ox), axis=(2, 3))
 
 
-def pool_forward(a, pool):
+def pool_forward(a, pool, threads=1):
     """The maximum of each non-overlapping ``pool`` = (ph, pw) window of ``a``
     (m, f, Y, X): an (m, f, Y // ph, X // pw) array; rows and columns that do not
     fill a window are dropped (Theano's ``ignore_border=True``)."""
@@ -76,7 +70,7 @@ def pool_forward(a, pool):
     return blocks.max(axis=(3, 5))
 
 
-def pool_backward(a, pooled, delta, pool):
+def pool_backward(a, pooled, delta, pool, threads=1):
     """∂C/∂a given ``delta`` = ∂C/∂pooled, ``pooled = pool_forward(a, pool)``: each
     window's gradient goes to every input of the window equal to its maximum
     (Theano's rule, so a tie passes it to each), zero elsewhere and in the
