@@ -14,7 +14,7 @@ from cnet._kernels.spec import dense_chain
 from cnet._kernels import numpy_kernels
 from cnet.functions import CrossEntropyCost
 from conftest import make_data
-from test_datasets import fake_mnist, write_fake_idx
+from test_datasets import fake_mnist, write_fake_idx, write_fake_pickle
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # the children import the cnet these tests import
@@ -80,6 +80,36 @@ def test_cli_sigint_mid_epoch(tmp_path):
     assert child.returncode == 130
     assert err.strip().endswith("cnet: interrupted")
     assert latency < 5.0
+
+
+def test_chapter6_sigint_on_two_threads(tmp_path):
+    # network3's kernels share their calls with a crew of worker threads, which block
+    # every signal: Ctrl-C reaches the thread running Python, which stops the run
+    write_fake_pickle(str(tmp_path / "mnist.pkl.gz"), fake_mnist(n_train=3000, n_test=100), 2900)
+    line, latency, nxt, child, out, err = interrupt(
+        [sys.executable, "-u", "-m", "cnet", "chapter6", "dbl_conv_relu", "--threads", "2", "--epochs", "1000",
+         "--data-dir", str(tmp_path)],
+        lambda line: line.startswith("Training mini-batch number 0"), wait=2.0)
+    assert child.returncode == 130, err
+    assert err.strip().endswith("cnet: interrupted")
+    assert latency < 5.0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or cnet._kernels.compiled is None,
+                    reason="reads the crew's threads in /proc")
+def test_the_crews_threads_block_every_signal():
+    assert cnet._kernels.compiled.crew_meet(2) in (1, 2)
+    crew = []
+    for task in os.listdir("/proc/self/task"):
+        with open("/proc/self/task/{}/comm".format(task)) as fh:
+            if fh.read().strip() == "cnet-crew":
+                with open("/proc/self/task/{}/status".format(task)) as fh:
+                    crew.append(int([line for line in fh if line.startswith("SigBlk:")][0].split()[1], 16))
+    if cnet._kernels.compiled.threads_supported():
+        assert crew
+    for blocked in crew:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
+            assert blocked >> (sig - 1) & 1, "signal {} reaches a crew thread".format(sig)
 
 
 class CutShort(np.ndarray):

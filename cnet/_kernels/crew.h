@@ -15,6 +15,7 @@
 #if defined(__GNUC__) && !defined(_WIN32)
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <time.h>
 #include <unistd.h>
@@ -98,6 +99,9 @@ static void *cnet_crew_worker(void *arg)
 {
     int t = (int) (intptr_t) arg, spins;
     long seen = cnet_crew_first[t], gen;
+#if defined(__linux__)
+    pthread_setname_np(pthread_self(), "cnet-crew");     /* as ps and /proc name it */
+#endif
     for (;;) {
         double until = cnet_crew_seconds() + 1e-3;
         for (spins = 1; (gen = __atomic_load_n(&cnet_crew.gen, __ATOMIC_ACQUIRE)) == seen; spins++) {
@@ -124,6 +128,7 @@ static int cnet_crew_hire(int n)
 {
     pthread_attr_t attr;
     pthread_t thread;
+    sigset_t all, old;
     if (cnet_crew.pid != getpid()) {        /* a new process (or a fork's child): no workers yet */
         cnet_crew.started = 0;
         cnet_crew.sleeping = 0;
@@ -134,12 +139,17 @@ static int cnet_crew_hire(int n)
     if (n > CNET_CREW_MAX) n = CNET_CREW_MAX;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    /* the workers block every signal (they inherit this thread's mask): a Ctrl-C goes to
+       a thread that runs Python */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     while (cnet_crew.started + 1 < n) {
         cnet_crew_first[cnet_crew.started + 1] = cnet_crew.gen;
         if (pthread_create(&thread, &attr, cnet_crew_worker, (void *) (intptr_t) (cnet_crew.started + 1)))
             break;
         cnet_crew.started++;
     }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     return cnet_crew.started + 1;
 }
