@@ -72,7 +72,8 @@ def conv_forward(x, filters, threads=1):
     Theano's valid, flipped convolution of each example's maps, the examples shared among
     ``threads`` threads."""
     x, filters = _maps("x", x), _maps("filters", filters)
-    if filters.shape[1] != x.shape[1] or not (0 < filters.shape[2] <= x.shape[2] and 0 < filters.shape[3] <= x.shape[3]):
+    fits = 0 < filters.shape[2] <= x.shape[2] and 0 < filters.shape[3] <= x.shape[3]
+    if filters.shape[1] != x.shape[1] or not fits:
         raise ValueError(f"filters of shape {filters.shape} do not fit maps of shape {x.shape[1:]}")
     cdef ConvJob j = _conv_job(x, filters)
     cdef int parts = _parts(threads, j.m)
@@ -199,7 +200,9 @@ def matmul(A, B, threads=1):
     if j.m == 0 or j.F == 0 or j.K == 0:
         return np.zeros((j.m, j.F), dtype=DTYPE)
     out = np.empty((j.m, j.F), dtype=DTYPE)      # every entry written
-    cdef Py_ssize_t tiles = (j.m + CNET_MR - 1) // CNET_MR if j.m >= j.F else (j.F + CNET_NV * CNET_W - 1) // (CNET_NV * CNET_W)
+    # the parts' units: MR rows, or NV·W columns
+    cdef Py_ssize_t tiles = ((j.m + CNET_MR - 1) // CNET_MR if j.m >= j.F
+                             else (j.F + CNET_NV * CNET_W - 1) // (CNET_NV * CNET_W))
     cdef int parts = _parts(threads, min(tiles, max(1, j.m * j.F * j.K // PRODUCT_PART)))
     j.transposed = transposed
     j.stride = j.K * CNET_NV * CNET_W

@@ -11,15 +11,15 @@ from cnet._kernels.crew cimport cnet_atomic_add, cnet_atomic_load, cnet_crew_run
 from libc.string cimport memset
 
 
+# The scratch: each part flips the filters into its own, so that no thread writes what
+# another has just read.
 cdef struct ConvJob:
     const real_t *a         # the input maps (m × C × H × W) or pooled maps' input; a product's A
     const real_t *b         # the filters (F × C × h × w), or the pooled maps; a product's B
     const real_t *delta     # ∂C/∂out (m × F × Pw), or ∂C/∂pooled
     real_t *out             # what the parts write (each its own share, zeros first where it adds)
     real_t *out2            # the filters' gradient (F × C × h × w), from `out`'s flipped rows
-    real_t *scratch         # each part's own `stride` reals (zeros where the loops never write):
-                            # a part flips the filters into its own, so that no thread writes
-                            # what another has just read
+    real_t *scratch         # each part's own `stride` reals (zeros where the loops never write)
     Py_ssize_t stride
     Py_ssize_t m, C, H, W, F, h, w, K, Kw, P, Pw, ph, pw
     bint transposed         # a product's B is the (N × K) array whose transpose is B
