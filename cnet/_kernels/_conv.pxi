@@ -52,9 +52,9 @@ def _scratch(key, int parts, Py_ssize_t size):
 
 
 cdef real_t *_at(a):
-    # the first real of the C-ordered array a (of at least one real)
-    cdef real_t[::1] flat = a.reshape(-1)
-    return &flat[0]
+    # the first real of the array a, C-ordered and of DTYPE (every caller's array is: made
+    # by _maps, np.empty or _scratch, or a C-ordered reshape of one)
+    return <real_t *> cnp.PyArray_DATA(<cnp.ndarray> a)
 
 
 cdef ConvJob _conv_job(x, filters):
