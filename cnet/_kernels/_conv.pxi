@@ -83,7 +83,7 @@ def conv_forward(x, filters, threads=1):
     scratch = _scratch(("forward", j.F, j.K, j.Pw), parts, j.K * j.Pw + j.F * j.K)
     j.a, j.b, j.out, j.scratch, j.stride = _at(x), _at(filters), _at(out), _at(scratch), scratch.shape[1]
     with nogil:
-        _run(_forward_part, &j, parts)
+        cnet_crew_run(_forward_part, &j, parts)
     return (out if j.Pw == j.P else np.ascontiguousarray(out[:, :, :j.P])).reshape(
         j.m, j.F, j.H - j.h + 1, j.W - j.w + 1)
 
@@ -95,13 +95,13 @@ def conv_backward(x, filters, delta, need_input=True, threads=1):
     cdef ConvJob j = _conv_job(x, filters)
     if filters.shape[1] != j.C or delta.shape != (j.m, j.F, j.H - j.h + 1, j.W - j.w + 1):
         raise ValueError(f"delta {delta.shape}, filters {filters.shape} and x {x.shape} do not agree")
+    if j.m == 0 or j.F == 0:
+        return np.zeros(filters.shape, dtype=DTYPE), np.zeros(x.shape, dtype=DTYPE) if need_input else None
     if j.Pw == j.P:
         padded_delta = delta.reshape(j.m, j.F, j.P)
     else:
         padded_delta = np.zeros((j.m, j.F, j.Pw), dtype=DTYPE)
         padded_delta[:, :, :j.P] = delta.reshape(j.m, j.F, j.P)
-    if j.m == 0 or j.F == 0:
-        return np.zeros(filters.shape, dtype=DTYPE), np.zeros(x.shape, dtype=DTYPE) if need_input else None
     # every entry of these is written by the parts (the parts zero what they add to)
     grad_x = np.empty((j.m, j.C, j.H, j.W), dtype=DTYPE) if need_input else None
     grad, grad_flipped = np.empty(filters.shape, dtype=DTYPE), np.empty((j.F, j.Kw), dtype=DTYPE)
@@ -111,7 +111,7 @@ def conv_backward(x, filters, delta, need_input=True, threads=1):
     j.a, j.b, j.delta, j.out, j.out2 = _at(x), _at(filters), _at(padded_delta), _at(grad_flipped), _at(grad)
     j.scratch, j.stride = _at(scratch), scratch.shape[1]
     with nogil:
-        _run(_filters_part, &j, parts)
+        cnet_crew_run(_filters_part, &j, parts)
     if need_input:
         # the input's gradient: each part's gradient of the patches as columns, and its
         # flipped filters' transpose
@@ -119,7 +119,7 @@ def conv_backward(x, filters, delta, need_input=True, threads=1):
         scratch = _scratch(("input", j.F, j.K, j.Pw), parts, j.K * j.Pw + j.K * j.F)
         j.out, j.scratch, j.stride = _at(grad_x), _at(scratch), scratch.shape[1]
         with nogil:
-            _run(_input_part, &j, parts)
+            cnet_crew_run(_input_part, &j, parts)
     return grad, grad_x
 
 
@@ -144,7 +144,7 @@ def pool_forward(a, pool, threads=1):
     cdef int parts = _parts(threads, j.m)
     j.a, j.out = _at(a), _at(out)
     with nogil:
-        _run(_pool_part, &j, parts)
+        cnet_crew_run(_pool_part, &j, parts)
     return out
 
 
@@ -163,7 +163,7 @@ def pool_backward(a, pooled, delta, pool, threads=1):
     cdef int parts = _parts(threads, j.m)
     j.a, j.b, j.delta, j.out = _at(a), _at(pooled), _at(delta), _at(grad)
     with nogil:
-        _run(_pool_grad_part, &j, parts)
+        cnet_crew_run(_pool_grad_part, &j, parts)
     return grad
 
 
@@ -205,9 +205,10 @@ def matmul(A, B, threads=1):
                              else (j.F + CNET_NV * CNET_W - 1) // (CNET_NV * CNET_W))
     cdef int parts = _parts(threads, min(tiles, max(1, j.m * j.F * j.K // PRODUCT_PART)))
     j.transposed = transposed
-    j.stride = j.K * CNET_NV * CNET_W
+    # a transposed B's panels, one per part (the other products need none)
+    j.stride = j.K * CNET_NV * CNET_W if transposed else 1
     scratch = np.empty((parts if transposed else 1, j.stride), dtype=DTYPE)
     j.a, j.b, j.out, j.scratch = _at(A), _at(B), _at(out), _at(scratch)
     with nogil:
-        _run(_product_part, &j, parts)
+        cnet_crew_run(_product_part, &j, parts)
     return out

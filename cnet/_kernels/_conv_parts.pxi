@@ -7,7 +7,8 @@
 from cnet._kernels.conv cimport (CNET_MR, CNET_NV, CNET_W, cnet_col2im_add, cnet_flip, cnet_gemm, cnet_gemm_nt,
                                  cnet_gemm_set, cnet_im2col, cnet_im2row, cnet_maxpool, cnet_maxpool_grad,
                                  cnet_unflip)
-from cnet._kernels.crew cimport cnet_atomic_add, cnet_atomic_load, cnet_crew_run, cnet_crew_seconds, cnet_crew_task
+from cnet._kernels.crew cimport cnet_atomic_add, cnet_atomic_load, cnet_crew_run
+from cnet._kernels.team cimport cnet_seconds
 from libc.string cimport memset
 
 
@@ -104,7 +105,7 @@ cdef void _product_part(void *job, int t, int parts) noexcept nogil:
     # out = A · B (m × F, over K): this part's rows when m ≥ F, else its columns; with
     # `transposed`, B's rows are its columns, copied into this part's panel
     cdef ConvJob *j = <ConvJob *> job
-    cdef Py_ssize_t M = j.m, N = j.F, K = j.K, r0 = 0, r1 = M, n0 = 0, n1 = N, ldb
+    cdef Py_ssize_t M = j.m, N = j.F, K = j.K, r0 = 0, r1 = M, n0 = 0, n1 = N
     if M >= N:
         r0, r1 = _cut_by(M, CNET_MR, t, parts), _cut_by(M, CNET_MR, t + 1, parts)
     else:
@@ -118,11 +119,6 @@ cdef void _product_part(void *job, int t, int parts) noexcept nogil:
         cnet_gemm_set(r0, r1, n1 - n0, K, j.a, K, j.b + n0, N, j.out + n0, N)
 
 
-cdef void _run(cnet_crew_task task, ConvJob *job, int parts) noexcept nogil:
-    # the parts of one call, on the crew's threads
-    cnet_crew_run(task, job, parts)
-
-
 cdef struct Meeting:
     int arrived         # parts that have arrived
     int met             # parts that saw every part arrive in time
@@ -132,10 +128,10 @@ cdef struct Meeting:
 cdef void _meet_part(void *job, int t, int parts) noexcept nogil:
     # arrive, then wait until all `parts` have arrived or the time is up
     cdef Meeting *meeting = <Meeting *> job
-    cdef double until = cnet_crew_seconds() + meeting.seconds
+    cdef double until = cnet_seconds() + meeting.seconds
     cnet_atomic_add(&meeting.arrived, 1)
     while cnet_atomic_load(&meeting.arrived) < parts:
-        if cnet_crew_seconds() > until:
+        if cnet_seconds() > until:
             return
     cnet_atomic_add(&meeting.met, 1)
 

@@ -1,9 +1,11 @@
 /* A crew of worker threads kept for the process: chapter 6's kernels share one
    call's loops among them (cnet_crew_run), the caller running part 0 and
-   worker t part t.  A worker that has finished spins for up to a millisecond
-   for the next call (a mini-batch's kernel calls come tens of microseconds
-   apart), then sleeps on a condition variable until one comes; so an idle
-   process holds no core.
+   worker t part t.  A worker that has finished waits for the next call (a
+   mini-batch's kernel calls come tens of microseconds apart) as team.h's
+   barrier waits, spinning and then yielding its core, for up to a
+   millisecond; then it sleeps on a condition variable until a call comes, so
+   an idle process holds no core.  The caller waits for the workers' parts the
+   same way, without sleeping.
 
    One call runs at a time: a call made while another runs (from a second
    Python thread) runs all its parts on its own thread, in order.  After a
@@ -12,30 +14,17 @@
 #ifndef CNET_CREW_H
 #define CNET_CREW_H
 
+#include "team.h"           /* cnet_seconds, cnet_wait_round */
+
 #if defined(__GNUC__) && !defined(_WIN32)
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
-#include <time.h>
 #include <unistd.h>
 #define CNET_CREW 1
 #else
-#include <time.h>
 #define CNET_CREW 0
 #endif
-
-/* seconds on a monotonic clock */
-static double cnet_crew_seconds(void)
-{
-#if CNET_CREW
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double) t.tv_sec + 1e-9 * (double) t.tv_nsec;
-#else
-    return (double) clock() / CLOCKS_PER_SEC;
-#endif
-}
 
 /* *p += v, and the sum, seen by every thread / *p as every thread has last written it */
 static inline int cnet_atomic_add(int *p, int v)
@@ -81,19 +70,6 @@ static cnet_crew_state cnet_crew = {0, 0, 0, 0, 0, 0, 0, 0, 0, PTHREAD_MUTEX_INI
 /* the calls handed out before worker t started: it waits for the next one */
 static long cnet_crew_first[CNET_CREW_MAX];
 
-/* one round of waiting: a pause for the first 2,000, then the core yielded */
-static inline void cnet_crew_pause(int round)
-{
-    if (round > 2000) {
-        sched_yield();
-        return;
-    }
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
-
 /* worker t: each call's part t (if the call has that many parts), then wait for the next */
 static void *cnet_crew_worker(void *arg)
 {
@@ -103,10 +79,10 @@ static void *cnet_crew_worker(void *arg)
     pthread_setname_np(pthread_self(), "cnet-crew");     /* as ps and /proc name it */
 #endif
     for (;;) {
-        double until = cnet_crew_seconds() + 1e-3;
+        double until = cnet_seconds() + 1e-3;
         for (spins = 1; (gen = __atomic_load_n(&cnet_crew.gen, __ATOMIC_ACQUIRE)) == seen; spins++) {
-            cnet_crew_pause(spins);
-            if (spins % 256 == 0 && cnet_crew_seconds() > until) {
+            cnet_wait_round(spins);
+            if (spins % 256 == 0 && cnet_seconds() > until) {
                 pthread_mutex_lock(&cnet_crew.lock);
                 cnet_crew.sleeping++;
                 while (__atomic_load_n(&cnet_crew.gen, __ATOMIC_ACQUIRE) == seen)
@@ -175,7 +151,7 @@ static void cnet_crew_run(cnet_crew_task task, void *job, int parts)
             if (cnet_crew.sleeping) pthread_cond_broadcast(&cnet_crew.wake);
             pthread_mutex_unlock(&cnet_crew.lock);
             task(job, 0, parts);
-            for (t = 1; __atomic_load_n(&cnet_crew.pending, __ATOMIC_ACQUIRE); t++) cnet_crew_pause(t);
+            for (t = 1; __atomic_load_n(&cnet_crew.pending, __ATOMIC_ACQUIRE); t++) cnet_wait_round(t);
             __atomic_store_n(&cnet_crew.busy, 0, __ATOMIC_RELEASE);
             return;
         }

@@ -29,13 +29,25 @@ static inline void cnet_pause(void)
 #endif
 }
 
+/* round `round` (1, 2, …) of a wait: a pause for the first 1,999, then the core yielded
+   to other threads (team.h's barrier, crew.h's workers and caller) */
+static inline void cnet_wait_round(int round)
+{
+#if CNET_THREADS
+    if (round >= 2000) {
+        sched_yield();
+        return;
+    }
+#endif
+    (void) round;
+    cnet_pause();
+}
+
 static void cnet_wait_while_equal(const int *what, int value)
 {
 #if CNET_THREADS
     int spins = 0;
-    while (__atomic_load_n(what, __ATOMIC_ACQUIRE) == value) {
-        if (++spins < 2000) cnet_pause(); else sched_yield();
-    }
+    while (__atomic_load_n(what, __ATOMIC_ACQUIRE) == value) cnet_wait_round(++spins);
 #else
     (void) what;
     (void) value;
