@@ -136,6 +136,31 @@ def test_matmul_reads_a_transposed_b_in_place_with_the_same_bits(isa, dtype, M, 
         k.matmul(np.zeros((2, 3), dtype), np.zeros((5, 4), dtype).T)
 
 
+def in_order(A, B):
+    """A @ B with each entry summed from +0 over k in order, a multiply then an add of the
+    arrays' dtype per term: the sums gemm.h defines, computed by NumPy"""
+    C = np.zeros((A.shape[0], B.shape[1]), A.dtype)
+    for k in range(A.shape[1]):
+        C = C + A[:, k:k + 1] * B[k:k + 1, :]
+    return C
+
+
+@pytest.mark.parametrize("isa", ["baseline"] + wider_isas())
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_products_are_sums_in_the_order_of_k_for_any_shape(isa, dtype):
+    # whole tiles, the columns after them as one padded vector (fewer than a vector, and
+    # over more than one panel of K), and a transposed B with fewer rows than a vector
+    k = build(isa, dtype)
+    rng = np.random.default_rng(11)
+    for M, K, N in [(10, 640, 100), (640, 10, 100), (10, 100, 640), (7, 600, 3), (13, 257, 21), (9, 0, 5),
+                    (100, 10, 10), (10, 10, 10), (1, 1, 1), (3, 70, 130), (129, 33, 5), (17, 5, 64)]:
+        A, W = rng.standard_normal((M, K)).astype(dtype), rng.standard_normal((N, K)).astype(dtype)
+        want = in_order(A, np.ascontiguousarray(W.T))
+        for threads in (1, 2):
+            assert k.matmul(A, np.ascontiguousarray(W.T), threads=threads).tobytes() == want.tobytes(), (M, K, N)
+            assert k.matmul(A, W.T, threads=threads).tobytes() == want.tobytes(), (M, K, N)
+
+
 @pytest.mark.parametrize("isa", ["baseline"] + wider_isas())
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_any_thread_count_gives_one_threads_bits(dtype, isa):

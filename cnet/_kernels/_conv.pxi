@@ -1,7 +1,7 @@
 # Chapter 6's layer arithmetic over NumPy arrays, the same functions as
 # numpy_conv.py (conv_forward, conv_backward, pool_forward, pool_backward, matmul,
 # dropout_keep), each example's convolution as matrix products over its patches
-# (conv.h).  Shapes are checked here, once, and every array allocated; the loops
+# (conv.h, gemm.h).  Shapes are checked here, once, and every array allocated; the loops
 # then run unchecked, cut into `threads` parts for the crew (_conv_parts.pxi).
 include "_conv_parts.pxi"
 
@@ -28,7 +28,7 @@ def _maps(name, value, ndim=4):
 
 
 cdef Py_ssize_t _whole(Py_ssize_t n):
-    # n rounded up to whole vectors of the loops (conv.h's CNET_W reals): rows of that
+    # n rounded up to whole vectors of the loops (gemm.h's CNET_W reals): rows of that
     # stride, their ends zeros, go through cnet_gemm's vector tiles only
     return (n + CNET_W - 1) // CNET_W * CNET_W
 
@@ -184,7 +184,7 @@ def dropout_keep(seed, step, examples, Py_ssize_t units, double p):
 
 def matmul(A, B, threads=1):
     """A @ B for 2-D arrays (M, K) and (K, N): each entry Σ_k A[i, k] · B[k, j] summed in
-    the order of k (conv.h's cnet_gemm), so that every build and thread count gives the
+    the order of k (gemm.h's cnet_gemm), so that every build and thread count gives the
     same bits.  A B that is the transpose of a C-ordered array (``W.T``) is read in place
     (cnet_gemm_nt).  The rows (or, when fewer, the columns) are shared among ``threads``
     threads when the product is large enough to pay for them."""
@@ -205,8 +205,8 @@ def matmul(A, B, threads=1):
                              else (j.F + CNET_NV * CNET_W - 1) // (CNET_NV * CNET_W))
     cdef int parts = _parts(threads, min(tiles, max(1, j.m * j.F * j.K // PRODUCT_PART)))
     j.transposed = transposed
-    # a transposed B's panels, one per part (the other products need none)
-    j.stride = j.K * CNET_NV * CNET_W if transposed else 1
+    # a transposed B's scratch, one per part (the other products need none)
+    j.stride = cnet_gemm_nt_scratch(j.m, j.F, j.K) if transposed else 1
     scratch = np.empty((parts if transposed else 1, j.stride), dtype=DTYPE)
     j.a, j.b, j.out, j.scratch = _at(A), _at(B), _at(out), _at(scratch)
     with nogil:

@@ -4,9 +4,9 @@
 # every sum runs over its terms in the same order whichever part computes it, so
 # any number of parts gives one part's bits.  _conv.pxi fills a ConvJob, checked and
 # with every array allocated; these run without the GIL and without checks.
-from cnet._kernels.conv cimport (CNET_MR, CNET_NV, CNET_W, cnet_col2im_add, cnet_flip, cnet_gemm, cnet_gemm_nt,
-                                 cnet_gemm_set, cnet_im2col, cnet_im2row, cnet_maxpool, cnet_maxpool_grad,
-                                 cnet_unflip)
+from cnet._kernels.conv cimport (cnet_col2im_add, cnet_flip, cnet_im2col, cnet_im2row, cnet_maxpool,
+                                 cnet_maxpool_grad, cnet_unflip)
+from cnet._kernels.gemm cimport CNET_MR, CNET_NV, CNET_W, cnet_gemm, cnet_gemm_nt, cnet_gemm_nt_scratch, cnet_gemm_set
 from cnet._kernels.crew cimport cnet_atomic_add, cnet_atomic_load, cnet_crew_run
 from cnet._kernels.team cimport cnet_seconds
 from libc.string cimport memset
@@ -103,7 +103,7 @@ cdef void _pool_grad_part(void *job, int t, int parts) noexcept nogil:
 
 cdef void _product_part(void *job, int t, int parts) noexcept nogil:
     # out = A · B (m × F, over K): this part's rows when m ≥ F, else its columns; with
-    # `transposed`, B's rows are its columns, copied into this part's panel
+    # `transposed`, B's rows are its columns, read through this part's scratch
     cdef ConvJob *j = <ConvJob *> job
     cdef Py_ssize_t M = j.m, N = j.F, K = j.K, r0 = 0, r1 = M, n0 = 0, n1 = N
     if M >= N:

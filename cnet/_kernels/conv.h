@@ -19,17 +19,6 @@
 #include <string.h>
 #include "vec.h"
 
-/* rows of C held in registers at once, and vectors of W reals per row: 4 × 4 with
-   AVX-512's 32 registers, 4 × 2 with AVX's 16 */
-#define CNET_MR 4
-#if !defined(CNET_W)
-#define CNET_W 1          /* no vector extensions: cnet_gemm's plain loops only */
-#endif
-#if defined(__AVX512F__)
-#define CNET_NV 4
-#else
-#define CNET_NV 2
-#endif
 
 /* to[x] = from[x], x < n: whole runs of 8 reals as fixed-size copies (the compiler's vector
    moves), then one by one */
@@ -123,108 +112,6 @@ static void cnet_col2im_add(const cnet_real *dcol, Py_ssize_t ld, Py_ssize_t C, 
         cnet_col2im_add_ow(dcol, ld, C, H, W, h, w, OW, in);
 }
 
-#if defined(__GNUC__)
-/* C[r][n] (+)= Σ_{k < K} A[r·lda + k] · B[k·ldb + n], k in order, for R rows (R ≤ MR) and
-   NV·W columns from C, the R × NV vectors of C held in registers: added to C where
-   `load`, else from +0 (the same bits as adding to zeros) */
-CNET_INLINE void cnet_gemm_tile(int R, int NV, int load, Py_ssize_t K, const cnet_real *A, Py_ssize_t lda,
-                                const cnet_real *B, Py_ssize_t ldb, cnet_real *C, Py_ssize_t ldc)
-{
-    cnet_wvec acc[CNET_MR][CNET_NV], b[CNET_NV];
-    Py_ssize_t k;
-    int r, v;
-    for (r = 0; r < R; r++)
-        for (v = 0; v < NV; v++) {
-            if (load) CNET_WLOAD(acc[r][v], C + r * ldc + v * CNET_W);
-            else acc[r][v] = (cnet_wvec) {0};
-        }
-    for (k = 0; k < K; k++) {
-        for (v = 0; v < NV; v++) CNET_WLOAD(b[v], B + k * ldb + v * CNET_W);
-        for (r = 0; r < R; r++) {
-            cnet_real a = A[r * lda + k];
-            for (v = 0; v < NV; v++) acc[r][v] += a * b[v];
-        }
-    }
-    for (r = 0; r < R; r++)
-        for (v = 0; v < NV; v++) CNET_WSTORE(C + r * ldc + v * CNET_W, acc[r][v]);
-}
-
-/* cnet_gemm_tile over rows r0 ≤ r < r1, MR at a time, then the rows left over */
-CNET_INLINE void cnet_gemm_rows(int NV, int load, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t K,
-                                const cnet_real *A, Py_ssize_t lda, const cnet_real *B, Py_ssize_t ldb,
-                                cnet_real *C, Py_ssize_t ldc)
-{
-    Py_ssize_t r = r0;
-    for (; r + CNET_MR <= r1; r += CNET_MR)
-        cnet_gemm_tile(CNET_MR, NV, load, K, A + r * lda, lda, B, ldb, C + r * ldc, ldc);
-    switch (r1 - r) {
-    case 3: cnet_gemm_tile(3, NV, load, K, A + r * lda, lda, B, ldb, C + r * ldc, ldc); break;
-    case 2: cnet_gemm_tile(2, NV, load, K, A + r * lda, lda, B, ldb, C + r * ldc, ldc); break;
-    case 1: cnet_gemm_tile(1, NV, load, K, A + r * lda, lda, B, ldb, C + r * ldc, ldc); break;
-    default: break;
-    }
-}
-#endif
-
-/* C[r][n] (+)= Σ_{k < K} A[r·lda + k] · B[k·ldb + n], k in order, for r0 ≤ r < r1, n < N:
-   the columns NV·W at a time, then W at a time, then one by one; added to C where
-   `load`, else from +0 */
-CNET_INLINE void cnet_gemm_body(int load, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t N, Py_ssize_t K,
-                                const cnet_real *A, Py_ssize_t lda, const cnet_real *B, Py_ssize_t ldb,
-                                cnet_real *C, Py_ssize_t ldc)
-{
-    Py_ssize_t n = 0, r, k;
-#if defined(__GNUC__)
-    for (; n + CNET_NV * CNET_W <= N; n += CNET_NV * CNET_W)
-        cnet_gemm_rows(CNET_NV, load, r0, r1, K, A, lda, B + n, ldb, C + n, ldc);
-    for (; n + CNET_W <= N; n += CNET_W)
-        cnet_gemm_rows(1, load, r0, r1, K, A, lda, B + n, ldb, C + n, ldc);
-#endif
-    for (; n < N; n++)
-        for (r = r0; r < r1; r++) {
-            cnet_real acc = load ? C[r * ldc + n] : (cnet_real) 0;
-            for (k = 0; k < K; k++) acc += A[r * lda + k] * B[k * ldb + n];
-            C[r * ldc + n] = acc;
-        }
-}
-
-/* C[r][n] += Σ_{k < K} A[r·lda + k] · B[k·ldb + n], k in order, for r0 ≤ r < r1, n < N */
-static void cnet_gemm(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t N, Py_ssize_t K, const cnet_real *A,
-                      Py_ssize_t lda, const cnet_real *B, Py_ssize_t ldb, cnet_real *C, Py_ssize_t ldc)
-{
-    cnet_gemm_body(1, r0, r1, N, K, A, lda, B, ldb, C, ldc);
-}
-
-/* C[r][n] = Σ_{k < K} A[r·lda + k] · B[k·ldb + n], the sum from +0 and k in order, for
-   r0 ≤ r < r1, n < N: cnet_gemm over zeros, without writing the zeros first */
-static void cnet_gemm_set(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t N, Py_ssize_t K, const cnet_real *A,
-                          Py_ssize_t lda, const cnet_real *B, Py_ssize_t ldb, cnet_real *C, Py_ssize_t ldc)
-{
-    cnet_gemm_body(0, r0, r1, N, K, A, lda, B, ldb, C, ldc);
-}
-
-/* C[r][n] = Σ_{k < K} A[r·lda + k] · B[n·ldb + k], from +0 and k in order, r < M, n < N:
-   A times the transpose of B (N × K).  B's rows are copied NV·W at a time into `panel`
-   (K × NV·W reals) as its columns, and cnet_gemm_set runs over the panel: the same sums
-   as over a transposed copy of B, without writing that copy */
-static void cnet_gemm_nt(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const cnet_real *A, Py_ssize_t lda,
-                         const cnet_real *B, Py_ssize_t ldb, cnet_real *C, Py_ssize_t ldc,
-                         cnet_real *panel)
-{
-    Py_ssize_t n0, j, k, k0, k1, cols, width = CNET_NV * CNET_W;
-    for (n0 = 0; n0 < N; n0 += width) {
-        cols = N - n0 < width ? N - n0 : width;
-        /* panel[k][j] = B[n0 + j][k], 16 k at a time (the panel rows written stay in cache) */
-        for (k0 = 0; k0 < K; k0 += 16) {
-            k1 = K - k0 < 16 ? K : k0 + 16;
-            for (j = 0; j < cols; j++) {
-                const cnet_real *row = B + (n0 + j) * ldb;
-                for (k = k0; k < k1; k++) panel[k * cols + j] = row[k];
-            }
-        }
-        cnet_gemm_set(0, M, cols, K, A, lda, panel, cols, C + n0, ldc);
-    }
-}
 
 /* the filters (F × C × h × w) turned by 180° in each map: flipped[f][k] (F × K, K = C·h·w)
    = filters[f][c][h−1−i][w−1−j] for k = (c·h + i)·w + j, or with `transposed` its

@@ -3,23 +3,12 @@ from libc.stdint cimport uint64_t
 from cnet._kernels.real cimport real_t
 
 cdef extern from "conv.h":
-    # the reals in one vector of the loops
-    const Py_ssize_t CNET_W
-    # rows and vectors of CNET_W reals in cnet_gemm's register tiles
-    const Py_ssize_t CNET_MR
-    const Py_ssize_t CNET_NV
     void cnet_im2col(const real_t *inp, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_t h,
                      Py_ssize_t w, real_t *col, Py_ssize_t ld) noexcept nogil
     void cnet_im2row(const real_t *inp, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_t h,
                      Py_ssize_t w, real_t *colT, Py_ssize_t ld) noexcept nogil
     void cnet_col2im_add(const real_t *dcol, Py_ssize_t ld, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                          Py_ssize_t h, Py_ssize_t w, real_t *inp) noexcept nogil
-    void cnet_gemm(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t N, Py_ssize_t K, const real_t *A,
-                   Py_ssize_t lda, const real_t *B, Py_ssize_t ldb, real_t *C, Py_ssize_t ldc) noexcept nogil
-    void cnet_gemm_set(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t N, Py_ssize_t K, const real_t *A,
-                       Py_ssize_t lda, const real_t *B, Py_ssize_t ldb, real_t *C, Py_ssize_t ldc) noexcept nogil
-    void cnet_gemm_nt(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const real_t *A, Py_ssize_t lda,
-                      const real_t *B, Py_ssize_t ldb, real_t *C, Py_ssize_t ldc, real_t *panel) noexcept nogil
     void cnet_flip(const real_t *filters, Py_ssize_t F, Py_ssize_t C, Py_ssize_t h, Py_ssize_t w,
                    int transposed, real_t *flipped) noexcept nogil
     void cnet_unflip(const real_t *grad_flipped, Py_ssize_t ld, Py_ssize_t f0, Py_ssize_t f1, Py_ssize_t C,
