@@ -178,6 +178,17 @@ static void cnet_maxpool(const cnet_real *a, Py_ssize_t F, Py_ssize_t OH, Py_ssi
         }
 }
 
+/* g where a equals best, else +0: its bits masked by the comparison, without a branch
+   (the comparison's outcome on real data is a coin toss that a branch would mispredict) */
+CNET_INLINE cnet_real cnet_pick(cnet_real a, cnet_real best, cnet_real g)
+{
+    cnet_real_bits bits, keep = (cnet_real_bits) 0 - (cnet_real_bits) (a == best);
+    memcpy(&bits, &g, sizeof bits);
+    bits &= keep;
+    memcpy(&g, &bits, sizeof g);
+    return g;
+}
+
 /* da_row[x·pw + j] = dout_row[x] where a_row[x·pw + j] equals out_row[x], else 0, for
    x < PW, j < pw: one input row's share of a row of windows, without branches */
 CNET_INLINE void cnet_maxpool_grad_row(const cnet_real *__restrict a_row, const cnet_real *__restrict out_row,
@@ -187,7 +198,24 @@ CNET_INLINE void cnet_maxpool_grad_row(const cnet_real *__restrict a_row, const 
     Py_ssize_t x, j;
     for (x = 0; x < PW; x++)
         for (j = 0; j < pw; j++)
-            da_row[x * pw + j] = a_row[x * pw + j] == out_row[x] ? dout_row[x] : (cnet_real) 0;
+            da_row[x * pw + j] = cnet_pick(a_row[x * pw + j], out_row[x], dout_row[x]);
+}
+
+/* the same for 2 × 2 windows, both input rows (a0, a1) of a row of PW windows at once:
+   d0[2x + j] = dout_row[x] where a0[2x + j] equals out_row[x], else 0, and d1 from a1 */
+CNET_INLINE void cnet_maxpool_grad_rows22(const cnet_real *__restrict a0, const cnet_real *__restrict a1,
+                                          const cnet_real *__restrict out_row,
+                                          const cnet_real *__restrict dout_row, Py_ssize_t PW,
+                                          cnet_real *__restrict d0, cnet_real *__restrict d1)
+{
+    Py_ssize_t x;
+    for (x = 0; x < PW; x++) {
+        cnet_real best = out_row[x], g = dout_row[x];
+        d0[2 * x] = cnet_pick(a0[2 * x], best, g);
+        d0[2 * x + 1] = cnet_pick(a0[2 * x + 1], best, g);
+        d1[2 * x] = cnet_pick(a1[2 * x], best, g);
+        d1[2 * x + 1] = cnet_pick(a1[2 * x + 1], best, g);
+    }
 }
 
 /* da[f][y][x] = dout of the window holding (y, x) where a[f][y][x] equals the window's
@@ -199,16 +227,20 @@ static void cnet_maxpool_grad(const cnet_real *a, const cnet_real *out, const cn
     Py_ssize_t PH = OH / ph, PW = OW / pw, f, y, i;
     for (f = 0; f < F; f++) {
         for (y = 0; y < PH; y++) {
-            Py_ssize_t w = (f * PH + y) * PW;
-            for (i = 0; i < ph; i++) {
-                Py_ssize_t at = (f * OH + y * ph + i) * OW;
-                if (pw == 2)             /* the book's pools: the loop over j unrolled */
-                    cnet_maxpool_grad_row(a + at, out + w, dout + w, PW, 2, da + at);
+            Py_ssize_t w = (f * PH + y) * PW, at = (f * OH + y * ph) * OW;
+            if (ph == 2 && pw == 2) {   /* the book's pools, on its 8- and 24-wide maps unrolled */
+                if (PW == 4)
+                    cnet_maxpool_grad_rows22(a + at, a + at + OW, out + w, dout + w, 4, da + at, da + at + OW);
+                else if (PW == 12)
+                    cnet_maxpool_grad_rows22(a + at, a + at + OW, out + w, dout + w, 12, da + at, da + at + OW);
                 else
-                    cnet_maxpool_grad_row(a + at, out + w, dout + w, PW, pw, da + at);
-                /* the columns that fill no window */
-                memset(da + at + PW * pw, 0, (OW - PW * pw) * sizeof(cnet_real));
+                    cnet_maxpool_grad_rows22(a + at, a + at + OW, out + w, dout + w, PW, da + at, da + at + OW);
+            } else {
+                for (i = 0; i < ph; i++)
+                    cnet_maxpool_grad_row(a + at + i * OW, out + w, dout + w, PW, pw, da + at + i * OW);
             }
+            /* the columns that fill no window */
+            for (i = 0; i < ph; i++) memset(da + at + i * OW + PW * pw, 0, (OW - PW * pw) * sizeof(cnet_real));
         }
         /* the rows that fill no window */
         memset(da + (f * OH + PH * ph) * OW, 0, (OH - PH * ph) * OW * sizeof(cnet_real));

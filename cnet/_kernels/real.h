@@ -7,13 +7,16 @@
 
 #include <Python.h>   /* Py_ssize_t */
 #include <math.h>
+#include <stdint.h>
 
 #if CNET_PRECISION == 64
 typedef double cnet_real;
+typedef uint64_t cnet_real_bits;      /* an unsigned integer of a real's size */
 static inline cnet_real cnet_exp(cnet_real x) { return exp(x); }
 static inline cnet_real cnet_tanh(cnet_real x) { return tanh(x); }
 #elif CNET_PRECISION == 32
 typedef float cnet_real;
+typedef uint32_t cnet_real_bits;
 static inline cnet_real cnet_exp(cnet_real x) { return expf(x); }
 static inline cnet_real cnet_tanh(cnet_real x) { return tanhf(x); }
 #else
