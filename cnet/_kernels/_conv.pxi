@@ -27,12 +27,6 @@ def _maps(name, value, ndim=4):
     return a
 
 
-cdef Py_ssize_t _whole(Py_ssize_t n):
-    # n rounded up to whole vectors of the loops (gemm.h's CNET_W reals): rows of that
-    # stride, their ends zeros, go through cnet_gemm's vector tiles only
-    return (n + CNET_W - 1) // CNET_W * CNET_W
-
-
 cdef int _parts(threads, Py_ssize_t items):
     # how many parts a call over `items` examples (or filters, rows) is cut into
     return <int> max(1, min(int(threads), items))
@@ -90,7 +84,7 @@ def conv_forward(x, filters, threads=1):
 
 def conv_backward(x, filters, delta, need_input=True, threads=1):
     """(∂C/∂filters summed over the examples, ∂C/∂x or None) given delta = ∂C/∂out, on
-    ``threads`` threads (the filters' gradient shared by filters, the input's by examples)."""
+    ``threads`` threads (the filters' gradient shared by its entries, the input's by examples)."""
     x, filters, delta = _maps("x", x), _maps("filters", filters), _maps("delta", delta)
     cdef ConvJob j = _conv_job(x, filters)
     if filters.shape[1] != j.C or delta.shape != (j.m, j.F, j.H - j.h + 1, j.W - j.w + 1):
@@ -104,11 +98,11 @@ def conv_backward(x, filters, delta, need_input=True, threads=1):
         padded_delta[:, :, :j.P] = delta.reshape(j.m, j.F, j.P)
     # every entry of these is written by the parts (the parts zero what they add to)
     grad_x = np.empty((j.m, j.C, j.H, j.W), dtype=DTYPE) if need_input else None
-    grad, grad_flipped = np.empty(filters.shape, dtype=DTYPE), np.empty((j.F, j.Kw), dtype=DTYPE)
-    cdef int parts = _parts(threads, (j.F + CNET_MR - 1) // CNET_MR)
-    # the filters' gradient: each part's patches as rows
-    scratch = _scratch(("filters", j.P, j.Kw), parts, j.P * j.Kw)
-    j.a, j.b, j.delta, j.out, j.out2 = _at(x), _at(filters), _at(padded_delta), _at(grad_flipped), _at(grad)
+    grad = np.empty(filters.shape, dtype=DTYPE)
+    cdef int parts = _parts(threads, j.C * j.h)
+    # the filters' gradient: each part's entries of the patches as rows, and their sums
+    scratch = _scratch(("filters", j.P, j.F, j.Kw), parts, (j.P + j.F) * j.Kw)
+    j.a, j.b, j.delta, j.out2 = _at(x), _at(filters), _at(padded_delta), _at(grad)
     j.scratch, j.stride = _at(scratch), scratch.shape[1]
     with nogil:
         cnet_crew_run(_filters_part, &j, parts)

@@ -1,6 +1,6 @@
 # The parts that chapter 6's kernel calls are cut into for the crew of threads
 # (crew.h): part t of T takes a contiguous range of the examples, of a gradient's
-# filters, or of a product's rows or columns, and writes only its own results;
+# entries, or of a product's rows or columns, and writes only its own results;
 # every sum runs over its terms in the same order whichever part computes it, so
 # any number of parts gives one part's bits.  _conv.pxi fills a ConvJob, checked and
 # with every array allocated; these run without the GIL and without checks.
@@ -19,11 +19,17 @@ cdef struct ConvJob:
     const real_t *b         # the filters (F × C × h × w), or the pooled maps; a product's B
     const real_t *delta     # ∂C/∂out (m × F × Pw), or ∂C/∂pooled
     real_t *out             # what the parts write (each its own share, zeros first where it adds)
-    real_t *out2            # the filters' gradient (F × C × h × w), from `out`'s flipped rows
+    real_t *out2            # the filters' gradient (F × C × h × w)
     real_t *scratch         # each part's own `stride` reals (zeros where the loops never write)
     Py_ssize_t stride
     Py_ssize_t m, C, H, W, F, h, w, K, Kw, P, Pw, ph, pw
     bint transposed         # a product's B is the (N × K) array whose transpose is B
+
+
+cdef inline Py_ssize_t _whole(Py_ssize_t n) noexcept nogil:
+    # n rounded up to whole vectors of the loops (gemm.h's CNET_W reals): rows of that
+    # stride go through cnet_gemm's vector tiles only
+    return (n + CNET_W - 1) // CNET_W * CNET_W
 
 
 cdef inline Py_ssize_t _cut(Py_ssize_t n, int t, int parts) noexcept nogil:
@@ -68,20 +74,26 @@ cdef void _input_part(void *job, int t, int parts) noexcept nogil:
 
 cdef void _filters_part(void *job, int t, int parts) noexcept nogil:
     # ∂C/∂flipped[f][k] = Σ_n Σ_p delta[n][f][p] · col_n[k][p] (n, then p, in order) for
-    # this part's filters f0 ≤ f < f1, then turned back into ∂C/∂filters[f]: every part
-    # copies each example's patches as rows
+    # this part's patch entries k0 ≤ k < k1 (whole runs of a filter row) of every filter,
+    # then turned back into those entries of ∂C/∂filters (scratch: the entries of each
+    # example's patches as rows, P × span, then the sums, F × span, span = k1 − k0 in whole
+    # vectors: the columns past k1 hold whatever the scratch holds there, and reach only
+    # the sums' columns that are never read)
     cdef ConvJob *j = <ConvJob *> job
-    cdef Py_ssize_t n, maps = j.C * j.H * j.W
-    cdef Py_ssize_t f0 = _cut_by(j.F, CNET_MR, t, parts), f1 = _cut_by(j.F, CNET_MR, t + 1, parts)
+    cdef Py_ssize_t n, maps = j.C * j.H * j.W, runs = j.C * j.h
+    cdef Py_ssize_t k0 = _cut(runs, t, parts) * j.w, k1 = _cut(runs, t + 1, parts) * j.w
+    cdef Py_ssize_t span = _whole(k1 - k0)
     cdef real_t *colT = j.scratch + t * j.stride
-    if f1 == f0:
+    cdef real_t *sums = colT + j.P * span
+    if k1 == k0:
         return
-    memset(j.out + f0 * j.Kw, 0, (f1 - f0) * j.Kw * sizeof(real_t))
     for n in range(j.m):
-        cnet_im2row(j.a + n * maps, j.C, j.H, j.W, j.h, j.w, colT, j.Kw)
-        cnet_gemm(0, f1 - f0, j.Kw, j.P, j.delta + (n * j.F + f0) * j.Pw, j.Pw, colT, j.Kw,
-                  j.out + f0 * j.Kw, j.Kw)
-    cnet_unflip(j.out, j.Kw, f0, f1, j.C, j.h, j.w, j.out2)
+        cnet_im2row(j.a + n * maps, j.H, j.W, j.h, j.w, k0, k1, colT, span)
+        if n == 0:
+            cnet_gemm_set(0, j.F, span, j.P, j.delta, j.Pw, colT, span, sums, span)
+        else:
+            cnet_gemm(0, j.F, span, j.P, j.delta + n * j.F * j.Pw, j.Pw, colT, span, sums, span)
+    cnet_unflip(sums, span, k0, k1, j.F, j.C, j.h, j.w, j.out2)
 
 
 cdef void _pool_part(void *job, int t, int parts) noexcept nogil:

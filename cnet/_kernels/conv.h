@@ -56,28 +56,35 @@ static void cnet_im2col(const cnet_real *in, Py_ssize_t C, Py_ssize_t H, Py_ssiz
         cnet_im2col_ow(in, C, H, W, h, w, OW, col, ld);
 }
 
-/* colT[y·OW + x][(c·h + i)·w + j] = in[c][y + i][x + j]: each patch a row (P × K, rows
-   `ld` apart) */
-CNET_INLINE void cnet_im2row_w(const cnet_real *in, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
-                               Py_ssize_t h, Py_ssize_t w, cnet_real *colT, Py_ssize_t ld)
+/* colT[y·OW + x][k − k0] = in[c][y + i][x + j] for k = (c·h + i)·w + j, k0 ≤ k < k1, k0 and
+   k1 whole runs of a filter row (multiples of w): those entries of each patch as its row
+   (rows `ld` apart), a run at a time */
+CNET_INLINE void cnet_im2row_w(const cnet_real *in, Py_ssize_t H, Py_ssize_t W, Py_ssize_t h, Py_ssize_t w,
+                               Py_ssize_t k0, Py_ssize_t k1, cnet_real *colT, Py_ssize_t ld)
 {
-    Py_ssize_t OH = H - h + 1, OW = W - w + 1, c, i, y, x;
+    Py_ssize_t OH = H - h + 1, OW = W - w + 1, y, x, r, c, i;
+    Py_ssize_t r0 = k0 / w, r1 = k1 / w, c0 = r0 / h, i0 = r0 - c0 * h;    /* runs; k0's map and row */
     for (y = 0; y < OH; y++)
         for (x = 0; x < OW; x++) {
             cnet_real *row = colT + (y * OW + x) * ld;
-            for (c = 0; c < C; c++)
-                for (i = 0; i < h; i++)
-                    memcpy(row + (c * h + i) * w, in + (c * H + y + i) * W + x, w * sizeof(cnet_real));
+            const cnet_real *at = in + y * W + x;
+            for (r = r0, c = c0, i = i0; r < r1; r++, row += w) {
+                memcpy(row, at + (c * H + i) * W, w * sizeof(cnet_real));
+                if (++i == h) {
+                    i = 0;
+                    c++;
+                }
+            }
         }
 }
 
-static void cnet_im2row(const cnet_real *in, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
-                        Py_ssize_t h, Py_ssize_t w, cnet_real *colT, Py_ssize_t ld)
+static void cnet_im2row(const cnet_real *in, Py_ssize_t H, Py_ssize_t W, Py_ssize_t h, Py_ssize_t w,
+                        Py_ssize_t k0, Py_ssize_t k1, cnet_real *colT, Py_ssize_t ld)
 {
     if (w == 5)         /* the book's filters: each copy of 5 reals inlined */
-        cnet_im2row_w(in, C, H, W, h, 5, colT, ld);
+        cnet_im2row_w(in, H, W, h, 5, k0, k1, colT, ld);
     else
-        cnet_im2row_w(in, C, H, W, h, w, colT, ld);
+        cnet_im2row_w(in, H, W, h, w, k0, k1, colT, ld);
 }
 
 /* in[c][y + i][x + j] += dcol[(c·h + i)·w + j][y·OW + x] for maps OW = W − w + 1 wide */
@@ -130,16 +137,22 @@ static void cnet_flip(const cnet_real *filters, Py_ssize_t F, Py_ssize_t C, Py_s
         }
 }
 
-/* grad[f][c][i][j] = grad_flipped[f][(c·h + h−1−i)·w + w−1−j] for f0 ≤ f < f1: the filters'
-   gradient from their flipped rows' (rows `ld` apart) */
-static void cnet_unflip(const cnet_real *grad_flipped, Py_ssize_t ld, Py_ssize_t f0, Py_ssize_t f1,
+/* grad[f][c][h−1−i][w−1−j] = sums[f][k − k0] for k = (c·h + i)·w + j, k0 ≤ k < k1, f < F:
+   those entries of the filters' gradient from the gradient of their flipped entries (rows
+   `ld` apart) */
+static void cnet_unflip(const cnet_real *sums, Py_ssize_t ld, Py_ssize_t k0, Py_ssize_t k1, Py_ssize_t F,
                         Py_ssize_t C, Py_ssize_t h, Py_ssize_t w, cnet_real *grad)
 {
-    Py_ssize_t f, c, k, hw = h * w;
-    for (f = f0; f < f1; f++)
-        for (c = 0; c < C; c++) {
-            const cnet_real *from = grad_flipped + f * ld + c * hw + hw - 1;
-            for (k = 0; k < hw; k++) grad[(f * C + c) * hw + k] = from[-k];
+    Py_ssize_t f, c, k, r0, n, t, hw = h * w;
+    for (f = 0; f < F; f++)
+        /* the entries of map c from r0 on, n of them, reversed */
+        for (k = k0; k < k1; k += n) {
+            const cnet_real *from = sums + f * ld + k - k0;
+            c = k / hw;
+            r0 = k - c * hw;
+            n = hw - r0 < k1 - k ? hw - r0 : k1 - k;
+            cnet_real *to = grad + (f * C + c) * hw + hw - 1 - r0;
+            for (t = 0; t < n; t++) to[-t] = from[t];
         }
 }
 
