@@ -20,6 +20,7 @@ import collections
 import numpy as np
 
 from cnet import _checks, _kernels, _layer_math, _network3_files
+from cnet._kernels import numpy_conv
 from cnet._network3_data import Shared, arrays, load_data_shared, size
 from cnet._network3_layers import (ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer, activation_name,
                                    check_chain, linear, ReLU, sigmoid, tanh)
@@ -101,12 +102,20 @@ class Network:
         cost, grads = _layer_math.gradients(self.layers, x, y, self._kernels, mask, self._threads())
         decay = self.dtype.type(lmbda / num_training_batches)
         step = self.dtype.type(eta)
-        new = [(_moved(layer.w.value, d_w, step, decay), _moved(layer.b.value, d_b, step, None))
+        new = [(self._moved(layer.w.value, d_w, step, decay), self._moved(layer.b.value, d_b, step, None))
                for layer, (d_w, d_b) in zip(self.layers, grads)]
         for layer, (w, b) in zip(self.layers, new):
             layer.w.value, layer.b.value = w, b
         self.steps += 1
         return cost
+
+    def _moved(self, p, grad, step, decay):
+        """p − step · (grad + decay · p) (without decay: p − step · grad), in p's dtype, in
+        one new array: the kernels' ``moved``, or rounded once at the end for a gradient
+        in another precision."""
+        if grad.dtype != p.dtype:
+            return (p - step * (grad + decay * p if decay is not None else grad)).astype(p.dtype)
+        return (self._kernels if p.dtype == self.dtype else numpy_conv).moved(p, grad, step, decay)
 
     # ------------------------------------------------------------ measuring
     def _batch_accuracy(self, X, Y):
@@ -173,20 +182,6 @@ def ensemble(nets, data):
     erroneous_predictions = [votes[j] for j in error_locations]
     print("Accuracy is {:.2%}".format(1 - len(error_locations) / float(len(Y))))
     return error_locations, erroneous_predictions
-
-
-def _moved(p, grad, step, decay):
-    """p − step · (grad + decay · p) (without decay: p − step · grad), in p's dtype: the
-    same operations in the same order as that expression, in one new array."""
-    if grad.dtype != p.dtype:       # a gradient in another precision: round once, at the end
-        return (p - step * (grad + decay * p if decay is not None else grad)).astype(p.dtype)
-    if decay is None:
-        out = np.multiply(grad, step)
-    else:
-        out = np.multiply(p, decay)
-        out += grad
-        out *= step
-    return np.subtract(p, out, out=out)
 
 
 def _count(name, value):

@@ -98,6 +98,29 @@ def test_pooling_matches_the_reference_with_ties_and_borders(shape, pool, dtype,
     assert k.pool_backward(a, pooled, delta, pool).tobytes() == base.pool_backward(a, pooled, delta, pool).tobytes()
 
 
+@pytest.mark.parametrize("isa", ["baseline"] + wider_isas())
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_step_of_descent_is_the_references_bit_for_bit(isa, dtype):
+    # the four operations in numpy_conv.moved's order (a fused multiply-add, or
+    # p·(1 − step·decay) − step·grad, would change the last bits), special values included
+    k = build(isa, dtype)
+    rng = np.random.default_rng(3)
+    step, decay = dtype(0.03), dtype(0.1 / 5000)
+    for shape in [(40, 20, 5, 5), (100,), (640, 100), (7, 1)]:
+        p, grad = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
+        p.reshape(-1)[:4] = [np.nan, np.inf, -0.0, np.finfo(dtype).tiny / 8]
+        grad.reshape(-1)[4:6] = [-np.inf, -0.0]
+        for d in (decay, None):
+            with np.errstate(invalid="ignore"):         # inf − inf
+                want = numpy_conv.moved(p, grad, step, d)
+            got = k.moved(p, grad, step, d)
+            assert got.dtype == dtype and got.shape == p.shape
+            assert got.tobytes() == want.tobytes()
+    assert not np.shares_memory(k.moved(p, grad, step), p)
+    with pytest.raises(ValueError, match=r"grad has shape \(7,\); expected p's \(7, 1\)"):
+        k.moved(p, grad.reshape(7), step)
+
+
 @pytest.mark.parametrize("p", [0.0, 0.25, 0.5, 0.999])
 def test_dropout_masks_are_the_references_bit_for_bit(p):
     k = build("baseline", np.float32)

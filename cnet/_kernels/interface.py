@@ -66,6 +66,11 @@ class Kernels(Protocol):
     def matmul(self, A, B, threads=1):
         """A @ B for 2-D arrays (M, K) and (K, N)."""
 
+    def moved(self, p, grad, step, decay=None):
+        """A new array p − step · (grad + decay · p), or p − step · grad without
+        ``decay``: per entry a multiply, an add, a multiply and a subtract in that order,
+        in p's dtype."""
+
     def dropout_keep(self, seed, step, examples, units, p):
         """The (len(examples), units) boolean mask of the units kept at ``step``: a
         function of (seed, step, example, unit) alone, the same bits in both
@@ -74,4 +79,4 @@ class Kernels(Protocol):
 
 FUNCTIONS = ("supports", "prepare", "feedforward", "predict", "backprop", "train",
              "cost_and_predict", "cost_sum", "conv_forward", "conv_backward", "pool_forward",
-             "pool_backward", "matmul", "dropout_keep")
+             "pool_backward", "matmul", "moved", "dropout_keep")

@@ -1,7 +1,7 @@
 """Chapter 6's layer arithmetic in NumPy, the reference for the compiled loops:
 Theano's valid (flipped) convolution and its gradients, max-pooling that drops
 the border and sends a window's gradient to every input equal to its maximum,
-and the counter-based dropout masks.
+the counter-based dropout masks, and a step of gradient descent.
 
 Shapes follow the book's ``network3.py``: inputs ``(m, c, H, W)`` (m examples,
 c maps), filters ``(f, c, h, w)``, convolution outputs ``(m, f, H − h + 1,
@@ -11,12 +11,25 @@ W − w + 1)``.  Every function computes in its inputs' dtype, on one thread: th
 import numpy as np
 
 __all__ = ["conv_forward", "conv_backward", "pool_forward", "pool_backward", "dropout_keep",
-           "matmul", "mix64", "MASK_SALT"]
+           "matmul", "moved", "mix64", "MASK_SALT"]
 
 
 def matmul(A, B, threads=1):
     """A @ B for 2-D arrays (M, K) and (K, N), in their dtype."""
     return np.matmul(A, B)
+
+
+def moved(p, grad, step, decay=None):
+    """A new array p − step · (grad + decay · p), or p − step · grad without ``decay``:
+    per entry a multiply, an add, a multiply and a subtract in that order, in p's dtype
+    (``grad``, ``step`` and ``decay`` of that dtype too)."""
+    if decay is None:
+        out = np.multiply(grad, step)
+    else:
+        out = np.multiply(p, decay)
+        out += grad
+        out *= step
+    return np.subtract(p, out, out=out)
 
 
 def _windows(x, h, w):

@@ -16,7 +16,7 @@ import numpy as np
 
 # chapter 6's layers: numpy_conv's functions, part of this implementation's interface
 from cnet._kernels.numpy_conv import (conv_backward, conv_forward, dropout_keep, matmul,  # noqa: F401
-                                      pool_backward, pool_forward)
+                                      moved, pool_backward, pool_forward)
 from cnet._kernels.spec import check
 from cnet.functions import ACTIVATIONS, OUTPUTS
 
