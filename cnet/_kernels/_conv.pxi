@@ -28,14 +28,15 @@ def _maps(name, value, ndim=4):
 
 
 cdef int _parts(threads, Py_ssize_t items):
-    # how many parts a call over `items` examples (or filters, rows) is cut into
+    # how many parts a call over `items` examples (or runs of a filter row, rows) is cut into
     return <int> max(1, min(int(threads), items))
 
 
 def _scratch(key, int parts, Py_ssize_t size):
-    """A (≥ parts, size) array of zeros, this thread's and kept for the next call of the
-    same key (a use and the shapes that lay it out): the loops that use it write the
-    same entries each time, so the entries they leave alone stay zeros."""
+    """A (≥ parts, size) array, zeros when new, this thread's and kept for the next call of
+    the same key (a use and the shapes that lay it out).  What a loop reads from it
+    without writing first (a row's padding past its last whole column) reaches only
+    results that are never read."""
     a = getattr(_kept, "arrays", None)
     if a is None:
         a = _kept.arrays = {}
@@ -102,7 +103,7 @@ def conv_backward(x, filters, delta, need_input=True, threads=1):
     cdef int parts = _parts(threads, j.C * j.h)
     # the filters' gradient: each part's entries of the patches as rows, and their sums
     scratch = _scratch(("filters", j.P, j.F, j.Kw), parts, (j.P + j.F) * j.Kw)
-    j.a, j.b, j.delta, j.out2 = _at(x), _at(filters), _at(padded_delta), _at(grad)
+    j.a, j.b, j.delta, j.out = _at(x), _at(filters), _at(padded_delta), _at(grad)
     j.scratch, j.stride = _at(scratch), scratch.shape[1]
     with nogil:
         cnet_crew_run(_filters_part, &j, parts)
@@ -212,7 +213,7 @@ def moved(p, grad, step, decay=None):
     """A new array p − step · (grad + decay · p), or p − step · grad without ``decay``,
     in one loop over the entries: numpy_conv.moved's bits (the same four operations per
     entry, in the same order)."""
-    p, grad = _maps("p", p, np.ndim(p)), _maps("grad", grad, np.ndim(grad))
+    p, grad = np.ascontiguousarray(p, dtype=DTYPE), np.ascontiguousarray(grad, dtype=DTYPE)
     if p.shape != grad.shape:
         raise ValueError(f"grad has shape {grad.shape}; expected p's {p.shape}")
     out = np.empty_like(p)

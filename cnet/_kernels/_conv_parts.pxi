@@ -19,8 +19,7 @@ cdef struct ConvJob:
     const real_t *b         # the filters (F × C × h × w), or the pooled maps; a product's B
     const real_t *delta     # ∂C/∂out (m × F × Pw), or ∂C/∂pooled
     real_t *out             # what the parts write (each its own share, zeros first where it adds)
-    real_t *out2            # the filters' gradient (F × C × h × w)
-    real_t *scratch         # each part's own `stride` reals (zeros where the loops never write)
+    real_t *scratch         # each part's own `stride` reals
     Py_ssize_t stride
     Py_ssize_t m, C, H, W, F, h, w, K, Kw, P, Pw, ph, pw
     bint transposed         # a product's B is the (N × K) array whose transpose is B
@@ -75,7 +74,7 @@ cdef void _input_part(void *job, int t, int parts) noexcept nogil:
 cdef void _filters_part(void *job, int t, int parts) noexcept nogil:
     # ∂C/∂flipped[f][k] = Σ_n Σ_p delta[n][f][p] · col_n[k][p] (n, then p, in order) for
     # this part's patch entries k0 ≤ k < k1 (whole runs of a filter row) of every filter,
-    # then turned back into those entries of ∂C/∂filters (scratch: the entries of each
+    # then turned back into those entries of ∂C/∂filters, `out` (scratch: the entries of each
     # example's patches as rows, P × span, then the sums, F × span, span = k1 − k0 in whole
     # vectors: the columns past k1 hold whatever the scratch holds there, and reach only
     # the sums' columns that are never read)
@@ -93,7 +92,7 @@ cdef void _filters_part(void *job, int t, int parts) noexcept nogil:
             cnet_gemm_set(0, j.F, span, j.P, j.delta, j.Pw, colT, span, sums, span)
         else:
             cnet_gemm(0, j.F, span, j.P, j.delta + n * j.F * j.Pw, j.Pw, colT, span, sums, span)
-    cnet_unflip(sums, span, k0, k1, j.F, j.C, j.h, j.w, j.out2)
+    cnet_unflip(sums, span, k0, k1, j.F, j.C, j.h, j.w, j.out)
 
 
 cdef void _pool_part(void *job, int t, int parts) noexcept nogil:

@@ -19,7 +19,6 @@
 #include <string.h>
 #include "vec.h"
 
-
 /* to[x] = from[x], x < n: whole runs of 8 reals as fixed-size copies (the compiler's vector
    moves), then one by one */
 CNET_INLINE void cnet_copy_run(cnet_real *to, const cnet_real *from, Py_ssize_t n)
@@ -118,7 +117,6 @@ static void cnet_col2im_add(const cnet_real *dcol, Py_ssize_t ld, Py_ssize_t C, 
     else
         cnet_col2im_add_ow(dcol, ld, C, H, W, h, w, OW, in);
 }
-
 
 /* the filters (F × C × h × w) turned by 180° in each map: flipped[f][k] (F × K, K = C·h·w)
    = filters[f][c][h−1−i][w−1−j] for k = (c·h + i)·w + j, or with `transposed` its

@@ -134,7 +134,7 @@ CNET_INLINE void cnet_gemm_body(int load, Py_ssize_t r0, Py_ssize_t r1, Py_ssize
                                 const cnet_real *A, Py_ssize_t lda, const cnet_real *B, Py_ssize_t ldb,
                                 cnet_real *C, Py_ssize_t ldc)
 {
-    Py_ssize_t n = 0, r, k;
+    Py_ssize_t n = 0;
 #if defined(__GNUC__)
     for (; n + CNET_NV * CNET_W <= N; n += CNET_NV * CNET_W)
         cnet_gemm_rows(CNET_NV, load, r0, r1, K, A, lda, B + n, ldb, C + n, ldc);
@@ -142,14 +142,15 @@ CNET_INLINE void cnet_gemm_body(int load, Py_ssize_t r0, Py_ssize_t r1, Py_ssize
         cnet_gemm_rows(1, load, r0, r1, K, A, lda, B + n, ldb, C + n, ldc);
     if (n < N)
         cnet_gemm_tail(load, r0, r1, N - n, K, A, lda, B + n, ldb, C + n, ldc);
-    return;
-#endif
+#else
+    Py_ssize_t r, k;
     for (; n < N; n++)
         for (r = r0; r < r1; r++) {
             cnet_real acc = load ? C[r * ldc + n] : (cnet_real) 0;
             for (k = 0; k < K; k++) acc += A[r * lda + k] * B[k * ldb + n];
             C[r * ldc + n] = acc;
         }
+#endif
 }
 
 /* C[r][n] += Σ_{k < K} A[r·lda + k] · B[k·ldb + n], k in order, for r0 ≤ r < r1, n < N */
@@ -184,7 +185,7 @@ static void cnet_gemm_nt(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const cnet_re
                          const cnet_real *B, Py_ssize_t ldb, cnet_real *C, Py_ssize_t ldc,
                          cnet_real *scratch)
 {
-    Py_ssize_t n0, j, k, k0, k1, cols, width = CNET_NV * CNET_W;
+    Py_ssize_t n, n0, j, k, k0, k1, cols, width = CNET_NV * CNET_W;
     cnet_real *panel = scratch;
     if (M < CNET_W) {
         cnet_real *AT = scratch, *CT = scratch + K * M;
@@ -192,7 +193,7 @@ static void cnet_gemm_nt(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const cnet_re
             for (k = 0; k < K; k++) AT[k * M + j] = A[j * lda + k];
         cnet_gemm_set(0, N, M, K, B, ldb, AT, M, CT, M);
         for (j = 0; j < M; j++)
-            for (n0 = 0; n0 < N; n0++) C[j * ldc + n0] = CT[n0 * M + j];
+            for (n = 0; n < N; n++) C[j * ldc + n] = CT[n * M + j];
         return;
     }
     for (n0 = 0; n0 < N; n0 += width) {
@@ -208,6 +209,5 @@ static void cnet_gemm_nt(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const cnet_re
         cnet_gemm_set(0, M, cols, K, A, lda, panel, cols, C + n0, ldc);
     }
 }
-
 
 #endif
